@@ -1,0 +1,349 @@
+//! The workload config: where the metrics come from, which series is the forecast target, how
+//! features, labels, splits and the model are defined. One YAML (or JSON) file per workload,
+//! validated against `schemas/WorkloadConfig.schema.json` before use.
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{ApiVersion, Document};
+use crate::duration::{dur, HumanDuration};
+use crate::error::{Error, Result};
+use crate::policy::gate::GatePolicy;
+
+crate::document_kind!(WorkloadConfigKind, "WorkloadConfig");
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: WorkloadConfigKind,
+    /// Workload name: lower-case letters, digits and dashes (it names folders in the store).
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
+    pub workload: String,
+    pub source: SourceConfig,
+    pub signals: SignalsConfig,
+    /// Spacing of the regular grid the series are put on.
+    #[serde(default = "default_resolution")]
+    pub resolution: HumanDuration,
+    #[serde(default)]
+    pub features: FeatureConfig,
+    #[serde(default)]
+    pub label: LabelConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub split: SplitConfig,
+    /// Promotion policy used by `mttd run` (the `gate` step can also take its own file).
+    #[serde(default)]
+    pub gate: GatePolicy,
+}
+
+impl Document for WorkloadConfig {
+    const KIND: &'static str = "WorkloadConfig";
+}
+
+/// Where the metrics come from.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// A long-format export: columns `timestamp,series,value` (CSV or Parquet).
+    File(FileSourceConfig),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// Path of the export; a relative path is relative to the config file's folder.
+    pub path: PathBuf,
+    /// `csv` or `parquet`; taken from the file extension when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<FileFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignalsConfig {
+    /// The series to forecast (e.g. requests per second).
+    pub target: String,
+    /// Other series used as features at the time of the forecast.
+    #[serde(default)]
+    pub features: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureConfig {
+    /// Lags of the target.
+    #[serde(default = "default_lags")]
+    pub lags: Vec<HumanDuration>,
+    /// Trailing windows for the target's rolling mean and standard deviation.
+    #[serde(default = "default_rolling")]
+    pub rolling_windows: Vec<HumanDuration>,
+    /// Seasonal lags, counted back from the forecast time (t + horizon). A seasonal lag longer
+    /// than a third of the data is left out, and the manifest says so.
+    #[serde(default = "default_seasonal")]
+    pub seasonal_lags: Vec<HumanDuration>,
+    /// Gaps up to this long are filled with the last value seen; longer gaps stay missing and
+    /// the rows that would need them are dropped.
+    #[serde(default = "default_fill_limit")]
+    pub fill_limit: HumanDuration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelKind {
+    /// The target at t + horizon.
+    At,
+    /// The target's peak over (t, t + horizon]: what capacity must cover.
+    Peak,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelConfig {
+    #[serde(default = "default_horizon")]
+    pub horizon: HumanDuration,
+    #[serde(default = "default_label_kind")]
+    pub kind: LabelKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    ElasticNet,
+    LastValue,
+    SeasonalNaive,
+}
+
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::ElasticNet => "elastic-net",
+            ModelKind::LastValue => "last-value",
+            ModelKind::SeasonalNaive => "seasonal-naive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    #[serde(default = "default_model_kind")]
+    pub kind: ModelKind,
+    /// Overall regularisation strength (alpha) of the elastic net.
+    #[serde(default = "default_penalty")]
+    #[schemars(range(min = 0.0))]
+    pub penalty: f64,
+    /// Share of L1 in the penalty (1 = lasso, 0 = ridge).
+    #[serde(default = "default_l1_ratio")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub l1_ratio: f64,
+    #[serde(default = "default_max_iterations")]
+    #[schemars(range(min = 1))]
+    pub max_iterations: u32,
+    #[serde(default = "default_tolerance")]
+    #[schemars(range(min = 0.0))]
+    pub tolerance: f64,
+    /// Coverage of the prediction interval (split-conformal).
+    #[serde(default = "default_interval_level")]
+    #[schemars(range(min = 0.5, max = 0.999))]
+    pub interval_level: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitConfig {
+    /// The most recent window, kept away from training and validation, for shadow-compare.
+    #[serde(default = "default_shadow_window")]
+    pub shadow_window: HumanDuration,
+    /// Share of the remaining rows (the latest ones) held out for validation.
+    #[serde(default = "default_holdout")]
+    #[schemars(range(min = 0.05, max = 0.5))]
+    pub holdout_fraction: f64,
+    /// Share of the training rows (the latest ones) used to calibrate the interval.
+    #[serde(default = "default_calibration")]
+    #[schemars(range(min = 0.05, max = 0.5))]
+    pub calibration_fraction: f64,
+    /// Rolling-origin folds evaluated by `validate`.
+    #[serde(default = "default_folds")]
+    #[schemars(range(min = 0, max = 10))]
+    pub folds: u32,
+}
+
+fn default_resolution() -> HumanDuration {
+    dur("1m")
+}
+fn default_lags() -> Vec<HumanDuration> {
+    ["5m", "15m", "30m", "60m"].into_iter().map(dur).collect()
+}
+fn default_rolling() -> Vec<HumanDuration> {
+    ["15m", "60m"].into_iter().map(dur).collect()
+}
+fn default_seasonal() -> Vec<HumanDuration> {
+    ["1d", "7d"].into_iter().map(dur).collect()
+}
+fn default_fill_limit() -> HumanDuration {
+    dur("5m")
+}
+fn default_horizon() -> HumanDuration {
+    dur("15m")
+}
+fn default_label_kind() -> LabelKind {
+    LabelKind::At
+}
+fn default_model_kind() -> ModelKind {
+    ModelKind::ElasticNet
+}
+fn default_penalty() -> f64 {
+    0.01
+}
+fn default_l1_ratio() -> f64 {
+    0.5
+}
+fn default_max_iterations() -> u32 {
+    10_000
+}
+fn default_tolerance() -> f64 {
+    1e-6
+}
+fn default_interval_level() -> f64 {
+    0.8
+}
+fn default_shadow_window() -> HumanDuration {
+    dur("2d")
+}
+fn default_holdout() -> f64 {
+    0.2
+}
+fn default_calibration() -> f64 {
+    0.2
+}
+fn default_folds() -> u32 {
+    3
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            lags: default_lags(),
+            rolling_windows: default_rolling(),
+            seasonal_lags: default_seasonal(),
+            fill_limit: default_fill_limit(),
+        }
+    }
+}
+impl Default for LabelConfig {
+    fn default() -> Self {
+        LabelConfig {
+            horizon: default_horizon(),
+            kind: default_label_kind(),
+        }
+    }
+}
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            kind: default_model_kind(),
+            penalty: default_penalty(),
+            l1_ratio: default_l1_ratio(),
+            max_iterations: default_max_iterations(),
+            tolerance: default_tolerance(),
+            interval_level: default_interval_level(),
+        }
+    }
+}
+impl Default for SplitConfig {
+    fn default() -> Self {
+        SplitConfig {
+            shadow_window: default_shadow_window(),
+            holdout_fraction: default_holdout(),
+            calibration_fraction: default_calibration(),
+            folds: default_folds(),
+        }
+    }
+}
+
+impl WorkloadConfig {
+    /// Reads and validates a config file; relative source paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        let mut config = Self::read(path)?;
+        let SourceConfig::File(file) = &mut config.source;
+        if file.path.is_relative() {
+            if let Some(dir) = path.parent() {
+                file.path = dir.join(&file.path);
+            }
+        }
+        config.check(&path.display().to_string())?;
+        Ok(config)
+    }
+
+    /// Checks what the schema cannot: every duration a whole number of grid steps.
+    pub fn check(&self, origin: &str) -> Result<()> {
+        let step = self.resolution.seconds();
+        if step <= 0 {
+            return Err(Error::invalid(origin, "field `/resolution`", "must be longer than 0s"));
+        }
+        let mut durations: Vec<(String, &HumanDuration)> = vec![
+            ("/label/horizon".into(), &self.label.horizon),
+            ("/features/fill_limit".into(), &self.features.fill_limit),
+            ("/split/shadow_window".into(), &self.split.shadow_window),
+        ];
+        for (name, list) in [
+            ("lags", &self.features.lags),
+            ("rolling_windows", &self.features.rolling_windows),
+            ("seasonal_lags", &self.features.seasonal_lags),
+        ] {
+            for (i, d) in list.iter().enumerate() {
+                durations.push((format!("/features/{name}/{i}"), d));
+            }
+        }
+        for (field, d) in durations {
+            if d.seconds() % step != 0 {
+                return Err(Error::invalid(
+                    origin,
+                    format!("field `{field}`"),
+                    format!("{d} is not a whole number of the resolution {}", self.resolution),
+                ));
+            }
+        }
+        if self.label.horizon.seconds() == 0 {
+            return Err(Error::invalid(
+                origin,
+                "field `/label/horizon`",
+                "must be longer than 0s",
+            ));
+        }
+        for w in &self.features.rolling_windows {
+            if w.seconds() < 2 * step {
+                return Err(Error::invalid(
+                    origin,
+                    "field `/features/rolling_windows`",
+                    format!("{w} must cover at least two grid steps"),
+                ));
+            }
+        }
+        if self.signals.features.contains(&self.signals.target) {
+            return Err(Error::invalid(
+                origin,
+                "field `/signals/features`",
+                format!("lists the target `{}` itself", self.signals.target),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of grid steps in a duration (checked to divide by `check`).
+    pub fn steps(&self, d: &HumanDuration) -> usize {
+        (d.seconds() / self.resolution.seconds()) as usize
+    }
+}

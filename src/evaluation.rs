@@ -1,0 +1,256 @@
+//! Evaluation: error metrics of forecasts against actuals, and the validate step — the model on
+//! the time-ordered holdout (beside the baselines), and rolling-origin folds that refit the same
+//! kind of model on an expanding window and test it on the block that follows.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::ModelKind;
+use crate::contract::{sha256_hex, ApiVersion, Document};
+use crate::dataset::{Dataset, DatasetManifest, Interval};
+use crate::duration::HumanDuration;
+use crate::error::{Error, Result};
+use crate::model::{self, interval::Calibration, Model, ModelManifest, Prediction};
+use crate::train::{self, interval_of, rows_of};
+
+/// Error metrics over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    pub rows: u64,
+    /// Mean absolute error, in the target's units.
+    pub mae: f64,
+    /// Mean absolute percentage error (a fraction); each denominator is at least 1% of the
+    /// window's mean absolute actual, so near-zero actuals cannot blow it up.
+    pub mape: f64,
+    pub rmse: f64,
+    /// Absolute error weighted by actual / mean actual: an error at the peak counts more than
+    /// the same error in the trough.
+    pub peak_weighted_mae: f64,
+    /// Share of actuals inside the prediction interval.
+    pub coverage: f64,
+    pub mean_interval_width: f64,
+}
+
+/// Metrics of `predictions` against `actuals` (same length, non-empty).
+pub fn metrics(predictions: &[Prediction], actuals: &[f64]) -> Metrics {
+    let n = actuals.len().max(1) as f64;
+    let mean_abs = actuals.iter().map(|a| a.abs()).sum::<f64>() / n;
+    let mean_pos = actuals.iter().map(|a| a.max(0.0)).sum::<f64>() / n;
+    let floor = (0.01 * mean_abs).max(f64::MIN_POSITIVE);
+    let (mut abs, mut pct, mut sq, mut weighted, mut weights, mut inside, mut width) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0usize, 0.0);
+    for (p, &a) in predictions.iter().zip(actuals) {
+        let e = (p.point - a).abs();
+        abs += e;
+        pct += e / a.abs().max(floor);
+        sq += e * e;
+        let w = if mean_pos > 0.0 { a.max(0.0) / mean_pos } else { 1.0 };
+        weighted += w * e;
+        weights += w;
+        inside += usize::from(a >= p.lower && a <= p.upper);
+        width += p.upper - p.lower;
+    }
+    Metrics {
+        rows: actuals.len() as u64,
+        mae: abs / n,
+        mape: pct / n,
+        rmse: (sq / n).sqrt(),
+        peak_weighted_mae: if weights > 0.0 { weighted / weights } else { abs / n },
+        coverage: inside as f64 / n,
+        mean_interval_width: width / n,
+    }
+}
+
+crate::document_kind!(ValidationKind, "Validation");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Validation {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: ValidationKind,
+    pub workload: String,
+    pub algorithm: ModelKind,
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub model_sha256: String,
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub dataset_sha256: String,
+    pub horizon: String,
+    pub interval_level: f64,
+    pub holdout: Holdout,
+    pub folds: Vec<Fold>,
+}
+
+impl Document for Validation {
+    const KIND: &'static str = "Validation";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Holdout {
+    pub interval: Interval,
+    pub model: Metrics,
+    /// The baselines on the same rows, their intervals calibrated on the same rows as the model's.
+    pub last_value: Metrics,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seasonal_naive: Option<Metrics>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fold {
+    pub fold: u32,
+    /// Rows the fold's model was fitted and calibrated on.
+    pub train: Interval,
+    pub test: Interval,
+    pub metrics: Metrics,
+}
+
+/// The holdout's rows with the model's predictions, for reports.
+pub struct HoldoutSeries {
+    pub timestamps: Vec<i64>,
+    pub actual: Vec<f64>,
+    pub predictions: Vec<Prediction>,
+}
+
+/// Checks that a model, its manifest and a dataset belong together.
+pub fn check_lineage(
+    model: &Model,
+    model_manifest: &ModelManifest,
+    data_manifest: &DatasetManifest,
+    model_origin: &str,
+) -> Result<()> {
+    let sha = sha256_hex(&model.to_bytes());
+    if sha != model_manifest.model_sha256 {
+        return Err(Error::invalid(
+            model_origin,
+            "sha256",
+            format!(
+                "is {sha}, but its manifest records {} (the model was changed)",
+                model_manifest.model_sha256
+            ),
+        ));
+    }
+    if model_manifest.dataset_sha256 != data_manifest.dataset_sha256 {
+        return Err(Error::Data(format!(
+            "{model_origin}: the model was trained on dataset {}, not on the given dataset {}",
+            model_manifest.dataset_sha256, data_manifest.dataset_sha256
+        )));
+    }
+    Ok(())
+}
+
+/// A baseline's predictions on `rows`, its interval calibrated on `calibration` rows.
+pub fn baseline_predictions(
+    kind: ModelKind,
+    data: &Dataset,
+    meta: &DatasetManifest,
+    level: f64,
+    calibration: &std::ops::Range<usize>,
+    rows: &std::ops::Range<usize>,
+) -> Result<Option<Vec<Prediction>>> {
+    let mut baseline = match model::baseline(
+        kind,
+        &meta.workload,
+        &data.feature_names(),
+        &meta.target,
+        &meta.label.horizon,
+        meta.label.kind,
+    ) {
+        Ok(m) => m,
+        Err(_) if kind == ModelKind::SeasonalNaive => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let cal = data.slice(calibration.clone());
+    baseline.interval = Calibration::fit(&baseline.predict_points(&cal)?, &cal.label, level);
+    Ok(Some(baseline.predict(&data.slice(rows.clone()))?))
+}
+
+/// The validate step.
+pub fn validate(
+    model: &Model,
+    model_manifest: &ModelManifest,
+    data: &Dataset,
+    meta: &DatasetManifest,
+    origin: &str,
+) -> Result<(Validation, HoldoutSeries)> {
+    let horizon =
+        HumanDuration::parse(&meta.label.horizon).map_err(|e| Error::invalid(origin, "field `/label/horizon`", e))?;
+    let holdout_rows = rows_of(data, &model_manifest.split.holdout, origin)?;
+    let calibration_rows = rows_of(data, &model_manifest.split.calibration, origin)?;
+    let holdout = data.slice(holdout_rows.clone());
+    let predictions = model.predict(&holdout)?;
+    let level = model.interval.level;
+    let last_value = baseline_predictions(
+        ModelKind::LastValue,
+        data,
+        meta,
+        level,
+        &calibration_rows,
+        &holdout_rows,
+    )?
+    .expect("last-value always exists");
+    let seasonal = baseline_predictions(
+        ModelKind::SeasonalNaive,
+        data,
+        meta,
+        level,
+        &calibration_rows,
+        &holdout_rows,
+    )?;
+
+    // Rolling origin: the holdout cut into `folds` blocks; fold j is fitted on everything before
+    // block j (purged by one horizon, calibrated on its latest rows) and tested on block j.
+    let k = model_manifest.split_config.folds as usize;
+    let mut folds = Vec::new();
+    let block = holdout_rows.len() / k.max(1);
+    for j in 0..k {
+        let end = if j + 1 == k {
+            holdout_rows.end
+        } else {
+            holdout_rows.start + (j + 1) * block
+        };
+        let test = holdout_rows.start + j * block..end;
+        if test.is_empty() {
+            continue;
+        }
+        let (fit, calibration) = train::plan_training(
+            data,
+            test.start,
+            model_manifest.split_config.calibration_fraction,
+            horizon.seconds(),
+        )?;
+        let trained = train::fit_model(&model.hyperparameters, data, fit, calibration.clone(), meta)?;
+        let test_data = data.slice(test.clone());
+        folds.push(Fold {
+            fold: j as u32 + 1,
+            train: interval_of(data, &(0..calibration.end)),
+            test: interval_of(data, &test),
+            metrics: metrics(&trained.model.predict(&test_data)?, &test_data.label),
+        });
+    }
+    let validation = Validation {
+        api_version: ApiVersion::V1,
+        kind: ValidationKind::Kind,
+        workload: meta.workload.clone(),
+        algorithm: model.algorithm,
+        model_sha256: model_manifest.model_sha256.clone(),
+        dataset_sha256: meta.dataset_sha256.clone(),
+        horizon: meta.label.horizon.clone(),
+        interval_level: level,
+        holdout: Holdout {
+            interval: model_manifest.split.holdout.clone(),
+            model: metrics(&predictions, &holdout.label),
+            last_value: metrics(&last_value, &holdout.label),
+            seasonal_naive: seasonal.as_ref().map(|p| metrics(p, &holdout.label)),
+        },
+        folds,
+    };
+    let series = HoldoutSeries {
+        timestamps: holdout.timestamps.clone(),
+        actual: holdout.label.clone(),
+        predictions,
+    };
+    Ok((validation, series))
+}

@@ -1,0 +1,395 @@
+//! Feature extraction: raw series → a regular grid (short gaps filled forward, long gaps left
+//! missing and counted) → one row per grid timestamp with lags, rolling statistics, seasonal
+//! lags at the forecast time, calendar terms, the other signals, and the label.
+//!
+//! The work is index arithmetic on a regular grid, done in plain loops: each value's definition
+//! is exact (a rolling window is valid only when all its points are present), and it avoids
+//! polars' rolling/dynamic-window features, which add minutes to every build. polars writes the
+//! result as Parquet (see `dataset`).
+//!
+//! Calendar terms are Fourier pairs (sin/cos of hour-of-day, harmonics 1–3, and of
+//! day-of-week, harmonics 1–2) of the *forecast* time: 10 smooth columns instead of 31 one-hot
+//! ones, no jump at midnight, and a linear model can still shape a daily and weekly profile.
+
+use std::f64::consts::TAU;
+
+use crate::config::{LabelKind, WorkloadConfig};
+use crate::contract::rfc3339;
+use crate::dataset::{
+    Dataset, DatasetManifest, FeatureDefinition, Gap, GapReport, Interval, LabelDefinition, SourceRecord,
+};
+use crate::error::{Error, Result};
+use crate::source::{RawSeries, SourceDescription};
+
+const MAX_LISTED_GAPS: usize = 1000;
+
+/// One series on the grid; `None` where missing after filling.
+struct GridSeries {
+    values: Vec<Option<f64>>,
+}
+
+/// Puts samples on the grid (slot = floor(t / step) · step; several in one slot are averaged),
+/// fills gaps no longer than `fill_limit_steps` with the last value, and reports the gaps.
+fn to_grid(
+    samples: &[(i64, f64)],
+    start: i64,
+    step: i64,
+    n: usize,
+    fill_limit_steps: usize,
+    name: &str,
+    gaps: &mut Vec<Gap>,
+) -> GridSeries {
+    let mut sums = vec![0.0; n];
+    let mut counts = vec![0u32; n];
+    for &(t, v) in samples {
+        let slot = t.div_euclid(step) * step;
+        if slot < start {
+            continue;
+        }
+        let i = ((slot - start) / step) as usize;
+        if i < n {
+            sums[i] += v;
+            counts[i] += 1;
+        }
+    }
+    let mut values: Vec<Option<f64>> = sums
+        .iter()
+        .zip(&counts)
+        .map(|(s, &c)| if c > 0 { Some(s / c as f64) } else { None })
+        .collect();
+    let mut i = 0;
+    while i < n {
+        if values[i].is_some() {
+            i += 1;
+            continue;
+        }
+        let gap_start = i;
+        while i < n && values[i].is_none() {
+            i += 1;
+        }
+        let len = i - gap_start;
+        // A gap before the first sample of this series cannot be filled forward.
+        let filled = gap_start > 0 && len <= fill_limit_steps && i < n;
+        if filled {
+            let last = values[gap_start - 1];
+            for v in &mut values[gap_start..i] {
+                *v = last;
+            }
+        }
+        gaps.push(Gap {
+            series: name.to_string(),
+            start: rfc3339(start + gap_start as i64 * step),
+            intervals: len as u64,
+            filled,
+        });
+    }
+    GridSeries { values }
+}
+
+/// A feature column being computed: its name, definition and a function of the grid index.
+struct Feature {
+    name: String,
+    definition: String,
+    values: Vec<Option<f64>>,
+}
+
+/// Builds the dataset and its manifest (sha256 and row count are set when written).
+pub fn extract(
+    config: &WorkloadConfig,
+    raw: &RawSeries,
+    source: &SourceDescription,
+) -> Result<(Dataset, DatasetManifest)> {
+    let step = config.resolution.seconds();
+    let target = &config.signals.target;
+    let target_samples = &raw.series[target];
+    if target_samples.is_empty() {
+        return Err(Error::invalid(
+            &raw.origin,
+            "column `series`",
+            format!("series `{target}` has no samples"),
+        ));
+    }
+    let start = target_samples.first().map(|s| s.0.div_euclid(step) * step).unwrap_or(0);
+    let end = target_samples.last().map(|s| s.0.div_euclid(step) * step).unwrap_or(0);
+    let n = ((end - start) / step) as usize + 1;
+    let fill_steps = config.steps(&config.features.fill_limit);
+    let h = config.steps(&config.label.horizon);
+    if h >= n {
+        return Err(Error::invalid(
+            &raw.origin,
+            "field `/label/horizon`",
+            format!(
+                "the horizon {} is longer than the data ({} grid steps of {} from {} to {})",
+                config.label.horizon,
+                n,
+                config.resolution,
+                rfc3339(start),
+                rfc3339(end)
+            ),
+        ));
+    }
+
+    let mut gaps = Vec::new();
+    let y = to_grid(target_samples, start, step, n, fill_steps, target, &mut gaps).values;
+    let mut signals = Vec::new();
+    for name in &config.signals.features {
+        signals.push((
+            name.clone(),
+            to_grid(&raw.series[name], start, step, n, fill_steps, name, &mut gaps).values,
+        ));
+    }
+
+    let mut features: Vec<Feature> = Vec::new();
+    let mut dropped: Vec<FeatureDefinition> = Vec::new();
+    features.push(Feature {
+        name: "target".into(),
+        definition: format!("{target} at t"),
+        values: y.clone(),
+    });
+    for lag in &config.features.lags {
+        let k = config.steps(lag);
+        features.push(Feature {
+            name: format!("target_lag_{lag}"),
+            definition: format!("{target} at t - {lag}"),
+            values: (0..n).map(|i| if i >= k { y[i - k] } else { None }).collect(),
+        });
+    }
+    for window in &config.features.rolling_windows {
+        let w = config.steps(window);
+        let (mean, std) = rolling_mean_std(&y, w);
+        features.push(Feature {
+            name: format!("target_mean_{window}"),
+            definition: format!("mean of {target} over (t - {window}, t]"),
+            values: mean,
+        });
+        features.push(Feature {
+            name: format!("target_std_{window}"),
+            definition: format!("sample standard deviation of {target} over (t - {window}, t]"),
+            values: std,
+        });
+    }
+    for lag in &config.features.seasonal_lags {
+        let k = config.steps(lag);
+        let name = format!("target_seasonal_{lag}");
+        if k <= h {
+            return Err(Error::invalid(
+                "config",
+                "field `/features/seasonal_lags`",
+                format!(
+                    "{lag} is not longer than the horizon {}: it would look into the future",
+                    config.label.horizon
+                ),
+            ));
+        }
+        if (k as f64) > n as f64 / 3.0 {
+            dropped.push(FeatureDefinition {
+                name,
+                definition: format!(
+                    "left out: needs at least 3 × {lag} of history, the data has {} grid steps",
+                    n
+                ),
+            });
+            continue;
+        }
+        features.push(Feature {
+            name,
+            definition: format!("{target} at t + horizon - {lag} (same time, {lag} before the forecast time)"),
+            values: (0..n).map(|i| if i + h >= k { y[i + h - k] } else { None }).collect(),
+        });
+    }
+    let forecast_time = |i: usize| start + (i + h) as i64 * step;
+    for (period, period_name, harmonics) in [(86_400i64, "hour", 3u32), (604_800, "week", 2)] {
+        for k in 1..=harmonics {
+            // Unix time 0 was a Thursday: shift so that the weekly phase starts on Monday 00:00.
+            let phase = |i: usize| {
+                let t = forecast_time(i) + if period == 604_800 { 3 * 86_400 } else { 0 };
+                TAU * k as f64 * t.rem_euclid(period) as f64 / period as f64
+            };
+            let what = if period_name == "hour" {
+                "time of day"
+            } else {
+                "time of week (Monday 00:00 UTC = 0)"
+            };
+            features.push(Feature {
+                name: format!("{period_name}_sin_{k}"),
+                definition: format!("sin(2π·{k}·{what}) of the forecast time t + horizon"),
+                values: (0..n).map(|i| Some(phase(i).sin())).collect(),
+            });
+            features.push(Feature {
+                name: format!("{period_name}_cos_{k}"),
+                definition: format!("cos(2π·{k}·{what}) of the forecast time t + horizon"),
+                values: (0..n).map(|i| Some(phase(i).cos())).collect(),
+            });
+        }
+    }
+    for (name, values) in signals {
+        features.push(Feature {
+            definition: format!("{name} at t"),
+            name: format!("signal_{name}"),
+            values,
+        });
+    }
+    let (label, label_definition): (Vec<Option<f64>>, String) = match config.label.kind {
+        LabelKind::At => (
+            (0..n).map(|i| if i + h < n { y[i + h] } else { None }).collect(),
+            format!("{target} at t + {}", config.label.horizon),
+        ),
+        LabelKind::Peak => (
+            (0..n)
+                .map(|i| {
+                    if i + h >= n {
+                        return None;
+                    }
+                    y[i + 1..=i + h]
+                        .iter()
+                        .try_fold(f64::NEG_INFINITY, |m, v| v.map(|v| m.max(v)))
+                })
+                .collect(),
+            format!("max of {target} over (t, t + {}]", config.label.horizon),
+        ),
+    };
+
+    // Keep the rows where every feature and the label are present.
+    let keep: Vec<usize> = (0..n)
+        .filter(|&i| label[i].is_some() && features.iter().all(|f| f.values[i].is_some()))
+        .collect();
+    if keep.is_empty() {
+        return Err(Error::Data(format!(
+            "{}: no complete rows: every grid row misses a feature or its label (data spans {} to {}; check gaps and the longest lag)",
+            raw.origin,
+            rfc3339(start),
+            rfc3339(end)
+        )));
+    }
+    let dataset = Dataset {
+        timestamps: keep.iter().map(|&i| start + i as i64 * step).collect(),
+        columns: features
+            .iter()
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    keep.iter().map(|&i| f.values[i].unwrap_or(f64::NAN)).collect(),
+                )
+            })
+            .collect(),
+        label: keep.iter().map(|&i| label[i].unwrap_or(f64::NAN)).collect(),
+    };
+
+    gaps.sort_by(|a, b| (&a.start, &a.series).cmp(&(&b.start, &b.series)));
+    let count = |filled: bool| gaps.iter().filter(|g| g.filled == filled).count() as u64;
+    let intervals = |filled: bool| {
+        gaps.iter()
+            .filter(|g| g.filled == filled)
+            .map(|g| g.intervals)
+            .sum::<u64>()
+    };
+    let gap_report = GapReport {
+        grid_intervals: n as u64,
+        filled_gaps: count(true),
+        filled_intervals: intervals(true),
+        unfilled_gaps: count(false),
+        unfilled_intervals: intervals(false),
+        dropped_rows: (n - keep.len()) as u64,
+        fill_limit: config.features.fill_limit.to_string(),
+        list: gaps.into_iter().take(MAX_LISTED_GAPS).collect(),
+    };
+    let manifest = DatasetManifest {
+        api_version: Default::default(),
+        kind: Default::default(),
+        workload: config.workload.clone(),
+        dataset_sha256: String::new(),
+        rows: dataset.rows() as u64,
+        source: SourceRecord {
+            kind: source.kind.to_string(),
+            location: source.location.clone(),
+            sha256: Some(source.sha256.clone()),
+        },
+        interval: Interval {
+            start: rfc3339(dataset.timestamps[0]),
+            end: rfc3339(*dataset.timestamps.last().expect("non-empty")),
+        },
+        resolution: config.resolution.to_string(),
+        target: target.clone(),
+        signals: config.signals.features.clone(),
+        label: LabelDefinition {
+            kind: config.label.kind,
+            horizon: config.label.horizon.to_string(),
+            horizon_steps: h as u64,
+            definition: label_definition,
+        },
+        features: features
+            .iter()
+            .map(|f| FeatureDefinition {
+                name: f.name.clone(),
+                definition: f.definition.clone(),
+            })
+            .collect(),
+        dropped_features: dropped,
+        gaps: gap_report,
+    };
+    Ok((dataset, manifest))
+}
+
+/// Mean and sample standard deviation over the trailing `w` grid points ending at each index;
+/// `None` unless all `w` points are present. Sums are taken around a reference value so that
+/// large levels do not cancel away the variance.
+fn rolling_mean_std(y: &[Option<f64>], w: usize) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
+    let n = y.len();
+    let reference = y.iter().flatten().next().copied().unwrap_or(0.0);
+    let mut sum = vec![0.0; n + 1];
+    let mut sum_sq = vec![0.0; n + 1];
+    let mut missing = vec![0usize; n + 1];
+    for i in 0..n {
+        let d = y[i].map(|v| v - reference).unwrap_or(0.0);
+        sum[i + 1] = sum[i] + d;
+        sum_sq[i + 1] = sum_sq[i] + d * d;
+        missing[i + 1] = missing[i] + usize::from(y[i].is_none());
+    }
+    let mut mean = vec![None; n];
+    let mut std = vec![None; n];
+    for i in (w - 1)..n {
+        let (a, b) = (i + 1 - w, i + 1);
+        if missing[b] - missing[a] > 0 {
+            continue;
+        }
+        let s = sum[b] - sum[a];
+        let m = s / w as f64;
+        let var = ((sum_sq[b] - sum_sq[a]) - s * m) / (w as f64 - 1.0);
+        mean[i] = Some(m + reference);
+        std[i] = Some(var.max(0.0).sqrt());
+    }
+    (mean, std)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rolling_matches_direct_computation_and_skips_windows_with_gaps() {
+        let y = vec![Some(1.0), Some(2.0), Some(4.0), None, Some(5.0), Some(7.0), Some(9.0)];
+        let (mean, std) = rolling_mean_std(&y, 3);
+        assert_eq!(mean[0], None);
+        assert!((mean[2].unwrap() - 7.0 / 3.0).abs() < 1e-12);
+        let m = 7.0 / 3.0;
+        let var = ((1.0f64 - m).powi(2) + (2.0f64 - m).powi(2) + (4.0f64 - m).powi(2)) / 2.0;
+        assert!((std[2].unwrap() - var.sqrt()).abs() < 1e-12);
+        assert_eq!(mean[3], None);
+        assert_eq!(mean[5], None);
+        assert!((mean[6].unwrap() - 7.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn short_gaps_are_filled_and_long_gaps_are_not() {
+        let samples: Vec<(i64, f64)> = [0, 60, 180, 240, 600].iter().map(|&t| (t, t as f64)).collect();
+        let mut gaps = Vec::new();
+        let g = to_grid(&samples, 0, 60, 11, 1, "x", &mut gaps).values;
+        assert_eq!(g[2], Some(60.0));
+        assert_eq!(g[5], None);
+        assert_eq!(g[9], None);
+        assert_eq!(g[10], Some(600.0));
+        assert_eq!(gaps.len(), 2);
+        assert!(gaps[0].filled && !gaps[1].filled);
+        assert_eq!(gaps[1].intervals, 5);
+    }
+}

@@ -1,0 +1,202 @@
+//! The elastic net on standardised features, solved by coordinate descent on the Gram matrix.
+//!
+//! The objective is the one scikit-learn and linfa-elasticnet minimise:
+//! `1/(2n)·‖y − Xw‖² + α·ρ·‖w‖₁ + α·(1 − ρ)/2·‖w‖²`. Lag and rolling features are strongly
+//! collinear, and plain coordinate descent over the rows (linfa-elasticnet's) then needs
+//! thousands of passes over all n rows: 5–10 s for a month of minutes. Each pass here costs
+//! O(k²) on the k×k Gram matrix, computed once in O(n·k²), so the same fit takes milliseconds.
+//! A test checks the coefficients against linfa-elasticnet's on the same problem.
+//!
+//! The target is standardised too, so a penalty means the same for a workload at 40 req/s and
+//! one at 40,000; the coefficients are stored back in the target's units.
+
+use super::Standardisation;
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+
+/// A fitted elastic net in the target's units.
+pub struct Fitted {
+    pub standardisation: Standardisation,
+    pub coefficients: Vec<f64>,
+    pub intercept: f64,
+    /// Coordinate-descent passes made, and whether the last one moved no coefficient by more
+    /// than `tolerance` × the largest coefficient.
+    pub iterations: u32,
+    pub converged: bool,
+}
+
+/// Fits on `columns` (one slice per feature, equal lengths) against `label`.
+pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig) -> Result<Fitted> {
+    let n = label.len();
+    let k = columns.len();
+    if n < 2 * k.max(1) {
+        return Err(Error::Fit(format!("{n} rows are too few to fit {k} features")));
+    }
+    let mut mean = Vec::with_capacity(k);
+    let mut scale = Vec::with_capacity(k);
+    for col in columns {
+        let (m, s) = mean_std(col);
+        mean.push(m);
+        // A constant column carries no information: scale 1 keeps it at zero.
+        scale.push(if s > 1e-12 * m.abs().max(1.0) { s } else { 1.0 });
+    }
+    let (y_mean, y_std) = mean_std(label);
+    let y_scale = if y_std > 0.0 { y_std } else { 1.0 };
+
+    // Gram matrix G = XᵀX/n and c = Xᵀy/n of the standardised problem, row-major, one pass
+    // over the rows with a standardised copy of each row.
+    let mut gram = vec![0.0; k * k];
+    let mut c = vec![0.0; k];
+    let mut row = vec![0.0; k];
+    for i in 0..n {
+        for j in 0..k {
+            row[j] = (columns[j][i] - mean[j]) / scale[j];
+        }
+        let yi = (label[i] - y_mean) / y_scale;
+        for a in 0..k {
+            let ra = row[a];
+            c[a] += ra * yi;
+            let g = &mut gram[a * k..a * k + a + 1];
+            for (b, gab) in g.iter_mut().enumerate() {
+                *gab += ra * row[b];
+            }
+        }
+    }
+    for a in 0..k {
+        c[a] /= n as f64;
+        for b in 0..=a {
+            let v = gram[a * k + b] / n as f64;
+            gram[a * k + b] = v;
+            gram[b * k + a] = v;
+        }
+    }
+    let (w, iterations, converged) = coordinate_descent(&gram, &c, k, params);
+    let coefficients: Vec<f64> = w.iter().map(|w| w * y_scale).collect();
+    if coefficients.iter().any(|c| !c.is_finite()) {
+        return Err(Error::Fit("coefficients are not finite".into()));
+    }
+    Ok(Fitted {
+        standardisation: Standardisation { mean, scale },
+        coefficients,
+        intercept: y_mean,
+        iterations,
+        converged,
+    })
+}
+
+/// Cyclic coordinate descent on `½wᵀGw − cᵀw + α·ρ·‖w‖₁ + α(1−ρ)/2·‖w‖²`.
+fn coordinate_descent(gram: &[f64], c: &[f64], k: usize, params: &ModelConfig) -> (Vec<f64>, u32, bool) {
+    let l1 = params.penalty * params.l1_ratio;
+    let l2 = params.penalty * (1.0 - params.l1_ratio);
+    let mut w = vec![0.0; k];
+    // gw = G·w, kept up to date as coefficients move.
+    let mut gw = vec![0.0; k];
+    for iteration in 1..=params.max_iterations {
+        let mut max_change: f64 = 0.0;
+        let mut max_w: f64 = 0.0;
+        for j in 0..k {
+            let gjj = gram[j * k + j];
+            if gjj <= 0.0 {
+                continue;
+            }
+            let rho = c[j] - (gw[j] - gjj * w[j]);
+            let new = soft_threshold(rho, l1) / (gjj + l2);
+            let delta = new - w[j];
+            if delta != 0.0 {
+                for (a, g) in gw.iter_mut().enumerate() {
+                    *g += gram[a * k + j] * delta;
+                }
+                w[j] = new;
+            }
+            max_change = max_change.max(delta.abs());
+            max_w = max_w.max(new.abs());
+        }
+        if max_w == 0.0 || max_change <= params.tolerance * max_w {
+            return (w, iteration, true);
+        }
+    }
+    (w, params.max_iterations, false)
+}
+
+fn soft_threshold(x: f64, t: f64) -> f64 {
+    x.signum() * (x.abs() - t).max(0.0)
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem() -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+        let a: Vec<f64> = (0..500).map(|i| (i as f64 * 0.37).sin() * 10.0).collect();
+        let b: Vec<f64> = (0..500).map(|i| (i as f64 * 0.11).cos() * 3.0 + 100.0).collect();
+        // A third column nearly collinear with the first, as lags are.
+        let d: Vec<f64> = a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + (i as f64 * 1.3).sin() * 0.1)
+            .collect();
+        let y: Vec<f64> = (0..500)
+            .map(|i| 2.0 * a[i] - 5.0 * b[i] + 0.5 * d[i] + 7.0 + (i as f64 * 2.1).sin())
+            .collect();
+        (a, b, d, y)
+    }
+
+    #[test]
+    fn recovers_a_linear_relation() {
+        let (a, b, d, y) = problem();
+        let params = ModelConfig {
+            penalty: 1e-9,
+            tolerance: 1e-8,
+            max_iterations: 1_000_000,
+            ..ModelConfig::default()
+        };
+        let f = fit(&[&a, &b, &d], &y, &params).unwrap();
+        assert!(f.converged);
+        let raw: Vec<f64> = (0..3).map(|j| f.coefficients[j] / f.standardisation.scale[j]).collect();
+        assert!((raw[0] + raw[2] - 2.5).abs() < 0.05, "{raw:?}");
+        assert!((raw[1] + 5.0).abs() < 0.05, "{raw:?}");
+    }
+
+    #[test]
+    fn agrees_with_linfa_elasticnet() {
+        use linfa::prelude::*;
+        let (a, b, d, y) = problem();
+        let params = ModelConfig {
+            penalty: 0.05,
+            l1_ratio: 0.5,
+            tolerance: 1e-12,
+            max_iterations: 100_000,
+            ..ModelConfig::default()
+        };
+        let ours = fit(&[&a, &b, &d], &y, &params).unwrap();
+        // The same standardised problem, solved by linfa.
+        let cols = [&a, &b, &d];
+        let x = ndarray::Array2::from_shape_fn((500, 3), |(i, j)| {
+            (cols[j][i] - ours.standardisation.mean[j]) / ours.standardisation.scale[j]
+        });
+        let (ym, ys) = mean_std(&y);
+        let yt = ndarray::Array1::from_iter(y.iter().map(|v| (v - ym) / ys));
+        let theirs = linfa_elasticnet::ElasticNet::params()
+            .penalty(0.05)
+            .l1_ratio(0.5)
+            .tolerance(1e-12)
+            .max_iterations(100_000)
+            .fit(&linfa::Dataset::new(x, yt))
+            .unwrap();
+        for j in 0..3 {
+            let t = theirs.hyperplane()[j] * ys;
+            assert!(
+                (ours.coefficients[j] - t).abs() < 1e-4 * t.abs().max(1.0),
+                "coefficient {j}: {} vs linfa {t}",
+                ours.coefficients[j]
+            );
+        }
+    }
+}

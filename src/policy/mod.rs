@@ -1,0 +1,3 @@
+//! Policies that decide what happens to a model: the promotion gate.
+
+pub mod gate;

@@ -1,0 +1,151 @@
+//! `mttd run`: the whole loop on one machine — extract-features → train → validate →
+//! shadow-compare → gate → publish — each step called exactly as its own program would be,
+//! on folders under a work directory, against a model store (a local folder by default).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::compare::Comparison;
+use crate::config::WorkloadConfig;
+use crate::contract::Document;
+use crate::dataset::DatasetManifest;
+use crate::evaluation::Validation;
+use crate::steps::*;
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Run on the built-in demo workload (30 days of 1-minute data, fixed seed).
+    #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+    pub demo: bool,
+    /// Workload config of your own data.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Model store URL or folder.
+    #[arg(long, default_value = "./mttd-store")]
+    pub store: String,
+    /// Where each step's outputs go.
+    #[arg(long, default_value = "./mttd-out")]
+    pub work_dir: PathBuf,
+    /// Recorded in the change log.
+    #[arg(long, default_value = "mttd run")]
+    pub triggered_by: String,
+}
+
+/// What a run produced, for the summary.
+pub struct RunSummary {
+    pub workload: String,
+    pub rows: u64,
+    pub version: u32,
+    pub decision: String,
+    pub reason: String,
+    pub candidate_mae: f64,
+    pub candidate_mape: f64,
+    pub control: String,
+    pub control_mae: f64,
+    pub control_mape: f64,
+    pub report: PathBuf,
+}
+
+impl RunArgs {
+    pub fn execute(&self) -> anyhow::Result<RunSummary> {
+        let config_path = match (&self.config, self.demo) {
+            (Some(path), _) => path.clone(),
+            (None, _) => crate::demo::write(&self.work_dir.join("demo"), 30, 7)?,
+        };
+        let config = WorkloadConfig::load(&config_path)?;
+        let dir = self.work_dir.join(&config.workload);
+        let (data, model, validation, comparison, decision) = (
+            dir.join("dataset"),
+            dir.join("model"),
+            dir.join("validation"),
+            dir.join("comparison"),
+            dir.join("decision"),
+        );
+        ExtractFeaturesArgs {
+            config: config_path.clone(),
+            out: data.clone(),
+        }
+        .run()?;
+        TrainArgs {
+            config: config_path.clone(),
+            dataset: data.clone(),
+            out: model.clone(),
+        }
+        .run()?;
+        ValidateArgs {
+            dataset: data.clone(),
+            model: model.clone(),
+            out: validation.clone(),
+        }
+        .run()?;
+        ShadowCompareArgs {
+            dataset: data.clone(),
+            model: model.clone(),
+            store: self.store.clone(),
+            out: comparison.clone(),
+        }
+        .run()?;
+        let verdict = GateArgs {
+            validation: validation.clone(),
+            comparison: comparison.clone(),
+            model: model.clone(),
+            policy: None,
+            out: decision.clone(),
+        }
+        .decide(&config.gate)?;
+        let (version, _) = PublishArgs {
+            store: self.store.clone(),
+            dataset: data.clone(),
+            model,
+            validation: validation.clone(),
+            comparison: comparison.clone(),
+            decision,
+            triggered_by: self.triggered_by.clone(),
+        }
+        .publish()?;
+        let rows = DatasetManifest::read(&data.join(crate::dataset::MANIFEST_FILE))?.rows;
+        let _ = Validation::read(&validation.join(VALIDATION_FILE))?;
+        let c = Comparison::read(&comparison.join(COMPARISON_FILE))?;
+        Ok(RunSummary {
+            workload: config.workload,
+            rows,
+            version,
+            decision: verdict.decision.word().to_string(),
+            reason: verdict.reason,
+            candidate_mae: c.candidate_metrics.mae,
+            candidate_mape: c.candidate_metrics.mape,
+            control: match c.control.version {
+                Some(v) => format!("v{v} ({})", c.control.algorithm.name()),
+                None => c.control.algorithm.name().to_string(),
+            },
+            control_mae: c.control_metrics.mae,
+            control_mape: c.control_metrics.mape,
+            report: validation.join(REPORT_FILE),
+        })
+    }
+}
+
+impl RunSummary {
+    pub fn render(&self, store: &str) -> String {
+        format!(
+            "workload        {}\n\
+             dataset rows    {}\n\
+             model version   mttd-model:v{} in {store}\n\
+             shadow window   candidate MAE {:.3}, MAPE {:.2}%  |  control {} MAE {:.3}, MAPE {:.2}%\n\
+             decision        {}: {}\n\
+             report          {}\n",
+            self.workload,
+            self.rows,
+            self.version,
+            self.candidate_mae,
+            self.candidate_mape * 100.0,
+            self.control,
+            self.control_mae,
+            self.control_mape * 100.0,
+            self.decision,
+            self.reason,
+            self.report.display()
+        )
+    }
+}

@@ -1,0 +1,49 @@
+//! Sources of raw metrics. Each source turns its input into [`RawSeries`]: per series name, the
+//! samples in time order, checked (finite numbers, parseable timestamps, no duplicates).
+
+pub mod file;
+
+use std::collections::BTreeMap;
+
+use crate::config::{SourceConfig, WorkloadConfig};
+use crate::error::{Error, Result};
+
+/// Samples per series, sorted by time, timestamps in Unix seconds.
+#[derive(Debug, Clone, Default)]
+pub struct RawSeries {
+    /// Where the data came from (file path or URL), for errors and manifests.
+    pub origin: String,
+    pub series: BTreeMap<String, Vec<(i64, f64)>>,
+}
+
+/// What the manifest records about the source.
+#[derive(Debug, Clone)]
+pub struct SourceDescription {
+    pub kind: &'static str,
+    pub location: String,
+    pub sha256: String,
+}
+
+/// Reads the workload's source, keeping the target and feature series the config names.
+pub fn load(config: &WorkloadConfig) -> Result<(RawSeries, SourceDescription)> {
+    let wanted: Vec<&str> = std::iter::once(config.signals.target.as_str())
+        .chain(config.signals.features.iter().map(String::as_str))
+        .collect();
+    let (raw, description) = match &config.source {
+        SourceConfig::File(file) => file::load(file, &wanted)?,
+    };
+    for name in &wanted {
+        if !raw.series.contains_key(*name) {
+            let found: Vec<&str> = raw.series.keys().map(String::as_str).collect();
+            return Err(Error::invalid(
+                &raw.origin,
+                "column `series`",
+                format!(
+                    "series `{name}` named in the config is not in the data (found: {})",
+                    found.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok((raw, description))
+}

@@ -1,0 +1,301 @@
+//! The steps as Argo calls them: each one's arguments (defined once, here, for both the `mttd`
+//! subcommand and the step's own binary), and its run: read and validate inputs, call the
+//! library, write outputs atomically. Inputs and outputs are folders so Argo can pass them as
+//! artifacts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::compare::{self, Comparison};
+use crate::config::WorkloadConfig;
+use crate::contract::{sha256_hex, write_atomic, Document};
+use crate::dataset::{self, DATASET_FILE};
+use crate::evaluation::{self, Validation};
+use crate::model::{self, Model, ModelManifest};
+use crate::policy::gate::{self, Decision, GatePolicy};
+use crate::store::{registry, Store};
+use crate::{features, report, source, train};
+
+pub const VALIDATION_FILE: &str = "validation.json";
+pub const REPORT_FILE: &str = "report.md";
+pub const PLOT_FILE: &str = "forecast.svg";
+pub const COMPARISON_FILE: &str = "comparison.json";
+pub const DECISION_FILE: &str = "decision.json";
+/// The decision word alone, for an Argo output parameter.
+pub const DECISION_WORD_FILE: &str = "decision";
+
+/// A step program: its name and what it does with its arguments.
+pub trait Step: Args {
+    const NAME: &'static str;
+    fn run(&self) -> anyhow::Result<()>;
+}
+
+/// Reads a model folder: model.json and its manifest, checked against each other.
+pub fn read_model(dir: &Path) -> anyhow::Result<(Model, ModelManifest)> {
+    let path = dir.join(model::MODEL_FILE);
+    let model = Model::read(&path)?;
+    model.check(&path.display().to_string())?;
+    let manifest = ModelManifest::read(&dir.join(model::MANIFEST_FILE))?;
+    if sha256_hex(&model.to_bytes()) != manifest.model_sha256 {
+        anyhow::bail!(
+            "{}: sha256 does not match {} (the model was changed)",
+            path.display(),
+            model::MANIFEST_FILE
+        );
+    }
+    Ok((model, manifest))
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExtractFeaturesArgs {
+    /// Workload config (YAML or JSON).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Output folder: dataset.parquet and dataset.manifest.json.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl Step for ExtractFeaturesArgs {
+    const NAME: &'static str = "extract-features";
+    fn run(&self) -> anyhow::Result<()> {
+        let config = WorkloadConfig::load(&self.config)?;
+        let (raw, description) = source::load(&config)?;
+        let (data, mut manifest) = features::extract(&config, &raw, &description)?;
+        dataset::write_dataset(&self.out, &data, &mut manifest)?;
+        tracing::info!(rows = data.rows(), sha256 = %manifest.dataset_sha256, "dataset written to {}", self.out.display());
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Folder written by extract-features.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Output folder: model.json and model.manifest.json.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl Step for TrainArgs {
+    const NAME: &'static str = "train";
+    fn run(&self) -> anyhow::Result<()> {
+        let config = WorkloadConfig::load(&self.config)?;
+        let (data, meta) = dataset::read_dataset(&self.dataset)?;
+        let (model, manifest) = train::train(&config, &data, &meta)?;
+        model.write(&self.out.join(model::MODEL_FILE))?;
+        manifest.write(&self.out.join(model::MANIFEST_FILE))?;
+        tracing::info!(fit_rows = manifest.fit_rows, sha256 = %manifest.model_sha256, "model written to {}", self.out.display());
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Folder written by train.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Output folder: validation.json, report.md, forecast.svg.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl Step for ValidateArgs {
+    const NAME: &'static str = "validate";
+    fn run(&self) -> anyhow::Result<()> {
+        let (data, meta) = dataset::read_dataset(&self.dataset)?;
+        let (model, manifest) = read_model(&self.model)?;
+        let origin = self.model.join(model::MANIFEST_FILE).display().to_string();
+        evaluation::check_lineage(&model, &manifest, &meta, &origin)?;
+        let (validation, series) = evaluation::validate(&model, &manifest, &data, &meta, &origin)?;
+        let title = format!(
+            "{}: {} forecast {} ahead over the holdout",
+            meta.workload,
+            model.algorithm.name(),
+            meta.label.horizon
+        );
+        write_atomic(
+            &self.out.join(PLOT_FILE),
+            report::forecast_svg(&series, &title).as_bytes(),
+        )?;
+        write_atomic(
+            &self.out.join(REPORT_FILE),
+            report::validation_markdown(&validation, PLOT_FILE).as_bytes(),
+        )?;
+        validation.write(&self.out.join(VALIDATION_FILE))?;
+        tracing::info!(
+            mae = validation.holdout.model.mae,
+            "validation written to {}",
+            self.out.display()
+        );
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShadowCompareArgs {
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Folder of the candidate model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Model store holding the control (the promoted model).
+    #[arg(long, default_value = "./mttd-store")]
+    pub store: String,
+    /// Output folder: comparison.json.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl Step for ShadowCompareArgs {
+    const NAME: &'static str = "shadow-compare";
+    fn run(&self) -> anyhow::Result<()> {
+        let (data, meta) = dataset::read_dataset(&self.dataset)?;
+        let (model, manifest) = read_model(&self.model)?;
+        let origin = self.model.join(model::MANIFEST_FILE).display().to_string();
+        evaluation::check_lineage(&model, &manifest, &meta, &origin)?;
+        let store = Store::open(&self.store)?;
+        let promoted = registry::promoted_model(&store, &meta.workload)?;
+        let comparison = compare::shadow_compare(&model, &manifest, promoted, &data, &meta, &origin)?;
+        comparison.write(&self.out.join(COMPARISON_FILE))?;
+        tracing::info!(control = %comparison.control.reason, "comparison written to {}", self.out.display());
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// Folder written by validate.
+    #[arg(long)]
+    pub validation: PathBuf,
+    /// Folder written by shadow-compare.
+    #[arg(long)]
+    pub comparison: PathBuf,
+    /// Folder of the candidate model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Promotion policy (YAML or JSON); the defaults when absent.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Output folder: decision.json and `decision` (the word alone).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl GateArgs {
+    pub fn decide(&self, policy: &GatePolicy) -> anyhow::Result<Decision> {
+        let validation = Validation::read(&self.validation.join(VALIDATION_FILE))?;
+        let comparison = Comparison::read(&self.comparison.join(COMPARISON_FILE))?;
+        let (_, manifest) = read_model(&self.model)?;
+        let decision = gate::decide(policy, &validation, &comparison, &manifest)?;
+        decision.write(&self.out.join(DECISION_FILE))?;
+        write_atomic(&self.out.join(DECISION_WORD_FILE), decision.decision.word().as_bytes())?;
+        tracing::info!(decision = decision.decision.word(), reason = %decision.reason, "decision written to {}", self.out.display());
+        Ok(decision)
+    }
+}
+
+impl Step for GateArgs {
+    const NAME: &'static str = "gate";
+    fn run(&self) -> anyhow::Result<()> {
+        let policy = match &self.policy {
+            Some(path) => GatePolicy::read(path)?,
+            None => GatePolicy::default(),
+        };
+        self.decide(&policy).map(|_| ())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    #[arg(long, default_value = "./mttd-store")]
+    pub store: String,
+    #[arg(long)]
+    pub dataset: PathBuf,
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long)]
+    pub validation: PathBuf,
+    #[arg(long)]
+    pub comparison: PathBuf,
+    #[arg(long)]
+    pub decision: PathBuf,
+    /// Who or what triggered this run, recorded in the change log.
+    #[arg(long, default_value = "manual")]
+    pub triggered_by: String,
+}
+
+impl PublishArgs {
+    /// Publishes and returns the new version.
+    pub fn publish(&self) -> anyhow::Result<(u32, registry::Registry)> {
+        let (model, manifest) = read_model(&self.model)?;
+        let dataset_manifest = dataset::DatasetManifest::read(&self.dataset.join(dataset::MANIFEST_FILE))?;
+        let dataset_path = self.dataset.join(DATASET_FILE);
+        let dataset_bytes =
+            std::fs::read(&dataset_path).with_context(|| format!("reading {}", dataset_path.display()))?;
+        if sha256_hex(&dataset_bytes) != dataset_manifest.dataset_sha256
+            || manifest.dataset_sha256 != dataset_manifest.dataset_sha256
+        {
+            anyhow::bail!(
+                "{}: not the dataset the model was trained on (sha256 differs)",
+                dataset_path.display()
+            );
+        }
+        let validation = Validation::read(&self.validation.join(VALIDATION_FILE))?;
+        let comparison = Comparison::read(&self.comparison.join(COMPARISON_FILE))?;
+        let decision = Decision::read(&self.decision.join(DECISION_FILE))?;
+        for (what, sha) in [
+            ("validation", &validation.model_sha256),
+            ("comparison", &comparison.candidate.model_sha256),
+            ("decision", &decision.model_sha256),
+        ] {
+            if *sha != manifest.model_sha256 {
+                anyhow::bail!(
+                    "the {what} is of model {sha}, not of the model being published ({})",
+                    manifest.model_sha256
+                );
+            }
+        }
+        let mut documents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        documents.insert(model::MODEL_FILE.into(), model.to_bytes());
+        documents.insert(model::MANIFEST_FILE.into(), manifest.to_bytes());
+        documents.insert(dataset::MANIFEST_FILE.into(), dataset_manifest.to_bytes());
+        documents.insert(VALIDATION_FILE.into(), validation.to_bytes());
+        documents.insert(COMPARISON_FILE.into(), comparison.to_bytes());
+        documents.insert(DECISION_FILE.into(), decision.to_bytes());
+        for file in [REPORT_FILE, PLOT_FILE] {
+            let path = self.validation.join(file);
+            if let Ok(bytes) = std::fs::read(&path) {
+                documents.insert(file.into(), bytes);
+            }
+        }
+        let store = Store::open(&self.store)?;
+        let publication = registry::Publication {
+            workload: &manifest.workload,
+            documents,
+            dataset: &dataset_bytes,
+            decision: &decision,
+            dataset_sha256: &dataset_manifest.dataset_sha256,
+            actor: &self.triggered_by,
+            recorded_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        };
+        let (version, registry) = registry::publish(&store, &publication)?;
+        tracing::info!(version, status = ?registry.versions.last().map(|v| v.status), "published to {}", store.url());
+        Ok((version, registry))
+    }
+}
+
+impl Step for PublishArgs {
+    const NAME: &'static str = "publish";
+    fn run(&self) -> anyhow::Result<()> {
+        self.publish().map(|_| ())
+    }
+}

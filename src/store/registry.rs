@@ -1,0 +1,356 @@
+//! The registry of a workload's model versions, kept as a tamper-evident change log.
+//!
+//! The change log is the source of truth: entry `<workload>/changelog/<seq>.json` is created
+//! create-if-absent at the next sequence number and holds the sha256 of the entry before it, so
+//! two publishers can never both take a number, and the chain shows any edit. `registry.json` is
+//! a cache derived from the log (rewritten after every entry, rebuilt from the log when read).
+//! This works on every backend, including the local filesystem, which supports
+//! create-if-absent but not update-if-unchanged.
+//!
+//! Publishing writes a version's documents first (its `model.json` claims the version number,
+//! create-if-absent), then the change-log entry that makes it visible: a publisher that dies in
+//! between leaves an orphan folder that no reader ever sees as a version.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Created, Store};
+use crate::compare::PromotedModel;
+use crate::contract::{canonical_json, sha256_hex, ApiVersion, Document};
+use crate::error::{Error, Result};
+use crate::model::{Model, MODEL_FILE};
+use crate::policy::gate::{Decision, GatePolicy, Verdict};
+
+crate::document_kind!(ChangeLogEntryKind, "ChangeLogEntry");
+crate::document_kind!(RegistryKind, "Registry");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum VersionStatus {
+    /// Published, waiting for an operator's approval.
+    Candidate,
+    Promoted,
+    /// Was promoted; a later version took its place.
+    Superseded,
+    Rejected,
+    RolledBack,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeLogEntry {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: ChangeLogEntryKind,
+    pub workload: String,
+    pub sequence: u64,
+    /// sha256 of the previous entry's bytes; absent for the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_sha256: Option<String>,
+    /// When it was recorded (RFC 3339, UTC).
+    pub recorded_at: String,
+    /// Who or what triggered it (a CronWorkflow, a webhook, a person).
+    pub actor: String,
+    pub event: Event,
+}
+
+impl Document for ChangeLogEntry {
+    const KIND: &'static str = "ChangeLogEntry";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Event {
+    /// A new version with its documents and the gate's decision.
+    Publish {
+        version: u32,
+        status: VersionStatus,
+        decision: Verdict,
+        reason: String,
+        model_sha256: String,
+        dataset_sha256: String,
+        /// Every document of the version: file name → sha256.
+        documents: BTreeMap<String, String>,
+        /// The gate's thresholds.
+        policy: GatePolicy,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: RegistryKind,
+    pub workload: String,
+    /// The last change-log entry this index reflects.
+    pub head_sequence: u64,
+    pub head_sha256: String,
+    /// The version in service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted: Option<u32>,
+    pub versions: Vec<VersionRecord>,
+}
+
+impl Document for Registry {
+    const KIND: &'static str = "Registry";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionRecord {
+    pub version: u32,
+    /// `mttd-model:v<N>`.
+    pub name: String,
+    pub status: VersionStatus,
+    pub decision: Verdict,
+    pub reason: String,
+    pub model_sha256: String,
+    pub dataset_sha256: String,
+    pub documents: BTreeMap<String, String>,
+    pub published_at: String,
+    pub published_by: String,
+}
+
+fn changelog_key(workload: &str, sequence: u64) -> String {
+    format!("{workload}/changelog/{sequence:08}.json")
+}
+
+pub fn version_key(workload: &str, version: u32, file: &str) -> String {
+    format!("{workload}/models/v{version}/{file}")
+}
+
+/// Reads the whole change log in order and checks its chain.
+pub fn read_log(store: &Store, workload: &str) -> Result<Vec<(ChangeLogEntry, String)>> {
+    let mut entries: Vec<(ChangeLogEntry, String)> = Vec::new();
+    for key in store.list(&format!("{workload}/changelog/"))? {
+        let bytes = store.get(&key)?.ok_or_else(|| Error::Store {
+            url: store.url().into(),
+            problem: format!("{key} was listed but is gone"),
+        })?;
+        let origin = format!("{}/{key}", store.url());
+        let entry = ChangeLogEntry::from_bytes(&bytes, &origin)?;
+        let expected_sequence = entries.len() as u64 + 1;
+        if entry.sequence != expected_sequence || key != changelog_key(workload, expected_sequence) {
+            return Err(Error::invalid(
+                &origin,
+                "field `/sequence`",
+                format!("expected entry {expected_sequence} of the change log here"),
+            ));
+        }
+        let previous = entries.last().map(|(_, sha)| sha.clone());
+        if entry.previous_sha256 != previous {
+            return Err(Error::invalid(
+                &origin,
+                "field `/previous_sha256`",
+                format!(
+                    "is {:?} but the previous entry hashes to {:?}: the change log was altered",
+                    entry.previous_sha256, previous
+                ),
+            ));
+        }
+        entries.push((entry, sha256_hex(&bytes)));
+    }
+    Ok(entries)
+}
+
+/// The registry as the change log defines it.
+pub fn derive_registry(workload: &str, log: &[(ChangeLogEntry, String)]) -> Registry {
+    let mut versions: Vec<VersionRecord> = Vec::new();
+    let mut promoted = None;
+    for (entry, _) in log {
+        match &entry.event {
+            Event::Publish {
+                version,
+                status,
+                decision,
+                reason,
+                model_sha256,
+                dataset_sha256,
+                documents,
+                ..
+            } => {
+                if *status == VersionStatus::Promoted {
+                    if let Some(previous) = promoted {
+                        if let Some(v) = versions.iter_mut().find(|v: &&mut VersionRecord| v.version == previous) {
+                            v.status = VersionStatus::Superseded;
+                        }
+                    }
+                    promoted = Some(*version);
+                }
+                versions.push(VersionRecord {
+                    version: *version,
+                    name: format!("mttd-model:v{version}"),
+                    status: *status,
+                    decision: *decision,
+                    reason: reason.clone(),
+                    model_sha256: model_sha256.clone(),
+                    dataset_sha256: dataset_sha256.clone(),
+                    documents: documents.clone(),
+                    published_at: entry.recorded_at.clone(),
+                    published_by: entry.actor.clone(),
+                });
+            }
+        }
+    }
+    Registry {
+        api_version: ApiVersion::V1,
+        kind: RegistryKind::Kind,
+        workload: workload.to_string(),
+        head_sequence: log.last().map(|(e, _)| e.sequence).unwrap_or(0),
+        head_sha256: log.last().map(|(_, s)| s.clone()).unwrap_or_default(),
+        promoted,
+        versions,
+    }
+}
+
+/// The current registry of a workload (from the change log).
+pub fn registry(store: &Store, workload: &str) -> Result<Registry> {
+    Ok(derive_registry(workload, &read_log(store, workload)?))
+}
+
+/// Loads a version's document, refusing it when its bytes do not match the recorded sha256.
+pub fn load_document(store: &Store, workload: &str, record: &VersionRecord, file: &str) -> Result<Vec<u8>> {
+    let key = version_key(workload, record.version, file);
+    let expected = record.documents.get(file).ok_or_else(|| Error::Store {
+        url: store.url().into(),
+        problem: format!("{} has no document {file}", record.name),
+    })?;
+    let bytes = store.get(&key)?.ok_or_else(|| Error::Store {
+        url: store.url().into(),
+        problem: format!("{key} is missing"),
+    })?;
+    let sha = sha256_hex(&bytes);
+    if &sha != expected {
+        return Err(Error::Store {
+            url: store.url().into(),
+            problem: format!("{key} hashes to {sha}, but the change log records {expected}: it was altered"),
+        });
+    }
+    Ok(bytes)
+}
+
+/// The promoted model of a workload, verified, or `None` when none is promoted.
+pub fn promoted_model(store: &Store, workload: &str) -> Result<Option<PromotedModel>> {
+    let registry = registry(store, workload)?;
+    let Some(version) = registry.promoted else {
+        return Ok(None);
+    };
+    let record = registry
+        .versions
+        .iter()
+        .find(|v| v.version == version)
+        .expect("promoted version is listed");
+    let key = version_key(workload, version, MODEL_FILE);
+    let bytes = load_document(store, workload, record, MODEL_FILE)?;
+    let model = Model::from_bytes(&bytes, &format!("{}/{key}", store.url()))?;
+    model.check(&key)?;
+    Ok(Some(PromotedModel { version, model }))
+}
+
+/// What publish needs: the version's documents (file name → bytes, `model.json` among them)
+/// and the dataset Parquet, stored once by content.
+pub struct Publication<'a> {
+    pub workload: &'a str,
+    pub documents: BTreeMap<String, Vec<u8>>,
+    pub dataset: &'a [u8],
+    pub decision: &'a Decision,
+    pub dataset_sha256: &'a str,
+    pub actor: &'a str,
+    pub recorded_at: String,
+}
+
+/// How many times a publisher re-reads and retries when another one took its number.
+const MAX_ATTEMPTS: u32 = 1000;
+
+/// Publishes a version; returns its number and the registry after it.
+pub fn publish(store: &Store, publication: &Publication) -> Result<(u32, Registry)> {
+    let w = publication.workload;
+    let model_bytes = publication
+        .documents
+        .get(MODEL_FILE)
+        .ok_or_else(|| Error::Data("publish needs model.json".into()))?;
+    store.put_new(
+        &format!("{w}/datasets/{}.parquet", publication.dataset_sha256),
+        publication.dataset,
+    )?;
+
+    // 1. Claim a version number with model.json (create-if-absent), then write the rest.
+    let log = read_log(store, w)?;
+    let mut version = derive_registry(w, &log)
+        .versions
+        .iter()
+        .map(|v| v.version)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut attempts = 0;
+    while store.put_new(&version_key(w, version, MODEL_FILE), model_bytes)? == Created::AlreadyExists {
+        version += 1;
+        attempts += 1;
+        if attempts > MAX_ATTEMPTS {
+            return Err(Error::Store {
+                url: store.url().into(),
+                problem: "could not claim a version number".into(),
+            });
+        }
+    }
+    let mut documents = BTreeMap::new();
+    for (name, bytes) in &publication.documents {
+        if name != MODEL_FILE && store.put_new(&version_key(w, version, name), bytes)? == Created::AlreadyExists {
+            return Err(Error::Store {
+                url: store.url().into(),
+                problem: format!(
+                    "{} already exists although this publisher claimed v{version}",
+                    version_key(w, version, name)
+                ),
+            });
+        }
+        documents.insert(name.clone(), sha256_hex(bytes));
+    }
+
+    // 2. Make it visible: the next change-log entry, create-if-absent; on a race re-read and retry.
+    let decision = publication.decision;
+    let status = match decision.decision {
+        Verdict::Promote => VersionStatus::Promoted,
+        Verdict::Reject => VersionStatus::Rejected,
+        Verdict::NeedsApproval => VersionStatus::Candidate,
+    };
+    let mut log = log;
+    for _ in 0..MAX_ATTEMPTS {
+        let entry = ChangeLogEntry {
+            api_version: ApiVersion::V1,
+            kind: ChangeLogEntryKind::Kind,
+            workload: w.to_string(),
+            sequence: log.len() as u64 + 1,
+            previous_sha256: log.last().map(|(_, s)| s.clone()),
+            recorded_at: publication.recorded_at.clone(),
+            actor: publication.actor.to_string(),
+            event: Event::Publish {
+                version,
+                status,
+                decision: decision.decision,
+                reason: decision.reason.clone(),
+                model_sha256: sha256_hex(model_bytes),
+                dataset_sha256: publication.dataset_sha256.to_string(),
+                documents: documents.clone(),
+                policy: decision.policy.clone(),
+            },
+        };
+        let bytes = entry.to_bytes();
+        if store.put_new(&changelog_key(w, entry.sequence), &bytes)? == Created::Yes {
+            log.push((entry, sha256_hex(&bytes)));
+            let registry = derive_registry(w, &log);
+            // 3. Refresh the cache (a stale one is harmless: readers derive from the log).
+            store.put(&format!("{w}/registry.json"), &canonical_json(&registry))?;
+            return Ok((version, registry));
+        }
+        log = read_log(store, w)?;
+    }
+    Err(Error::Store {
+        url: store.url().into(),
+        problem: "could not append to the change log".into(),
+    })
+}

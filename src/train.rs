@@ -1,0 +1,223 @@
+//! Training: the time-ordered split of a dataset (fit → calibration → holdout → shadow, each
+//! part ending a horizon before the next starts, never shuffled), and fitting a model of the
+//! configured kind with its conformal interval.
+
+use std::ops::Range;
+
+use crate::config::{ModelConfig, ModelKind, SplitConfig, WorkloadConfig};
+use crate::contract::{parse_timestamp, rfc3339, sha256_hex, Document};
+use crate::dataset::{Dataset, DatasetManifest, Interval};
+use crate::duration::HumanDuration;
+use crate::error::{Error, Result};
+use crate::model::interval::Calibration;
+use crate::model::{self, elastic_net, Model, ModelManifest, Split};
+
+/// Fewest rows any part of the split may have.
+const MIN_PART_ROWS: usize = 10;
+
+/// Row ranges of the four parts of the split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitRows {
+    pub fit: Range<usize>,
+    pub calibration: Range<usize>,
+    pub holdout: Range<usize>,
+    pub shadow: Range<usize>,
+}
+
+/// End of a part that must stop one horizon before row `next` (its labels reach t + horizon).
+fn purged_end(data: &Dataset, end: usize, next: usize, horizon_seconds: i64) -> usize {
+    if next >= data.rows() {
+        return end;
+    }
+    let limit = data.timestamps[next] - horizon_seconds;
+    data.timestamps[..end].partition_point(|&t| t < limit)
+}
+
+/// Plans the split; refuses data too short for it, saying how long it is and what is needed.
+pub fn plan_split(data: &Dataset, split: &SplitConfig, horizon_seconds: i64) -> Result<SplitRows> {
+    let n = data.rows();
+    let short = |what: &str, rows: usize| {
+        Error::Data(format!(
+            "the dataset is too short to split: {rows} rows for the {what} (at least {MIN_PART_ROWS} needed); it has {n} rows from {} to {}; give more data or shorten split.shadow_window / the horizon",
+            data.timestamps.first().map(|&t| rfc3339(t)).unwrap_or_default(),
+            data.timestamps.last().map(|&t| rfc3339(t)).unwrap_or_default(),
+        ))
+    };
+    if n == 0 {
+        return Err(short("whole dataset", 0));
+    }
+    let last = data.timestamps[n - 1];
+    let shadow_start = data.first_at_or_after(last - split.shadow_window.seconds() + 1);
+    if n - shadow_start < MIN_PART_ROWS {
+        return Err(short("shadow window", n - shadow_start));
+    }
+    let pre_end = purged_end(data, shadow_start, shadow_start, horizon_seconds);
+    let holdout_rows = (pre_end as f64 * split.holdout_fraction).round() as usize;
+    if holdout_rows < MIN_PART_ROWS {
+        return Err(short("holdout", holdout_rows));
+    }
+    let holdout = pre_end - holdout_rows..pre_end;
+    let (fit, calibration) = plan_training(data, holdout.start, split.calibration_fraction, horizon_seconds)?;
+    Ok(SplitRows {
+        fit,
+        calibration,
+        holdout,
+        shadow: shadow_start..n,
+    })
+}
+
+/// The fit and calibration rows for a model tested from row `next` on: everything before it
+/// (purged by one horizon), its latest `calibration_fraction` calibrating the interval.
+pub fn plan_training(
+    data: &Dataset,
+    next: usize,
+    calibration_fraction: f64,
+    horizon_seconds: i64,
+) -> Result<(Range<usize>, Range<usize>)> {
+    let train_end = purged_end(data, next, next, horizon_seconds);
+    let calibration_rows = (train_end as f64 * calibration_fraction).round() as usize;
+    let fit_end = purged_end(
+        data,
+        train_end - calibration_rows,
+        train_end - calibration_rows,
+        horizon_seconds,
+    );
+    if calibration_rows < MIN_PART_ROWS || fit_end < MIN_PART_ROWS {
+        return Err(Error::Data(format!(
+            "too few rows to train before {}: {fit_end} to fit and {calibration_rows} to calibrate (at least {MIN_PART_ROWS} each)",
+            rfc3339(data.timestamps[next.min(data.rows() - 1)])
+        )));
+    }
+    Ok((0..fit_end, train_end - calibration_rows..train_end))
+}
+
+/// The interval (first and last timestamp) of a row range.
+pub fn interval_of(data: &Dataset, rows: &Range<usize>) -> Interval {
+    Interval {
+        start: rfc3339(data.timestamps[rows.start]),
+        end: rfc3339(data.timestamps[rows.end - 1]),
+    }
+}
+
+/// The rows of `data` inside a recorded interval.
+pub fn rows_of(data: &Dataset, interval: &Interval, origin: &str) -> Result<Range<usize>> {
+    let parse = |field: &str, text: &str| {
+        parse_timestamp(text).ok_or_else(|| {
+            Error::invalid(
+                origin,
+                format!("field `{field}`"),
+                format!("`{text}` is not a timestamp"),
+            )
+        })
+    };
+    let start = parse("start", &interval.start)?;
+    let end = parse("end", &interval.end)?;
+    let a = data.first_at_or_after(start);
+    let b = data.first_at_or_after(end + 1);
+    if a >= b {
+        return Err(Error::Data(format!(
+            "{origin}: the dataset has no rows between {} and {}",
+            interval.start, interval.end
+        )));
+    }
+    Ok(a..b)
+}
+
+impl SplitRows {
+    pub fn record(&self, data: &Dataset) -> Split {
+        Split {
+            fit: interval_of(data, &self.fit),
+            calibration: interval_of(data, &self.calibration),
+            holdout: interval_of(data, &self.holdout),
+            shadow: interval_of(data, &self.shadow),
+        }
+    }
+}
+
+/// What fitting a model produced.
+pub struct Trained {
+    pub model: Model,
+    pub solver: Option<model::SolverReport>,
+}
+
+/// Fits a model of `params.kind` on the `fit` rows and calibrates its interval on `calibration`.
+pub fn fit_model(
+    params: &ModelConfig,
+    data: &Dataset,
+    fit: Range<usize>,
+    calibration: Range<usize>,
+    meta: &DatasetManifest,
+) -> Result<Trained> {
+    let features = data.feature_names();
+    let (mut model, solver) = match params.kind {
+        ModelKind::ElasticNet => {
+            let columns: Vec<&[f64]> = data.columns.iter().map(|(_, v)| &v[fit.clone()]).collect();
+            let fitted = elastic_net::fit(&columns, &data.label[fit.clone()], params)?;
+            let model = Model {
+                api_version: Default::default(),
+                kind: Default::default(),
+                workload: meta.workload.clone(),
+                algorithm: ModelKind::ElasticNet,
+                target: meta.target.clone(),
+                horizon: meta.label.horizon.clone(),
+                label: meta.label.kind,
+                features,
+                standardisation: Some(fitted.standardisation),
+                coefficients: fitted.coefficients,
+                intercept: fitted.intercept,
+                hyperparameters: params.clone(),
+                interval: Calibration::default(),
+            };
+            let solver = model::SolverReport {
+                iterations: fitted.iterations,
+                converged: fitted.converged,
+            };
+            (model, Some(solver))
+        }
+        kind => {
+            let mut model = model::baseline(
+                kind,
+                &meta.workload,
+                &features,
+                &meta.target,
+                &meta.label.horizon,
+                meta.label.kind,
+            )?;
+            model.hyperparameters = params.clone();
+            (model, None)
+        }
+    };
+    let calibration_data = data.slice(calibration);
+    let points = model.predict_points(&calibration_data)?;
+    model.interval = Calibration::fit(&points, &calibration_data.label, params.interval_level);
+    Ok(Trained { model, solver })
+}
+
+/// The train step: split, fit, calibrate; returns the model and its manifest.
+pub fn train(config: &WorkloadConfig, data: &Dataset, meta: &DatasetManifest) -> Result<(Model, ModelManifest)> {
+    let horizon = HumanDuration::parse(&meta.label.horizon)
+        .map_err(|e| Error::Data(format!("dataset manifest: label horizon {e}")))?;
+    if meta.workload != config.workload {
+        return Err(Error::Data(format!(
+            "the dataset is of workload `{}`, the config of `{}`",
+            meta.workload, config.workload
+        )));
+    }
+    let split = plan_split(data, &config.split, horizon.seconds())?;
+    let trained = fit_model(&config.model, data, split.fit.clone(), split.calibration.clone(), meta)?;
+    let manifest = ModelManifest {
+        api_version: Default::default(),
+        kind: Default::default(),
+        workload: meta.workload.clone(),
+        model_sha256: sha256_hex(&trained.model.to_bytes()),
+        dataset_sha256: meta.dataset_sha256.clone(),
+        split: split.record(data),
+        hyperparameters: config.model.clone(),
+        split_config: config.split.clone(),
+        fit_rows: split.fit.len() as u64,
+        calibration_rows: split.calibration.len() as u64,
+        solver: trained.solver,
+        code_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    Ok((trained.model, manifest))
+}
