@@ -148,6 +148,10 @@ pub struct ModelConfig {
     #[serde(default = "default_l1_ratio")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub l1_ratio: f64,
+    /// What the fit minimises: `absolute` error (the forecast is a conditional median: the
+    /// metric the gate compares by default, and robust to bursts) or `squared` error (a mean).
+    #[serde(default = "default_loss")]
+    pub loss: Loss,
     #[serde(default = "default_max_iterations")]
     #[schemars(range(min = 1))]
     pub max_iterations: u32,
@@ -158,6 +162,13 @@ pub struct ModelConfig {
     #[serde(default = "default_interval_level")]
     #[schemars(range(min = 0.5, max = 0.999))]
     pub interval_level: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    Absolute,
+    Squared,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -210,6 +221,9 @@ fn default_penalty() -> f64 {
 fn default_l1_ratio() -> f64 {
     0.5
 }
+fn default_loss() -> Loss {
+    Loss::Absolute
+}
 fn default_max_iterations() -> u32 {
     10_000
 }
@@ -256,6 +270,7 @@ impl Default for ModelConfig {
             kind: default_model_kind(),
             penalty: default_penalty(),
             l1_ratio: default_l1_ratio(),
+            loss: default_loss(),
             max_iterations: default_max_iterations(),
             tolerance: default_tolerance(),
             interval_level: default_interval_level(),

@@ -196,6 +196,13 @@ pub fn extract(
             definition: format!("{target} at t + horizon - {lag} (same time, {lag} before the forecast time)"),
             values: (0..n).map(|i| if i + h >= k { y[i + h - k] } else { None }).collect(),
         });
+        // With the value {lag} before *now*, the model can learn the seasonal change over the
+        // horizon (what happened next, {lag} ago) and add it to the current level.
+        features.push(Feature {
+            name: format!("target_seasonal_{lag}_now"),
+            definition: format!("{target} at t - {lag} (same time, {lag} before now)"),
+            values: (0..n).map(|i| if i >= k { y[i - k] } else { None }).collect(),
+        });
     }
     let forecast_time = |i: usize| start + (i + h) as i64 * step;
     for (period, period_name, harmonics) in [(86_400i64, "hour", 3u32), (604_800, "week", 2)] {

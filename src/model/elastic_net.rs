@@ -11,7 +11,7 @@
 //! one at 40,000; the coefficients are stored back in the target's units.
 
 use super::Standardisation;
-use crate::config::ModelConfig;
+use crate::config::{Loss, ModelConfig};
 use crate::error::{Error, Result};
 
 /// A fitted elastic net in the target's units.
@@ -42,35 +42,45 @@ pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig) -> Result<Fi
     }
     let (y_mean, y_std) = mean_std(label);
     let y_scale = if y_std > 0.0 { y_std } else { 1.0 };
+    let y: Vec<f64> = label.iter().map(|v| (v - y_mean) / y_scale).collect();
+    let standardised = Standardised {
+        columns,
+        mean: &mean,
+        scale: &scale,
+    };
 
-    // Gram matrix G = XᵀX/n and c = Xᵀy/n of the standardised problem, row-major, one pass
-    // over the rows with a standardised copy of each row.
-    let mut gram = vec![0.0; k * k];
-    let mut c = vec![0.0; k];
-    let mut row = vec![0.0; k];
-    for i in 0..n {
-        for j in 0..k {
-            row[j] = (columns[j][i] - mean[j]) / scale[j];
+    let mut weights: Option<Vec<f64>> = None;
+    let mut w = vec![0.0; k];
+    let mut intercept = 0.0;
+    let (mut iterations, mut converged) = (0, true);
+    let passes = match params.loss {
+        Loss::Squared => 1,
+        Loss::Absolute => ABSOLUTE_LOSS_PASSES,
+    };
+    let mut previous_loss = f64::INFINITY;
+    for _ in 0..passes {
+        let stats = standardised.gram(&y, weights.as_deref());
+        let (next, its, conv) = coordinate_descent(&stats.gram, &stats.c, k, params, &w);
+        w = next;
+        intercept = stats.y_mean - w.iter().zip(&stats.x_mean).map(|(a, b)| a * b).sum::<f64>();
+        iterations += its;
+        converged &= conv;
+        if params.loss == Loss::Squared {
+            break;
         }
-        let yi = (label[i] - y_mean) / y_scale;
-        for a in 0..k {
-            let ra = row[a];
-            c[a] += ra * yi;
-            let g = &mut gram[a * k..a * k + a + 1];
-            for (b, gab) in g.iter_mut().enumerate() {
-                *gab += ra * row[b];
-            }
+        // Iteratively reweighted least squares toward the absolute loss: weight 1/|residual|
+        // (floored), normalised to mean 1 so that the penalty keeps its meaning.
+        let residuals = standardised.residuals(&y, &w, intercept);
+        let loss = residuals.iter().map(|r| r.abs()).sum::<f64>() / n as f64;
+        if previous_loss - loss < 1e-4 * previous_loss {
+            break;
         }
+        previous_loss = loss;
+        let mut next: Vec<f64> = residuals.iter().map(|r| 1.0 / r.abs().max(IRLS_FLOOR)).collect();
+        let mean_weight = next.iter().sum::<f64>() / n as f64;
+        next.iter_mut().for_each(|v| *v /= mean_weight);
+        weights = Some(next);
     }
-    for a in 0..k {
-        c[a] /= n as f64;
-        for b in 0..=a {
-            let v = gram[a * k + b] / n as f64;
-            gram[a * k + b] = v;
-            gram[b * k + a] = v;
-        }
-    }
-    let (w, iterations, converged) = coordinate_descent(&gram, &c, k, params);
     let coefficients: Vec<f64> = w.iter().map(|w| w * y_scale).collect();
     if coefficients.iter().any(|c| !c.is_finite()) {
         return Err(Error::Fit("coefficients are not finite".into()));
@@ -78,19 +88,100 @@ pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig) -> Result<Fi
     Ok(Fitted {
         standardisation: Standardisation { mean, scale },
         coefficients,
-        intercept: y_mean,
+        intercept: y_mean + intercept * y_scale,
         iterations,
         converged,
     })
 }
 
+/// Reweighting passes at most, for the absolute loss.
+const ABSOLUTE_LOSS_PASSES: usize = 12;
+/// Smallest residual (in target standard deviations) a weight is computed from.
+const IRLS_FLOOR: f64 = 0.01;
+
+/// The feature columns seen through their standardisation, without a standardised copy.
+struct Standardised<'a> {
+    columns: &'a [&'a [f64]],
+    mean: &'a [f64],
+    scale: &'a [f64],
+}
+
+/// Weighted, centred sufficient statistics: G = XᵀWX/Σw, c = XᵀWy/Σw (about the weighted
+/// means), and the weighted means themselves.
+struct Gram {
+    gram: Vec<f64>,
+    c: Vec<f64>,
+    x_mean: Vec<f64>,
+    y_mean: f64,
+}
+
+impl Standardised<'_> {
+    fn row(&self, i: usize, row: &mut [f64]) {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = (self.columns[j][i] - self.mean[j]) / self.scale[j];
+        }
+    }
+
+    fn gram(&self, y: &[f64], weights: Option<&[f64]>) -> Gram {
+        let k = self.columns.len();
+        let mut sxx = vec![0.0; k * k];
+        let mut sxy = vec![0.0; k];
+        let mut sx = vec![0.0; k];
+        let (mut sy, mut sw) = (0.0, 0.0);
+        let mut row = vec![0.0; k];
+        for (i, &yi) in y.iter().enumerate() {
+            self.row(i, &mut row);
+            let wi = weights.map_or(1.0, |w| w[i]);
+            sw += wi;
+            sy += wi * yi;
+            for a in 0..k {
+                let ra = wi * row[a];
+                sx[a] += ra;
+                sxy[a] += ra * yi;
+                for (b, s) in sxx[a * k..a * k + a + 1].iter_mut().enumerate() {
+                    *s += ra * row[b];
+                }
+            }
+        }
+        let x_mean: Vec<f64> = sx.iter().map(|v| v / sw).collect();
+        let y_mean = sy / sw;
+        let mut gram = vec![0.0; k * k];
+        for a in 0..k {
+            for b in 0..=a {
+                let v = sxx[a * k + b] / sw - x_mean[a] * x_mean[b];
+                gram[a * k + b] = v;
+                gram[b * k + a] = v;
+            }
+        }
+        let c = (0..k).map(|a| sxy[a] / sw - x_mean[a] * y_mean).collect();
+        Gram {
+            gram,
+            c,
+            x_mean,
+            y_mean,
+        }
+    }
+
+    fn residuals(&self, y: &[f64], w: &[f64], intercept: f64) -> Vec<f64> {
+        let mut row = vec![0.0; w.len()];
+        y.iter()
+            .enumerate()
+            .map(|(i, yi)| {
+                self.row(i, &mut row);
+                yi - intercept - row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>()
+            })
+            .collect()
+    }
+}
+
 /// Cyclic coordinate descent on `½wᵀGw − cᵀw + α·ρ·‖w‖₁ + α(1−ρ)/2·‖w‖²`.
-fn coordinate_descent(gram: &[f64], c: &[f64], k: usize, params: &ModelConfig) -> (Vec<f64>, u32, bool) {
+/// Starts from `start` (a warm start between reweighting passes).
+fn coordinate_descent(gram: &[f64], c: &[f64], k: usize, params: &ModelConfig, start: &[f64]) -> (Vec<f64>, u32, bool) {
     let l1 = params.penalty * params.l1_ratio;
     let l2 = params.penalty * (1.0 - params.l1_ratio);
-    let mut w = vec![0.0; k];
+    let mut w = start.to_vec();
     // gw = G·w, kept up to date as coefficients move.
-    let mut gw = vec![0.0; k];
+    let mut gw: Vec<f64> = (0..k).map(|a| (0..k).map(|b| gram[a * k + b] * w[b]).sum()).collect();
     for iteration in 1..=params.max_iterations {
         let mut max_change: f64 = 0.0;
         let mut max_w: f64 = 0.0;
@@ -153,6 +244,7 @@ mod tests {
         let (a, b, d, y) = problem();
         let params = ModelConfig {
             penalty: 1e-9,
+            loss: Loss::Squared,
             tolerance: 1e-8,
             max_iterations: 1_000_000,
             ..ModelConfig::default()
@@ -170,6 +262,7 @@ mod tests {
         let (a, b, d, y) = problem();
         let params = ModelConfig {
             penalty: 0.05,
+            loss: Loss::Squared,
             l1_ratio: 0.5,
             tolerance: 1e-12,
             max_iterations: 100_000,
