@@ -39,6 +39,11 @@ pub struct WorkloadConfig {
     /// Promotion policy used by `mttd run` (the `gate` step can also take its own file).
     #[serde(default)]
     pub gate: GatePolicy,
+    /// The config file's folder: relative source paths are relative to it (not serialised, so
+    /// manifests record paths as written, the same on every machine).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub base_dir: PathBuf,
 }
 
 impl Document for WorkloadConfig {
@@ -292,12 +297,7 @@ impl WorkloadConfig {
     /// Reads and validates a config file; relative source paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Self> {
         let mut config = Self::read(path)?;
-        let SourceConfig::File(file) = &mut config.source;
-        if file.path.is_relative() {
-            if let Some(dir) = path.parent() {
-                file.path = dir.join(&file.path);
-            }
-        }
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         config.check(&path.display().to_string())?;
         Ok(config)
     }

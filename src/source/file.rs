@@ -11,8 +11,9 @@ use crate::config::{FileFormat, FileSourceConfig};
 use crate::contract::{parse_timestamp, rfc3339, sha256_hex};
 use crate::error::{Error, Result};
 
-pub fn load(config: &FileSourceConfig, wanted: &[&str]) -> Result<(RawSeries, SourceDescription)> {
-    let path = &config.path;
+/// Reads the export; a relative path is taken from `base_dir` (the config file's folder).
+pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Result<(RawSeries, SourceDescription)> {
+    let path = &base_dir.join(&config.path);
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let format = match config.format {
         Some(f) => f,
@@ -31,7 +32,7 @@ pub fn load(config: &FileSourceConfig, wanted: &[&str]) -> Result<(RawSeries, So
             FileFormat::Csv => "csv",
             FileFormat::Parquet => "parquet",
         },
-        location: path.display().to_string(),
+        location: config.path.display().to_string(),
         sha256: sha256_hex(&bytes),
     };
     Ok((collector.finish()?, description))

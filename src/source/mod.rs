@@ -30,7 +30,7 @@ pub fn load(config: &WorkloadConfig) -> Result<(RawSeries, SourceDescription)> {
         .chain(config.signals.features.iter().map(String::as_str))
         .collect();
     let (raw, description) = match &config.source {
-        SourceConfig::File(file) => file::load(file, &wanted)?,
+        SourceConfig::File(file) => file::load(file, &config.base_dir, &wanted)?,
     };
     for name in &wanted {
         if !raw.series.contains_key(*name) {
