@@ -10,7 +10,7 @@ use crate::contract::{sha256_hex, ApiVersion, Document};
 use crate::dataset::{Dataset, DatasetManifest, Interval};
 use crate::error::Result;
 use crate::evaluation::{baseline_predictions, metrics, Metrics};
-use crate::model::{Model, ModelManifest};
+use crate::model::{Model, ModelManifest, Prediction};
 use crate::train::rows_of;
 
 crate::document_kind!(ComparisonKind, "Comparison");
@@ -76,49 +76,32 @@ pub fn shadow_compare(
     let shadow = data.slice(window.clone());
     let candidate_predictions = candidate.predict(&shadow)?;
 
-    let mut fallback_reason = "no model is promoted for this workload".to_string();
-    if let Some(promoted) = promoted {
-        match promoted.model.predict(&shadow) {
-            Ok(control_predictions) => {
-                return Ok(Comparison {
-                    api_version: ApiVersion::V1,
-                    kind: ComparisonKind::Kind,
-                    workload: meta.workload.clone(),
-                    dataset_sha256: meta.dataset_sha256.clone(),
-                    window: manifest.split.shadow.clone(),
-                    candidate: ModelRef {
-                        algorithm: candidate.algorithm,
-                        model_sha256: manifest.model_sha256.clone(),
-                    },
-                    control: ControlRef {
-                        algorithm: promoted.model.algorithm,
-                        version: Some(promoted.version),
-                        model_sha256: Some(sha256_hex(&promoted.model.to_bytes())),
-                        reason: format!("v{} is the promoted model", promoted.version),
-                    },
-                    candidate_metrics: metrics(&candidate_predictions, &shadow.label),
-                    control_metrics: metrics(&control_predictions, &shadow.label),
-                });
-            }
-            Err(e) => {
-                fallback_reason = format!(
-                    "the promoted v{} cannot predict on this dataset ({e})",
-                    promoted.version
-                )
-            }
+    let (control, control_predictions) = match control_for(promoted, &shadow)? {
+        Ok(found) => found,
+        Err(reason) => {
+            let level = candidate.interval.level;
+            let (kind, predictions, reason) =
+                match baseline_predictions(ModelKind::SeasonalNaive, data, meta, level, &calibration, &window)? {
+                    Some(p) => (ModelKind::SeasonalNaive, p, reason),
+                    None => {
+                        let p = baseline_predictions(ModelKind::LastValue, data, meta, level, &calibration, &window)?
+                            .expect("last-value always exists");
+                        (
+                            ModelKind::LastValue,
+                            p,
+                            format!("{reason}; the dataset has no seasonal lag"),
+                        )
+                    }
+                };
+            let control = ControlRef {
+                algorithm: kind,
+                version: None,
+                model_sha256: None,
+                reason: format!("{} baseline: {reason}", kind.name()),
+            };
+            (control, predictions)
         }
-    }
-    let level = candidate.interval.level;
-    let (kind, predictions) =
-        match baseline_predictions(ModelKind::SeasonalNaive, data, meta, level, &calibration, &window)? {
-            Some(p) => (ModelKind::SeasonalNaive, p),
-            None => {
-                fallback_reason.push_str("; the dataset has no seasonal lag, so last-value is the control");
-                let p = baseline_predictions(ModelKind::LastValue, data, meta, level, &calibration, &window)?
-                    .expect("last-value always exists");
-                (ModelKind::LastValue, p)
-            }
-        };
+    };
     Ok(Comparison {
         api_version: ApiVersion::V1,
         kind: ComparisonKind::Kind,
@@ -129,13 +112,33 @@ pub fn shadow_compare(
             algorithm: candidate.algorithm,
             model_sha256: manifest.model_sha256.clone(),
         },
-        control: ControlRef {
-            algorithm: kind,
-            version: None,
-            model_sha256: None,
-            reason: format!("{} baseline: {fallback_reason}", kind.name()),
-        },
+        control,
         candidate_metrics: metrics(&candidate_predictions, &shadow.label),
-        control_metrics: metrics(&predictions, &shadow.label),
+        control_metrics: metrics(&control_predictions, &shadow.label),
+    })
+}
+
+/// The promoted model as the control with its predictions, or why there is none to use.
+fn control_for(
+    promoted: Option<PromotedModel>,
+    shadow: &Dataset,
+) -> Result<std::result::Result<(ControlRef, Vec<Prediction>), String>> {
+    let Some(promoted) = promoted else {
+        return Ok(Err("no model is promoted for this workload".into()));
+    };
+    Ok(match promoted.model.predict(shadow) {
+        Ok(predictions) => Ok((
+            ControlRef {
+                algorithm: promoted.model.algorithm,
+                version: Some(promoted.version),
+                model_sha256: Some(sha256_hex(&promoted.model.to_bytes())),
+                reason: format!("v{} is the promoted model", promoted.version),
+            },
+            predictions,
+        )),
+        Err(e) => Err(format!(
+            "the promoted v{} cannot predict on this dataset ({e})",
+            promoted.version
+        )),
     })
 }

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ModelKind;
-use crate::contract::{sha256_hex, ApiVersion, Document};
+use crate::contract::{ApiVersion, Document};
 use crate::dataset::{Dataset, DatasetManifest, Interval};
 use crate::duration::HumanDuration;
 use crate::error::{Error, Result};
@@ -114,24 +114,12 @@ pub struct HoldoutSeries {
     pub predictions: Vec<Prediction>,
 }
 
-/// Checks that a model, its manifest and a dataset belong together.
+/// Checks that a model (whose manifest matches it) was trained on this dataset.
 pub fn check_lineage(
-    model: &Model,
     model_manifest: &ModelManifest,
     data_manifest: &DatasetManifest,
     model_origin: &str,
 ) -> Result<()> {
-    let sha = sha256_hex(&model.to_bytes());
-    if sha != model_manifest.model_sha256 {
-        return Err(Error::invalid(
-            model_origin,
-            "sha256",
-            format!(
-                "is {sha}, but its manifest records {} (the model was changed)",
-                model_manifest.model_sha256
-            ),
-        ));
-    }
     if model_manifest.dataset_sha256 != data_manifest.dataset_sha256 {
         return Err(Error::Data(format!(
             "{model_origin}: the model was trained on dataset {}, not on the given dataset {}",

@@ -49,6 +49,30 @@ pub fn read_model(dir: &Path) -> anyhow::Result<(Model, ModelManifest)> {
     Ok((model, manifest))
 }
 
+/// A candidate model with the dataset it was trained on, checked to belong together.
+pub struct Candidate {
+    pub data: dataset::Dataset,
+    pub meta: dataset::DatasetManifest,
+    pub model: Model,
+    pub manifest: ModelManifest,
+    /// The model manifest's path, for errors.
+    pub origin: String,
+}
+
+pub fn read_candidate(dataset_dir: &Path, model_dir: &Path) -> anyhow::Result<Candidate> {
+    let (data, meta) = dataset::read_dataset(dataset_dir)?;
+    let (model, manifest) = read_model(model_dir)?;
+    let origin = model_dir.join(model::MANIFEST_FILE).display().to_string();
+    evaluation::check_lineage(&manifest, &meta, &origin)?;
+    Ok(Candidate {
+        data,
+        meta,
+        model,
+        manifest,
+        origin,
+    })
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ExtractFeaturesArgs {
     /// Workload config (YAML or JSON).
@@ -111,10 +135,13 @@ pub struct ValidateArgs {
 impl Step for ValidateArgs {
     const NAME: &'static str = "validate";
     fn run(&self) -> anyhow::Result<()> {
-        let (data, meta) = dataset::read_dataset(&self.dataset)?;
-        let (model, manifest) = read_model(&self.model)?;
-        let origin = self.model.join(model::MANIFEST_FILE).display().to_string();
-        evaluation::check_lineage(&model, &manifest, &meta, &origin)?;
+        let Candidate {
+            data,
+            meta,
+            model,
+            manifest,
+            origin,
+        } = read_candidate(&self.dataset, &self.model)?;
         let (validation, series) = evaluation::validate(&model, &manifest, &data, &meta, &origin)?;
         let title = format!(
             "{}: {} forecast {} ahead over the holdout",
@@ -158,10 +185,13 @@ pub struct ShadowCompareArgs {
 impl Step for ShadowCompareArgs {
     const NAME: &'static str = "shadow-compare";
     fn run(&self) -> anyhow::Result<()> {
-        let (data, meta) = dataset::read_dataset(&self.dataset)?;
-        let (model, manifest) = read_model(&self.model)?;
-        let origin = self.model.join(model::MANIFEST_FILE).display().to_string();
-        evaluation::check_lineage(&model, &manifest, &meta, &origin)?;
+        let Candidate {
+            data,
+            meta,
+            model,
+            manifest,
+            origin,
+        } = read_candidate(&self.dataset, &self.model)?;
         let store = Store::open(&self.store)?;
         let promoted = registry::promoted_model(&store, &meta.workload)?;
         let comparison = compare::shadow_compare(&model, &manifest, promoted, &data, &meta, &origin)?;

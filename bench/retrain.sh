@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Benchmark: one retrain pass (extract-features + train + validate) of mttd against the pandas +
+# scikit-learn reference (shared/bench/ref_pipeline.py), on the same generated files, side by
+# side in one run. Prints wall time and peak RSS of each, and the ratios.
+#
+# usage: bench/retrain.sh [DAYS...]         (default: 30 365)
+# env:   MTTD_SHARED (default ../shared), BENCH_DIR (default /tmp/mttd-bench),
+#        MTTD_BIN (default target/release/mttd; build it with cargo build --release),
+#        REPEAT (default 3: each measurement is the median of REPEAT runs)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared=${MTTD_SHARED:-$root/../shared}
+work=${BENCH_DIR:-/tmp/mttd-bench}
+mttd=${MTTD_BIN:-$root/target/release/mttd}
+repeat=${REPEAT:-3}
+days=("${@:-30 365}")
+[ $# -eq 0 ] && days=(30 365)
+mkdir -p "$work"
+if [ ! -x "$work/refenv/bin/python" ]; then
+  python3 -m venv "$work/refenv"
+  "$work/refenv/bin/pip" install -q -r "$shared/bench/requirements.txt"
+fi
+py=$work/refenv/bin/python
+
+# median of REPEAT runs of a command: prints "wall_seconds peak_kib"
+measure() {
+  local out=() i
+  for ((i = 0; i < repeat; i++)); do
+    out+=("$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)")
+  done
+  printf '%s\n' "${out[@]}" | sort -n | sed -n "$(( (repeat + 1) / 2 ))p"
+}
+
+mttd_pass() {
+  local csv=$1 out=$2
+  "$mttd" extract-features --config "$out/w.yaml" --out "$out/data" &&
+    "$mttd" train --config "$out/w.yaml" --dataset "$out/data" --out "$out/model" &&
+    "$mttd" validate --dataset "$out/data" --model "$out/model" --out "$out/validation"
+}
+export -f mttd_pass
+export mttd
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
+echo "mttd: $("$mttd" --version); reference: pandas $("$py" -c 'import pandas; print(pandas.__version__)'), scikit-learn $("$py" -c 'import sklearn; print(sklearn.__version__)')"
+printf '%-6s %-10s %10s %12s\n' days side wall_s peak_MiB
+for d in "${days[@]}"; do
+  csv=$work/w$d.csv
+  [ -f "$csv" ] || "$py" "$shared/bench/gen_workload.py" "$d" "$csv"
+  out=$work/mttd$d
+  mkdir -p "$out"
+  cat > "$out/w.yaml" <<YAML
+apiVersion: mttd/v1
+kind: WorkloadConfig
+workload: bench
+source:
+  file:
+    path: $csv
+signals:
+  target: requests_per_second
+  features: [cpu_cores, p95_latency_seconds]
+label:
+  horizon: 15m
+YAML
+  read -r rw rm < <(measure "$py" "$shared/bench/ref_pipeline.py" "$csv" "$work/ref$d")
+  read -r mw mm < <(measure bash -c "mttd_pass '$csv' '$out'")
+  printf '%-6s %-10s %10s %12.0f\n' "$d" reference "$rw" "$(echo "$rm / 1024" | bc -l)"
+  printf '%-6s %-10s %10s %12.0f\n' "$d" mttd "$mw" "$(echo "$mm / 1024" | bc -l)"
+  printf '%-6s %-10s %10.1fx %11.2fx\n' "$d" ratio "$(echo "$rw / $mw" | bc -l)" "$(echo "$mm / $rm" | bc -l)"
+done
