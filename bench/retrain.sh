@@ -26,7 +26,8 @@ py=$work/refenv/bin/python
 measure() {
   local out=() i
   for ((i = 0; i < repeat; i++)); do
-    out+=("$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)")
+    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >/dev/null 2>&1
+    out+=("$(tail -1 "$work/time.txt")")
   done
   printf '%s\n' "${out[@]}" | sort -n | sed -n "$(( (repeat + 1) / 2 ))p"
 }

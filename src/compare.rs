@@ -1,16 +1,20 @@
 //! Shadow-compare: the candidate against the control — the model in service, or the
 //! seasonal-naive baseline when none is promoted — on the most recent window, which neither
-//! training nor validation saw. (The autoscaler replay slots in here.)
+//! training nor validation saw: forecast errors, and (when the workload's capacity is
+//! configured) an autoscaler replay of the window under the reactive HPA, the control and the
+//! candidate.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ModelKind;
-use crate::contract::{sha256_hex, ApiVersion, Document};
+use crate::contract::{parse_timestamp, sha256_hex, ApiVersion, Document};
 use crate::dataset::{Dataset, DatasetManifest, Interval};
-use crate::error::Result;
-use crate::evaluation::{baseline_predictions, metrics, Metrics};
-use crate::model::{Model, ModelManifest, Prediction};
+use crate::duration::HumanDuration;
+use crate::error::{Error, Result};
+use crate::evaluation::{calibrated_baseline, metrics, Metrics};
+use crate::model::{Model, ModelManifest};
+use crate::replay::{self, CapacityConfig, ForecastBound, Forecasts, ReplayReport};
 use crate::train::rows_of;
 
 crate::document_kind!(ComparisonKind, "Comparison");
@@ -30,6 +34,9 @@ pub struct Comparison {
     pub control: ControlRef,
     pub candidate_metrics: Metrics,
     pub control_metrics: Metrics,
+    /// The autoscaler replay; absent when the workload has no `capacity` configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayReport>,
 }
 
 impl Document for Comparison {
@@ -62,11 +69,56 @@ pub struct PromotedModel {
     pub model: Model,
 }
 
+/// The control: the promoted model if it can predict on this dataset, else a baseline.
+fn choose_control(
+    promoted: Option<PromotedModel>,
+    candidate: &Model,
+    data: &Dataset,
+    meta: &DatasetManifest,
+    calibration: &std::ops::Range<usize>,
+) -> Result<(ControlRef, Model)> {
+    let reason = match promoted {
+        None => "no model is promoted for this workload".to_string(),
+        Some(promoted) => match promoted.model.predict_points(&data.slice(0..1)) {
+            Ok(_) => {
+                let control = ControlRef {
+                    algorithm: promoted.model.algorithm,
+                    version: Some(promoted.version),
+                    model_sha256: Some(sha256_hex(&promoted.model.to_bytes())),
+                    reason: format!("v{} is the promoted model", promoted.version),
+                };
+                return Ok((control, promoted.model));
+            }
+            Err(e) => format!(
+                "the promoted v{} cannot predict on this dataset ({e})",
+                promoted.version
+            ),
+        },
+    };
+    let level = candidate.interval.level;
+    let (model, reason) = match calibrated_baseline(ModelKind::SeasonalNaive, data, meta, level, calibration)? {
+        Some(m) => (m, reason),
+        None => (
+            calibrated_baseline(ModelKind::LastValue, data, meta, level, calibration)?
+                .expect("last-value always exists"),
+            format!("{reason}; the dataset has no seasonal lag"),
+        ),
+    };
+    let control = ControlRef {
+        algorithm: model.algorithm,
+        version: None,
+        model_sha256: None,
+        reason: format!("{} baseline: {reason}", model.algorithm.name()),
+    };
+    Ok((control, model))
+}
+
 /// The shadow-compare step.
 pub fn shadow_compare(
     candidate: &Model,
     manifest: &ModelManifest,
     promoted: Option<PromotedModel>,
+    capacity: Option<&CapacityConfig>,
     data: &Dataset,
     meta: &DatasetManifest,
     origin: &str,
@@ -74,33 +126,17 @@ pub fn shadow_compare(
     let window = rows_of(data, &manifest.split.shadow, origin)?;
     let calibration = rows_of(data, &manifest.split.calibration, origin)?;
     let shadow = data.slice(window.clone());
-    let candidate_predictions = candidate.predict(&shadow)?;
-
-    let (control, control_predictions) = match control_for(promoted, &shadow)? {
-        Ok(found) => found,
-        Err(reason) => {
-            let level = candidate.interval.level;
-            let (kind, predictions, reason) =
-                match baseline_predictions(ModelKind::SeasonalNaive, data, meta, level, &calibration, &window)? {
-                    Some(p) => (ModelKind::SeasonalNaive, p, reason),
-                    None => {
-                        let p = baseline_predictions(ModelKind::LastValue, data, meta, level, &calibration, &window)?
-                            .expect("last-value always exists");
-                        (
-                            ModelKind::LastValue,
-                            p,
-                            format!("{reason}; the dataset has no seasonal lag"),
-                        )
-                    }
-                };
-            let control = ControlRef {
-                algorithm: kind,
-                version: None,
-                model_sha256: None,
-                reason: format!("{} baseline: {reason}", kind.name()),
-            };
-            (control, predictions)
-        }
+    let (control, control_model) = choose_control(promoted, candidate, data, meta, &calibration)?;
+    let replay = match capacity {
+        Some(capacity) => Some(replay_window(
+            data,
+            meta,
+            &manifest.split.shadow,
+            capacity,
+            &control_model,
+            candidate,
+        )?),
+        None => None,
     };
     Ok(Comparison {
         api_version: ApiVersion::V1,
@@ -113,32 +149,74 @@ pub fn shadow_compare(
             model_sha256: manifest.model_sha256.clone(),
         },
         control,
-        candidate_metrics: metrics(&candidate_predictions, &shadow.label),
-        control_metrics: metrics(&control_predictions, &shadow.label),
+        candidate_metrics: metrics(&candidate.predict(&shadow)?, &shadow.label),
+        control_metrics: metrics(&control_model.predict(&shadow)?, &shadow.label),
+        replay,
     })
 }
 
-/// The promoted model as the control with its predictions, or why there is none to use.
-fn control_for(
-    promoted: Option<PromotedModel>,
-    shadow: &Dataset,
-) -> Result<std::result::Result<(ControlRef, Vec<Prediction>), String>> {
-    let Some(promoted) = promoted else {
-        return Ok(Err("no model is promoted for this workload".into()));
+/// Replays the window on the regular grid. Demand is the target; a grid time without a row (a
+/// gap in the data) repeats the last value, and so does a missing forecast.
+fn replay_window(
+    data: &Dataset,
+    meta: &DatasetManifest,
+    window: &Interval,
+    capacity: &CapacityConfig,
+    control: &Model,
+    candidate: &Model,
+) -> Result<ReplayReport> {
+    let step = HumanDuration::parse(&meta.resolution)
+        .map_err(|e| Error::Data(format!("dataset manifest: resolution {e}")))?
+        .seconds();
+    let h = meta.label.horizon_steps as usize;
+    let start = parse_timestamp(&window.start).ok_or_else(|| Error::Data("shadow window start".into()))?;
+    let end = parse_timestamp(&window.end).ok_or_else(|| Error::Data("shadow window end".into()))?;
+    let n = ((end - start) / step) as usize + 1;
+    // Grid position g (from −h) ↔ time start + g·step; rows found by timestamp.
+    let first = data.first_at_or_after(start - h as i64 * step);
+    let rows = first..data.rows();
+    let slice = data.slice(rows.clone());
+    let target = slice
+        .column("target")
+        .ok_or_else(|| Error::Data("the dataset has no `target` column".into()))?;
+    let on_grid = |values: &[f64], len: usize, from: i64| -> Vec<f64> {
+        let mut out = Vec::with_capacity(len);
+        let mut last = values.first().copied().unwrap_or(0.0);
+        for g in 0..len {
+            let t = from + g as i64 * step;
+            if let Ok(i) = slice.timestamps.binary_search(&t) {
+                last = values[i];
+            }
+            out.push(last);
+        }
+        out
     };
-    Ok(match promoted.model.predict(shadow) {
-        Ok(predictions) => Ok((
-            ControlRef {
-                algorithm: promoted.model.algorithm,
-                version: Some(promoted.version),
-                model_sha256: Some(sha256_hex(&promoted.model.to_bytes())),
-                reason: format!("v{} is the promoted model", promoted.version),
-            },
-            predictions,
-        )),
-        Err(e) => Err(format!(
-            "the promoted v{} cannot predict on this dataset ({e})",
-            promoted.version
-        )),
-    })
+    let demand = on_grid(target, n, start);
+    let forecasts = |model: &Model| -> Result<Vec<f64>> {
+        let bound: Vec<f64> = model
+            .predict(&slice)?
+            .iter()
+            .map(|p| match capacity.predictive.bound {
+                ForecastBound::Upper => p.upper,
+                ForecastBound::Point => p.point,
+            })
+            .collect();
+        // Issued at grid g − h for target g, g in 0..n + h.
+        Ok(on_grid(&bound, n + h, start - h as i64 * step))
+    };
+    let control = forecasts(control)?;
+    let candidate = forecasts(candidate)?;
+    Ok(replay::compare(
+        &demand,
+        step,
+        capacity,
+        &Forecasts {
+            by_target: &control,
+            horizon_rows: h,
+        },
+        &Forecasts {
+            by_target: &candidate,
+            horizon_rows: h,
+        },
+    ))
 }

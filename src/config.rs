@@ -11,6 +11,7 @@ use crate::contract::{ApiVersion, Document};
 use crate::duration::{dur, HumanDuration};
 use crate::error::{Error, Result};
 use crate::policy::gate::GatePolicy;
+use crate::replay::CapacityConfig;
 
 crate::document_kind!(WorkloadConfigKind, "WorkloadConfig");
 
@@ -36,6 +37,10 @@ pub struct WorkloadConfig {
     pub model: ModelConfig,
     #[serde(default)]
     pub split: SplitConfig,
+    /// What one replica serves, the HPA and the predictive policy: enables the autoscaler
+    /// replay in shadow-compare and the gate's operational checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityConfig>,
     /// Promotion policy used by `mttd run` (the `gate` step can also take its own file).
     #[serde(default)]
     pub gate: GatePolicy,
@@ -346,6 +351,9 @@ impl WorkloadConfig {
                     format!("{w} must cover at least two grid steps"),
                 ));
             }
+        }
+        if let Some(capacity) = &self.capacity {
+            capacity.check(origin, step)?;
         }
         if self.signals.features.contains(&self.signals.target) {
             return Err(Error::invalid(

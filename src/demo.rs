@@ -87,6 +87,15 @@ resolution: 1m
 label:
   horizon: 15m
   kind: at
+capacity:
+  per_replica: 25        # requests/s one replica serves at its target utilisation
+  min_replicas: 2
+  max_replicas: 40
+  startup_delay: 2m
+gate:
+  # A first model's control is seasonal-naive, whose wide interval buys fewer under-provisioned
+  # minutes with more replicas: judge the candidate's under-provisioning against the reactive HPA.
+  under_provisioning_baseline: reactive
 ";
 
 /// Writes `workload.csv` and `mttd.yaml` into `dir`; returns the config path.

@@ -129,15 +129,15 @@ pub fn check_lineage(
     Ok(())
 }
 
-/// A baseline's predictions on `rows`, its interval calibrated on `calibration` rows.
-pub fn baseline_predictions(
+/// A baseline model with its interval calibrated on the `calibration` rows, or `None` for
+/// seasonal-naive when the dataset has no seasonal lag.
+pub fn calibrated_baseline(
     kind: ModelKind,
     data: &Dataset,
     meta: &DatasetManifest,
     level: f64,
     calibration: &std::ops::Range<usize>,
-    rows: &std::ops::Range<usize>,
-) -> Result<Option<Vec<Prediction>>> {
+) -> Result<Option<Model>> {
     let mut baseline = match model::baseline(
         kind,
         &meta.workload,
@@ -152,7 +152,7 @@ pub fn baseline_predictions(
     };
     let cal = data.slice(calibration.clone());
     baseline.interval = Calibration::fit(&baseline.predict_points(&cal)?, &cal.label, level);
-    Ok(Some(baseline.predict(&data.slice(rows.clone()))?))
+    Ok(Some(baseline))
 }
 
 /// The validate step.
@@ -170,23 +170,13 @@ pub fn validate(
     let holdout = data.slice(holdout_rows.clone());
     let predictions = model.predict(&holdout)?;
     let level = model.interval.level;
-    let last_value = baseline_predictions(
-        ModelKind::LastValue,
-        data,
-        meta,
-        level,
-        &calibration_rows,
-        &holdout_rows,
-    )?
-    .expect("last-value always exists");
-    let seasonal = baseline_predictions(
-        ModelKind::SeasonalNaive,
-        data,
-        meta,
-        level,
-        &calibration_rows,
-        &holdout_rows,
-    )?;
+    let last_value = calibrated_baseline(ModelKind::LastValue, data, meta, level, &calibration_rows)?
+        .expect("last-value always exists")
+        .predict(&holdout)?;
+    let seasonal = match calibrated_baseline(ModelKind::SeasonalNaive, data, meta, level, &calibration_rows)? {
+        Some(m) => Some(m.predict(&holdout)?),
+        None => None,
+    };
 
     // Rolling origin: the holdout cut into `folds` blocks; fold j is fitted on everything before
     // block j (purged by one horizon, calibrated on its latest rows) and tested on block j.

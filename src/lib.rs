@@ -14,6 +14,7 @@ pub mod evaluation;
 pub mod features;
 pub mod model;
 pub mod policy;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod source;

@@ -45,6 +45,8 @@ pub struct RunSummary {
     pub control_mae: f64,
     pub control_mape: f64,
     pub report: PathBuf,
+    /// The replay's line, when capacity is configured.
+    pub replay: Option<String>,
 }
 
 impl RunArgs {
@@ -80,6 +82,7 @@ impl RunArgs {
         }
         .run()?;
         ShadowCompareArgs {
+            config: config_path.clone(),
             dataset: data.clone(),
             model: model.clone(),
             store: self.store.clone(),
@@ -91,6 +94,7 @@ impl RunArgs {
             comparison: comparison.clone(),
             model: model.clone(),
             policy: None,
+            store: Some(self.store.clone()),
             out: decision.clone(),
         }
         .decide(&config.gate)?;
@@ -122,6 +126,17 @@ impl RunArgs {
             control_mae: c.control_metrics.mae,
             control_mape: c.control_metrics.mape,
             report: validation.join(REPORT_FILE),
+            replay: c.replay.as_ref().map(|r| {
+                format!(
+                    "under-provisioned min: reactive {:.0}, control {:.0}, candidate {:.0}  |  replica-min: {:.0}, {:.0}, {:.0}",
+                    r.reactive.under_provisioned_minutes,
+                    r.control.under_provisioned_minutes,
+                    r.candidate.under_provisioned_minutes,
+                    r.reactive.replica_minutes,
+                    r.control.replica_minutes,
+                    r.candidate.replica_minutes
+                )
+            }),
         })
     }
 }
@@ -133,6 +148,7 @@ impl RunSummary {
              dataset rows    {}\n\
              model version   mttd-model:v{} in {store}\n\
              shadow window   candidate MAE {:.3}, MAPE {:.2}%  |  control {} MAE {:.3}, MAPE {:.2}%\n\
+             replay          {}\n\
              decision        {}: {}\n\
              report          {}\n",
             self.workload,
@@ -143,6 +159,7 @@ impl RunSummary {
             self.control,
             self.control_mae,
             self.control_mape * 100.0,
+            self.replay.as_deref().unwrap_or("skipped: no capacity configured"),
             self.decision,
             self.reason,
             self.report.display()

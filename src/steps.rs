@@ -169,6 +169,9 @@ impl Step for ValidateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ShadowCompareArgs {
+    /// Workload config: its `capacity` drives the autoscaler replay.
+    #[arg(long)]
+    pub config: PathBuf,
     #[arg(long)]
     pub dataset: PathBuf,
     /// Folder of the candidate model.
@@ -192,9 +195,11 @@ impl Step for ShadowCompareArgs {
             manifest,
             origin,
         } = read_candidate(&self.dataset, &self.model)?;
+        let config = WorkloadConfig::load(&self.config)?;
         let store = Store::open(&self.store)?;
         let promoted = registry::promoted_model(&store, &meta.workload)?;
-        let comparison = compare::shadow_compare(&model, &manifest, promoted, &data, &meta, &origin)?;
+        let capacity = config.capacity.as_ref();
+        let comparison = compare::shadow_compare(&model, &manifest, promoted, capacity, &data, &meta, &origin)?;
         comparison.write(&self.out.join(COMPARISON_FILE))?;
         tracing::info!(control = %comparison.control.reason, "comparison written to {}", self.out.display());
         Ok(())
@@ -215,6 +220,10 @@ pub struct GateArgs {
     /// Promotion policy (YAML or JSON); the defaults when absent.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// Model store, to count earlier promotions (needed when the policy asks approval for the
+    /// first N).
+    #[arg(long)]
+    pub store: Option<String>,
     /// Output folder: decision.json and `decision` (the word alone).
     #[arg(long)]
     pub out: PathBuf,
@@ -225,7 +234,11 @@ impl GateArgs {
         let validation = Validation::read(&self.validation.join(VALIDATION_FILE))?;
         let comparison = Comparison::read(&self.comparison.join(COMPARISON_FILE))?;
         let (_, manifest) = read_model(&self.model)?;
-        let decision = gate::decide(policy, &validation, &comparison, &manifest)?;
+        let promotions_so_far = match &self.store {
+            Some(url) => Some(registry::promotions(&Store::open(url)?, &manifest.workload)?),
+            None => None,
+        };
+        let decision = gate::decide(policy, &validation, &comparison, &manifest, promotions_so_far)?;
         decision.write(&self.out.join(DECISION_FILE))?;
         write_atomic(&self.out.join(DECISION_WORD_FILE), decision.decision.word().as_bytes())?;
         tracing::info!(decision = decision.decision.word(), reason = %decision.reason, "decision written to {}", self.out.display());

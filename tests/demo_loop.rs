@@ -82,6 +82,8 @@ fn step_programs_give_the_same_bytes_as_mttd_run() {
     let store = root.join("s2").display().to_string();
     step("shadow-compare")
         .args([
+            "--config",
+            &config,
             "--dataset",
             &p("dataset"),
             "--model",
@@ -93,7 +95,15 @@ fn step_programs_give_the_same_bytes_as_mttd_run() {
         ])
         .assert()
         .success();
+    // The demo config's gate section, as a policy file of its own.
+    let policy = root.join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: mttd/v1\nkind: GatePolicy\nunder_provisioning_baseline: reactive\n",
+    )
+    .unwrap();
     step("gate")
+        .args(["--policy", policy.to_str().unwrap()])
         .args([
             "--validation",
             &p("validation"),

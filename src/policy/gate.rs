@@ -65,6 +65,37 @@ pub struct GatePolicy {
     /// Ask an operator even when every check passes.
     #[serde(default)]
     pub require_approval: bool,
+    /// Ask an operator for the first N promotions of a workload (the gate then needs the store).
+    #[serde(default)]
+    pub approval_for_first_promotions: u32,
+    /// In the replay, the candidate's under-provisioned minutes must not exceed this policy's.
+    #[serde(default = "default_under_provisioning_baseline")]
+    pub under_provisioning_baseline: ReplayBaseline,
+    /// In the replay, the candidate's oscillations must not exceed the control's × (1 + this).
+    #[serde(default = "default_oscillation_tolerance")]
+    #[schemars(range(min = 0.0))]
+    pub oscillation_tolerance: f64,
+    /// In the replay, the candidate's replica-minutes must not exceed the control's × (1 + this).
+    #[serde(default = "default_replica_minutes_increase")]
+    #[schemars(range(min = 0.0))]
+    pub replica_minutes_increase: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayBaseline {
+    Control,
+    Reactive,
+}
+
+fn default_under_provisioning_baseline() -> ReplayBaseline {
+    ReplayBaseline::Control
+}
+fn default_oscillation_tolerance() -> f64 {
+    0.25
+}
+fn default_replica_minutes_increase() -> f64 {
+    0.1
 }
 
 impl Document for GatePolicy {
@@ -94,6 +125,10 @@ impl Default for GatePolicy {
             coverage_tolerance: default_coverage_tolerance(),
             min_training_rows: default_min_training_rows(),
             require_approval: false,
+            approval_for_first_promotions: 0,
+            under_provisioning_baseline: default_under_provisioning_baseline(),
+            oscillation_tolerance: default_oscillation_tolerance(),
+            replica_minutes_increase: default_replica_minutes_increase(),
         }
     }
 }
@@ -131,6 +166,9 @@ pub struct Decision {
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub model_sha256: String,
     pub checks: Vec<Check>,
+    /// What the gate could not check, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub policy: GatePolicy,
 }
 
@@ -166,11 +204,13 @@ fn check(name: &str, value: f64, comparison: &str, threshold: f64, detail: Strin
 }
 
 /// The gate step: checks that the documents belong to one candidate, then decides.
+/// `promotions_so_far` (from the store) is needed when the policy asks approval for the first N.
 pub fn decide(
     policy: &GatePolicy,
     validation: &Validation,
     comparison: &Comparison,
     manifest: &ModelManifest,
+    promotions_so_far: Option<u32>,
 ) -> Result<Decision> {
     for (what, sha) in [
         ("validation", &validation.model_sha256),
@@ -189,7 +229,7 @@ pub fn decide(
     let level = validation.interval_level;
     let coverage = validation.holdout.model.coverage;
     let training_rows = manifest.fit_rows + manifest.calibration_rows;
-    let checks = vec![
+    let mut checks = vec![
         check(
             &format!("shadow_{}_vs_control", metric.name()),
             candidate,
@@ -224,6 +264,59 @@ pub fn decide(
             "rows used to fit and calibrate".into(),
         ),
     ];
+    let mut notes = Vec::new();
+    match &comparison.replay {
+        Some(replay) => {
+            let (baseline_name, baseline) = match policy.under_provisioning_baseline {
+                ReplayBaseline::Control => ("control", &replay.control),
+                ReplayBaseline::Reactive => ("reactive HPA", &replay.reactive),
+            };
+            checks.push(check(
+                "replay_under_provisioned_minutes",
+                replay.candidate.under_provisioned_minutes,
+                "<=",
+                baseline.under_provisioned_minutes,
+                format!(
+                    "minutes the candidate's replicas could not serve demand; the {baseline_name}'s is the threshold"
+                ),
+            ));
+            checks.push(check(
+                "replay_oscillations",
+                replay.candidate.oscillations as f64,
+                "<=",
+                replay.control.oscillations as f64 * (1.0 + policy.oscillation_tolerance),
+                format!(
+                    "scale direction reversals; the control's × (1 + {})",
+                    policy.oscillation_tolerance
+                ),
+            ));
+            checks.push(check(
+                "replay_replica_minutes",
+                replay.candidate.replica_minutes,
+                "<=",
+                replay.control.replica_minutes * (1.0 + policy.replica_minutes_increase),
+                format!(
+                    "what the candidate's replicas cost; the control's × (1 + {})",
+                    policy.replica_minutes_increase
+                ),
+            ));
+        }
+        None => notes.push(
+            "no capacity is configured for the workload: the autoscaler replay and its checks were skipped".into(),
+        ),
+    }
+    let first_promotions = policy.approval_for_first_promotions;
+    let approval_for_first = if first_promotions > 0 {
+        let so_far = promotions_so_far.ok_or_else(|| {
+            Error::Data(format!(
+                "the policy asks approval for the first {first_promotions} promotions: the gate needs the model store (--store) to count them"
+            ))
+        })?;
+        (so_far < first_promotions)
+            .then(|| format!("{so_far} of the first {first_promotions} promotions need an operator"))
+    } else {
+        None
+    };
     let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
     let (decision, reason) = if !failed.is_empty() {
         (
@@ -242,6 +335,8 @@ pub fn decide(
             Verdict::NeedsApproval,
             "every check passed; the policy asks an operator to approve".into(),
         )
+    } else if let Some(why) = approval_for_first {
+        (Verdict::NeedsApproval, format!("every check passed; {why}"))
     } else {
         (
             Verdict::Promote,
@@ -264,6 +359,7 @@ pub fn decide(
         reason,
         model_sha256: manifest.model_sha256.clone(),
         checks,
+        notes,
         policy: policy.clone(),
     })
 }

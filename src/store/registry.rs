@@ -211,6 +211,20 @@ pub fn registry(store: &Store, workload: &str) -> Result<Registry> {
     Ok(derive_registry(workload, &read_log(store, workload)?))
 }
 
+/// How many versions of a workload have ever been promoted.
+pub fn promotions(store: &Store, workload: &str) -> Result<u32> {
+    Ok(registry(store, workload)?
+        .versions
+        .iter()
+        .filter(|v| {
+            matches!(
+                v.status,
+                VersionStatus::Promoted | VersionStatus::Superseded | VersionStatus::RolledBack
+            )
+        })
+        .count() as u32)
+}
+
 /// Loads a version's document, refusing it when its bytes do not match the recorded sha256.
 pub fn load_document(store: &Store, workload: &str, record: &VersionRecord, file: &str) -> Result<Vec<u8>> {
     let key = version_key(workload, record.version, file);

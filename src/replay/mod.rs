@@ -1,0 +1,380 @@
+//! The autoscaler replay: what each policy would have done to the replicas over a window of
+//! real demand — the reactive HPA, and predictive policies that size for a forecast — and what
+//! it cost: under-provisioned minutes, unmet demand, over-provisioned replica-minutes, scale
+//! actions, oscillations, and how long before each reactive saturation a policy had the capacity.
+//!
+//! Time runs in ticks of the HPA's sync period; demand is constant within a data interval. New
+//! pods serve only after the start-up delay. Pods that are still starting count as replicas (they
+//! cost) but serve nothing; the HPA's metric is demand per replica, starting pods counting as
+//! idle, as the controller conservatively treats unready pods when scaling up.
+
+pub mod hpa;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::{dur, HumanDuration};
+use crate::error::{Error, Result};
+use hpa::{desired_replicas, Hpa, HpaConfig, Stabilizer};
+
+/// What one replica serves, and the bounds the workload runs in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityConfig {
+    /// Demand one replica serves at its target utilisation, in the target's units.
+    #[schemars(range(min = 0.000001))]
+    pub per_replica: f64,
+    #[serde(default = "default_min_replicas")]
+    #[schemars(range(min = 1))]
+    pub min_replicas: u32,
+    #[serde(default = "default_max_replicas")]
+    #[schemars(range(min = 1))]
+    pub max_replicas: u32,
+    /// From scale-up to serving.
+    #[serde(default = "default_startup_delay")]
+    pub startup_delay: HumanDuration,
+    /// The reactive HPA, as configured in the cluster.
+    #[serde(default)]
+    pub hpa: HpaConfig,
+    #[serde(default)]
+    pub predictive: PredictiveConfig,
+    /// Two scale actions in opposite directions within this window count as an oscillation.
+    #[serde(default = "default_oscillation_window")]
+    pub oscillation_window: HumanDuration,
+}
+
+fn default_min_replicas() -> u32 {
+    1
+}
+fn default_max_replicas() -> u32 {
+    100
+}
+fn default_startup_delay() -> HumanDuration {
+    dur("1m")
+}
+fn default_oscillation_window() -> HumanDuration {
+    dur("10m")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ForecastBound {
+    /// The interval's upper bound.
+    Upper,
+    /// The point forecast.
+    Point,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// The forecast raises the floor under the reactive HPA's recommendation.
+    Max,
+    /// The forecast alone decides.
+    Alone,
+}
+
+/// How a predictive policy turns a forecast into replicas, and its guardrails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictiveConfig {
+    #[serde(default = "default_bound")]
+    pub bound: ForecastBound,
+    #[serde(default = "default_combine")]
+    pub combine: Combine,
+    /// Remove at most this many replicas in one decision (absent: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_scale_down_step: Option<u32>,
+    /// Scale down only to the highest replica count asked for during this window.
+    #[serde(default = "default_observation_window")]
+    pub scale_down_observation_window: HumanDuration,
+}
+
+fn default_bound() -> ForecastBound {
+    ForecastBound::Upper
+}
+fn default_combine() -> Combine {
+    Combine::Max
+}
+fn default_observation_window() -> HumanDuration {
+    dur("5m")
+}
+
+impl Default for PredictiveConfig {
+    fn default() -> Self {
+        PredictiveConfig {
+            bound: default_bound(),
+            combine: default_combine(),
+            max_scale_down_step: None,
+            scale_down_observation_window: default_observation_window(),
+        }
+    }
+}
+
+impl CapacityConfig {
+    /// Checks what the schema cannot; `origin` names the config file.
+    pub fn check(&self, origin: &str, resolution_seconds: i64) -> Result<()> {
+        let sync = self.hpa.sync_period.seconds();
+        if sync <= 0 || resolution_seconds % sync != 0 {
+            return Err(Error::invalid(
+                origin,
+                "field `/capacity/hpa/sync_period`",
+                format!("{} must divide the resolution evenly", self.hpa.sync_period),
+            ));
+        }
+        if self.min_replicas > self.max_replicas {
+            return Err(Error::invalid(
+                origin,
+                "field `/capacity/min_replicas`",
+                "is above max_replicas",
+            ));
+        }
+        Ok(())
+    }
+
+    fn needed(&self, demand: f64) -> u32 {
+        ((demand / self.per_replica) - 1e-9).ceil().max(0.0) as u32
+    }
+}
+
+/// Forecasts for the replay, indexed by *target* row: `by_target[t]` is the forecast issued
+/// `horizon_rows` before row t for row t, for t in 0..rows + horizon_rows (forecasts for the
+/// first rows were issued before the window).
+pub struct Forecasts<'a> {
+    pub by_target: &'a [f64],
+    pub horizon_rows: usize,
+}
+
+/// One policy's replicas over the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    pub tick_seconds: i64,
+    /// Per tick: replicas (serving or starting) and serving replicas.
+    pub replicas: Vec<u32>,
+    pub serving: Vec<u32>,
+    /// Per tick, the demand.
+    pub demand: Vec<f64>,
+}
+
+/// Pods, each with the time it starts serving.
+struct Pods {
+    ready_at: Vec<i64>,
+}
+
+impl Pods {
+    fn total(&self) -> u32 {
+        self.ready_at.len() as u32
+    }
+    fn serving(&self, now: i64) -> u32 {
+        self.ready_at.iter().filter(|&&t| t <= now).count() as u32
+    }
+    /// Scales to `target`: new pods serve after `delay`; removals take the youngest first.
+    fn scale_to(&mut self, target: u32, now: i64, delay: i64) {
+        let total = self.total();
+        if target > total {
+            self.ready_at
+                .extend(std::iter::repeat_n(now + delay, (target - total) as usize));
+        } else {
+            self.ready_at.sort_unstable();
+            self.ready_at.truncate(target as usize);
+        }
+    }
+}
+
+/// Replays one policy over `demand` (one value per data row of `row_seconds`). Without
+/// forecasts it is the reactive HPA; with them, a predictive policy.
+pub fn replay(demand: &[f64], row_seconds: i64, capacity: &CapacityConfig, forecasts: Option<&Forecasts>) -> Trace {
+    let tick = capacity.hpa.sync_period.seconds().min(row_seconds).max(1);
+    let ticks_per_row = (row_seconds / tick).max(1) as usize;
+    let delay = capacity.startup_delay.seconds();
+    let (min, max) = (capacity.min_replicas, capacity.max_replicas);
+    let initial = demand.first().map_or(min, |d| capacity.needed(*d).clamp(min, max));
+    let mut pods = Pods {
+        ready_at: vec![i64::MIN; initial as usize],
+    };
+    let mut hpa = Hpa::default();
+    let mut observation = Stabilizer::default();
+    let delay_rows = (delay + row_seconds - 1) / row_seconds;
+    let mut trace = Trace {
+        tick_seconds: tick,
+        replicas: Vec::with_capacity(demand.len() * ticks_per_row),
+        serving: Vec::with_capacity(demand.len() * ticks_per_row),
+        demand: Vec::with_capacity(demand.len() * ticks_per_row),
+    };
+    for (row, &d) in demand.iter().enumerate() {
+        for k in 0..ticks_per_row {
+            let now = row as i64 * row_seconds + k as i64 * tick;
+            let current = pods.total();
+            let ratio = if current == 0 {
+                f64::INFINITY
+            } else {
+                d / (current as f64 * capacity.per_replica)
+            };
+            let recommendation = if current == 0 {
+                capacity.needed(d)
+            } else {
+                desired_replicas(current, ratio, capacity.hpa.tolerance)
+            };
+            let reactive = hpa.decide(&capacity.hpa, now, current, recommendation, min, max);
+            let target = match forecasts {
+                None => reactive,
+                Some(f) => {
+                    // Size for the forecasts whose target time falls between when capacity
+                    // started now would serve and the horizon (all issued by now).
+                    let h = f.horizon_rows;
+                    let from = row + (delay_rows as usize).min(h);
+                    let need = f.by_target[from..=row + h].iter().copied().fold(0.0, f64::max);
+                    let predicted = capacity.needed(need);
+                    let desired = match capacity.predictive.combine {
+                        Combine::Max => predicted.max(reactive),
+                        Combine::Alone => predicted,
+                    }
+                    .clamp(min, max);
+                    // Scale down only as far as the highest count asked for in the window.
+                    let window = capacity.predictive.scale_down_observation_window.seconds();
+                    let mut desired = observation.stabilize(now, current, desired, 0, window);
+                    if let Some(step) = capacity.predictive.max_scale_down_step {
+                        desired = desired.max(current.saturating_sub(step));
+                    }
+                    desired.clamp(min, max)
+                }
+            };
+            hpa.rates.record(now, target as i64 - current as i64);
+            pods.scale_to(target, now, delay);
+            trace.replicas.push(pods.total());
+            trace.serving.push(pods.serving(now));
+            trace.demand.push(d);
+        }
+    }
+    trace
+}
+
+/// What a policy did over the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayMetrics {
+    /// Minutes when demand exceeded what the serving replicas can take.
+    pub under_provisioned_minutes: f64,
+    /// Demand above serving capacity, summed over minutes (target units × minutes).
+    pub unmet_demand: f64,
+    /// Replicas beyond what demand needed, × minutes.
+    pub over_provisioned_replica_minutes: f64,
+    /// All replicas (serving or starting) × minutes: what the policy costs.
+    pub replica_minutes: f64,
+    pub scale_actions: u32,
+    /// Scale actions reversing the direction of the previous one within the oscillation window.
+    pub oscillations: u32,
+    /// Reactive saturation episodes this policy already had the capacity for when they began.
+    pub saturations_covered: u32,
+    /// Mean over the reactive saturation episodes of how many minutes before the episode began
+    /// this policy had had the capacity (0 when it did not have it), counting back at most the
+    /// forecast horizon: a forecast cannot see further, and a policy that simply runs
+    /// over-provisioned should not score hours of lead.
+    pub mean_lead_minutes: f64,
+}
+
+/// The replay's numbers for all three policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayReport {
+    pub capacity: CapacityConfig,
+    /// Episodes of consecutive under-provisioned ticks under the reactive HPA.
+    pub reactive_saturation_episodes: u32,
+    pub reactive: ReplayMetrics,
+    pub control: ReplayMetrics,
+    pub candidate: ReplayMetrics,
+}
+
+/// Start ticks of the episodes where `trace` could not serve demand.
+fn saturation_starts(trace: &Trace, capacity: &CapacityConfig) -> Vec<usize> {
+    let short = |i: usize| trace.demand[i] > trace.serving[i] as f64 * capacity.per_replica + 1e-9;
+    (0..trace.demand.len())
+        .filter(|&i| short(i) && (i == 0 || !short(i - 1)))
+        .collect()
+}
+
+/// The metrics of `trace`, with lead times against the reactive saturation episodes.
+pub fn measure(
+    trace: &Trace,
+    capacity: &CapacityConfig,
+    reactive_saturations: &[usize],
+    lead_cap_seconds: i64,
+) -> ReplayMetrics {
+    let lead_cap_ticks = (lead_cap_seconds / trace.tick_seconds).max(0) as usize;
+    let minutes = trace.tick_seconds as f64 / 60.0;
+    let mut m = ReplayMetrics {
+        under_provisioned_minutes: 0.0,
+        unmet_demand: 0.0,
+        over_provisioned_replica_minutes: 0.0,
+        replica_minutes: 0.0,
+        scale_actions: 0,
+        oscillations: 0,
+        saturations_covered: 0,
+        mean_lead_minutes: 0.0,
+    };
+    let window_ticks = (capacity.oscillation_window.seconds() / trace.tick_seconds) as usize;
+    let mut last_action: Option<(usize, i32)> = None;
+    for i in 0..trace.demand.len() {
+        let cap = trace.serving[i] as f64 * capacity.per_replica;
+        let d = trace.demand[i];
+        if d > cap + 1e-9 {
+            m.under_provisioned_minutes += minutes;
+            m.unmet_demand += (d - cap) * minutes;
+        }
+        let needed = capacity.needed(d).max(capacity.min_replicas);
+        m.over_provisioned_replica_minutes += trace.replicas[i].saturating_sub(needed) as f64 * minutes;
+        m.replica_minutes += trace.replicas[i] as f64 * minutes;
+        if i > 0 && trace.replicas[i] != trace.replicas[i - 1] {
+            m.scale_actions += 1;
+            let direction = if trace.replicas[i] > trace.replicas[i - 1] {
+                1
+            } else {
+                -1
+            };
+            if let Some((at, previous)) = last_action {
+                if previous != direction && i - at <= window_ticks {
+                    m.oscillations += 1;
+                }
+            }
+            last_action = Some((i, direction));
+        }
+    }
+    let mut lead_total = 0.0;
+    for &s in reactive_saturations {
+        let d = trace.demand[s];
+        let covers = |i: usize| trace.serving[i] as f64 * capacity.per_replica + 1e-9 >= d;
+        if covers(s) {
+            m.saturations_covered += 1;
+            let mut t = s;
+            while t > 0 && s - t < lead_cap_ticks && covers(t - 1) {
+                t -= 1;
+            }
+            lead_total += (s - t) as f64 * minutes;
+        }
+    }
+    if !reactive_saturations.is_empty() {
+        m.mean_lead_minutes = lead_total / reactive_saturations.len() as f64;
+    }
+    m
+}
+
+/// Replays the reactive HPA, the control and the candidate over one window.
+pub fn compare(
+    demand: &[f64],
+    row_seconds: i64,
+    capacity: &CapacityConfig,
+    control: &Forecasts,
+    candidate: &Forecasts,
+) -> ReplayReport {
+    let reactive = replay(demand, row_seconds, capacity, None);
+    let saturations = saturation_starts(&reactive, capacity);
+    let cap = control.horizon_rows as i64 * row_seconds;
+    let measured = |trace: &Trace| measure(trace, capacity, &saturations, cap);
+    ReplayReport {
+        capacity: capacity.clone(),
+        reactive_saturation_episodes: saturations.len() as u32,
+        reactive: measured(&reactive),
+        control: measured(&replay(demand, row_seconds, capacity, Some(control))),
+        candidate: measured(&replay(demand, row_seconds, capacity, Some(candidate))),
+    }
+}
