@@ -14,7 +14,7 @@ use crate::duration::HumanDuration;
 use crate::error::{Error, Result};
 use crate::evaluation::{calibrated_baseline, metrics, Metrics};
 use crate::model::{Model, ModelManifest};
-use crate::replay::{self, CapacityConfig, ForecastBound, Forecasts, ReplayReport};
+use crate::replay::{self, CapacityConfig, ForecastBound, Forecasts, ReplayReport, ReplayTraces};
 use crate::train::rows_of;
 
 crate::document_kind!(ComparisonKind, "Comparison");
@@ -113,7 +113,7 @@ fn choose_control(
     Ok((control, model))
 }
 
-/// The shadow-compare step.
+/// The shadow-compare step: the comparison, and the replay's traces when there is a replay.
 pub fn shadow_compare(
     candidate: &Model,
     manifest: &ModelManifest,
@@ -122,23 +122,20 @@ pub fn shadow_compare(
     data: &Dataset,
     meta: &DatasetManifest,
     origin: &str,
-) -> Result<Comparison> {
+) -> Result<(Comparison, Option<ReplayTraces>)> {
     let window = rows_of(data, &manifest.split.shadow, origin)?;
     let calibration = rows_of(data, &manifest.split.calibration, origin)?;
     let shadow = data.slice(window.clone());
     let (control, control_model) = choose_control(promoted, candidate, data, meta, &calibration)?;
-    let replay = match capacity {
-        Some(capacity) => Some(replay_window(
-            data,
-            meta,
-            &manifest.split.shadow,
-            capacity,
-            &control_model,
-            candidate,
-        )?),
-        None => None,
+    let (replay, traces) = match capacity {
+        Some(capacity) => {
+            let (report, traces) =
+                replay_window(data, meta, &manifest.split.shadow, capacity, &control_model, candidate)?;
+            (Some(report), Some(traces))
+        }
+        None => (None, None),
     };
-    Ok(Comparison {
+    let comparison = Comparison {
         api_version: ApiVersion::V1,
         kind: ComparisonKind::Kind,
         workload: meta.workload.clone(),
@@ -152,7 +149,8 @@ pub fn shadow_compare(
         candidate_metrics: metrics(&candidate.predict(&shadow)?, &shadow.label),
         control_metrics: metrics(&control_model.predict(&shadow)?, &shadow.label),
         replay,
-    })
+    };
+    Ok((comparison, traces))
 }
 
 /// Replays the window on the regular grid. Demand is the target; a grid time without a row (a
@@ -164,7 +162,7 @@ fn replay_window(
     capacity: &CapacityConfig,
     control: &Model,
     candidate: &Model,
-) -> Result<ReplayReport> {
+) -> Result<(ReplayReport, ReplayTraces)> {
     let step = HumanDuration::parse(&meta.resolution)
         .map_err(|e| Error::Data(format!("dataset manifest: resolution {e}")))?
         .seconds();
@@ -208,6 +206,7 @@ fn replay_window(
     let candidate = forecasts(candidate)?;
     Ok(replay::compare(
         &demand,
+        start,
         step,
         capacity,
         &Forecasts {

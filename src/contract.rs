@@ -165,6 +165,9 @@ pub fn rfc3339(unix_seconds: i64) -> String {
 /// Parses an RFC 3339 timestamp or whole Unix seconds.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     let text = text.trim();
+    if let Some(t) = parse_utc_seconds(text.as_bytes()) {
+        return Some(t);
+    }
     if let Ok(seconds) = text.parse::<i64>() {
         return Some(seconds);
     }
@@ -175,6 +178,40 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         return None;
     }
     chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp())
+}
+
+/// The common exact form `YYYY-MM-DDTHH:MM:SSZ`, parsed without a general parser (exports
+/// hold millions of them); anything else returns `None` and goes to chrono.
+fn parse_utc_seconds(b: &[u8]) -> Option<i64> {
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter()
+            .try_fold(0i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i64))
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let days_in_month = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d < 1 || d > days_in_month || hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    // Days from 1970-01-01 to the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
 /// The list of every document kind, for schema generation and its drift test.
@@ -203,4 +240,26 @@ pub fn write_schemas(dir: &Path) -> Result<()> {
         write_atomic(&dir.join(format!("{kind}.schema.json")), &canonical_json(&schema))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_timestamps_agree_with_chrono() {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "1995-07-01T04:00:00Z",
+            "2000-02-29T23:59:59Z",
+            "2026-12-31T12:34:56Z",
+            "1900-03-01T00:00:00Z",
+        ] {
+            let chrono = chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp();
+            assert_eq!(parse_utc_seconds(text.as_bytes()), Some(chrono), "{text}");
+        }
+        assert_eq!(parse_utc_seconds(b"2026-02-30T00:00:00Z"), None);
+        assert_eq!(parse_timestamp("2026-01-05T01:00:00+01:00"), Some(1_767_571_200));
+        assert_eq!(parse_timestamp("1767571200"), Some(1_767_571_200));
+    }
 }

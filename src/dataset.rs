@@ -55,13 +55,19 @@ impl Dataset {
 
     /// Parquet bytes: `timestamp` (Int64, Unix seconds), the features in order, `label`.
     pub fn to_parquet(&self) -> Result<Vec<u8>> {
+        self.clone().into_parquet()
+    }
+
+    /// Parquet bytes, giving the columns to polars without copying them.
+    pub fn into_parquet(self) -> Result<Vec<u8>> {
+        let rows = self.rows();
         let mut columns = Vec::with_capacity(self.columns.len() + 2);
-        columns.push(Column::new("timestamp".into(), self.timestamps.clone()));
-        for (name, values) in &self.columns {
-            columns.push(Column::new(name.as_str().into(), values.clone()));
+        columns.push(Column::new("timestamp".into(), self.timestamps));
+        for (name, values) in self.columns {
+            columns.push(Column::new(name.as_str().into(), values));
         }
-        columns.push(Column::new("label".into(), self.label.clone()));
-        let mut df = DataFrame::new(self.rows(), columns).map_err(|e| Error::Data(format!("building dataset: {e}")))?;
+        columns.push(Column::new("label".into(), self.label));
+        let mut df = DataFrame::new(rows, columns).map_err(|e| Error::Data(format!("building dataset: {e}")))?;
         let mut bytes = Vec::new();
         ParquetWriter::new(&mut bytes)
             .finish(&mut df)
@@ -108,10 +114,11 @@ impl Dataset {
                 .map_err(|_| Error::invalid(origin, "column `label`", "missing"))?,
         )?;
         let mut columns = Vec::new();
-        for c in df.columns() {
+        // Each Parquet column is dropped once copied, so the whole table is never held twice.
+        for c in df.into_columns() {
             let name = c.name().as_str();
             if name != "timestamp" && name != "label" {
-                columns.push((name.to_string(), floats(c)?));
+                columns.push((name.to_string(), floats(&c)?));
             }
         }
         Ok(Dataset {
@@ -219,10 +226,10 @@ pub struct Gap {
 
 /// Writes `dataset.parquet` and `dataset.manifest.json` into `dir`; the manifest's sha256 is set
 /// from the bytes written.
-pub fn write_dataset(dir: &Path, dataset: &Dataset, manifest: &mut DatasetManifest) -> Result<()> {
-    let bytes = dataset.to_parquet()?;
-    manifest.dataset_sha256 = sha256_hex(&bytes);
+pub fn write_dataset(dir: &Path, dataset: Dataset, manifest: &mut DatasetManifest) -> Result<()> {
     manifest.rows = dataset.rows() as u64;
+    let bytes = dataset.into_parquet()?;
+    manifest.dataset_sha256 = sha256_hex(&bytes);
     write_atomic(&dir.join(DATASET_FILE), &bytes)?;
     manifest.write(&dir.join(MANIFEST_FILE))
 }
@@ -245,6 +252,7 @@ pub fn read_dataset(dir: &Path) -> Result<(Dataset, DatasetManifest)> {
         ));
     }
     let dataset = Dataset::from_parquet(&bytes, &origin)?;
+    drop(bytes);
     let expected: Vec<String> = manifest.features.iter().map(|f| f.name.clone()).collect();
     if dataset.feature_names() != expected {
         return Err(Error::invalid(

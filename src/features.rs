@@ -86,11 +86,12 @@ fn to_grid(
     GridSeries { values }
 }
 
-/// A feature column being computed: its name, definition and a function of the grid index.
-struct Feature {
+/// A feature: its name, definition and its value at a grid index (`None` where an input is
+/// missing). Values are computed on demand, so only the kept rows are ever materialised.
+struct Feature<'a> {
     name: String,
     definition: String,
-    values: Vec<Option<f64>>,
+    values: Box<dyn Fn(usize) -> Option<f64> + 'a>,
 }
 
 /// Builds the dataset and its manifest (sha256 and row count are set when written).
@@ -130,7 +131,8 @@ pub fn extract(
     }
 
     let mut gaps = Vec::new();
-    let y = to_grid(target_samples, start, step, n, fill_steps, target, &mut gaps).values;
+    let y_grid = to_grid(target_samples, start, step, n, fill_steps, target, &mut gaps).values;
+    let y: &[Option<f64>] = &y_grid;
     let mut signals = Vec::new();
     for name in &config.signals.features {
         signals.push((
@@ -144,28 +146,28 @@ pub fn extract(
     features.push(Feature {
         name: "target".into(),
         definition: format!("{target} at t"),
-        values: y.clone(),
+        values: Box::new(move |i| y[i]),
     });
     for lag in &config.features.lags {
         let k = config.steps(lag);
         features.push(Feature {
             name: format!("target_lag_{lag}"),
             definition: format!("{target} at t - {lag}"),
-            values: (0..n).map(|i| if i >= k { y[i - k] } else { None }).collect(),
+            values: Box::new(move |i| if i >= k { y[i - k] } else { None }),
         });
     }
     for window in &config.features.rolling_windows {
         let w = config.steps(window);
-        let (mean, std) = rolling_mean_std(&y, w);
+        let (mean, std) = rolling_mean_std(y, w);
         features.push(Feature {
             name: format!("target_mean_{window}"),
             definition: format!("mean of {target} over (t - {window}, t]"),
-            values: mean,
+            values: Box::new(move |i| mean[i]),
         });
         features.push(Feature {
             name: format!("target_std_{window}"),
             definition: format!("sample standard deviation of {target} over (t - {window}, t]"),
-            values: std,
+            values: Box::new(move |i| std[i]),
         });
     }
     for lag in &config.features.seasonal_lags {
@@ -194,21 +196,21 @@ pub fn extract(
         features.push(Feature {
             name,
             definition: format!("{target} at t + horizon - {lag} (same time, {lag} before the forecast time)"),
-            values: (0..n).map(|i| if i + h >= k { y[i + h - k] } else { None }).collect(),
+            values: Box::new(move |i| if i + h >= k { y[i + h - k] } else { None }),
         });
         // With the value {lag} before *now*, the model can learn the seasonal change over the
         // horizon (what happened next, {lag} ago) and add it to the current level.
         features.push(Feature {
             name: format!("target_seasonal_{lag}_now"),
             definition: format!("{target} at t - {lag} (same time, {lag} before now)"),
-            values: (0..n).map(|i| if i >= k { y[i - k] } else { None }).collect(),
+            values: Box::new(move |i| if i >= k { y[i - k] } else { None }),
         });
     }
-    let forecast_time = |i: usize| start + (i + h) as i64 * step;
+    let forecast_time = move |i: usize| start + (i + h) as i64 * step;
     for (period, period_name, harmonics) in [(86_400i64, "hour", 3u32), (604_800, "week", 2)] {
         for k in 1..=harmonics {
             // Unix time 0 was a Thursday: shift so that the weekly phase starts on Monday 00:00.
-            let phase = |i: usize| {
+            let phase = move |i: usize| {
                 let t = forecast_time(i) + if period == 604_800 { 3 * 86_400 } else { 0 };
                 TAU * k as f64 * t.rem_euclid(period) as f64 / period as f64
             };
@@ -220,20 +222,20 @@ pub fn extract(
             features.push(Feature {
                 name: format!("{period_name}_sin_{k}"),
                 definition: format!("sin(2π·{k}·{what}) of the forecast time t + horizon"),
-                values: (0..n).map(|i| Some(phase(i).sin())).collect(),
+                values: Box::new(move |i| Some(phase(i).sin())),
             });
             features.push(Feature {
                 name: format!("{period_name}_cos_{k}"),
                 definition: format!("cos(2π·{k}·{what}) of the forecast time t + horizon"),
-                values: (0..n).map(|i| Some(phase(i).cos())).collect(),
+                values: Box::new(move |i| Some(phase(i).cos())),
             });
         }
     }
-    for (name, values) in signals {
+    for (name, values) in &signals {
         features.push(Feature {
             definition: format!("{name} at t"),
             name: format!("signal_{name}"),
-            values,
+            values: Box::new(move |i| values[i]),
         });
     }
     let (label, label_definition): (Vec<Option<f64>>, String) = match config.label.kind {
@@ -258,7 +260,7 @@ pub fn extract(
 
     // Keep the rows where every feature and the label are present.
     let keep: Vec<usize> = (0..n)
-        .filter(|&i| label[i].is_some() && features.iter().all(|f| f.values[i].is_some()))
+        .filter(|&i| label[i].is_some() && features.iter().all(|f| (f.values)(i).is_some()))
         .collect();
     if keep.is_empty() {
         return Err(Error::Data(format!(
@@ -275,7 +277,7 @@ pub fn extract(
             .map(|f| {
                 (
                     f.name.clone(),
-                    keep.iter().map(|&i| f.values[i].unwrap_or(f64::NAN)).collect(),
+                    keep.iter().map(|&i| (f.values)(i).unwrap_or(f64::NAN)).collect(),
                 )
             })
             .collect(),

@@ -8,103 +8,162 @@ use crate::evaluation::{HoldoutSeries, Metrics, Validation};
 
 const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 360.0;
-const MARGIN: f64 = 50.0;
+const MARGIN: f64 = 56.0;
 /// The plot shows the last two days of 1-minute data at most.
 const MAX_POINTS: usize = 2880;
 
+/// A line chart over time: optional band, lines, axes with the range, a legend.
+struct Chart<'a> {
+    title: &'a str,
+    x: &'a [i64],
+    band: Option<(Vec<f64>, Vec<f64>, &'a str)>,
+    lines: Vec<(&'a str, &'a str, Vec<f64>)>,
+}
+
+impl Chart<'_> {
+    fn render(&self) -> String {
+        let mut lo = f64::INFINITY;
+        let mut hi = f64::NEG_INFINITY;
+        let all = self
+            .lines
+            .iter()
+            .map(|l| &l.2)
+            .chain(self.band.iter().flat_map(|b| [&b.0, &b.1]));
+        for values in all {
+            for v in values {
+                lo = lo.min(*v);
+                hi = hi.max(*v);
+            }
+        }
+        if hi.is_nan() || hi <= lo {
+            hi = lo + 1.0;
+        }
+        let t0 = self.x.first().copied().unwrap_or(0);
+        let t1 = self.x.last().copied().unwrap_or(1).max(t0 + 1);
+        let px = |t: i64| MARGIN + (t - t0) as f64 / (t1 - t0) as f64 * (WIDTH - 2.0 * MARGIN);
+        let py = |v: f64| HEIGHT - MARGIN - (v - lo) / (hi - lo) * (HEIGHT - 2.0 * MARGIN);
+        let path = |values: &mut dyn Iterator<Item = (i64, f64)>| {
+            let mut d = String::new();
+            for (i, (t, v)) in values.enumerate() {
+                let _ = write!(d, "{}{:.1},{:.1}", if i == 0 { "M" } else { " L" }, px(t), py(v));
+            }
+            d
+        };
+        let mut svg = String::new();
+        let _ = writeln!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">"#
+        );
+        let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+        let _ = writeln!(
+            svg,
+            r#"<text x="{MARGIN}" y="20" font-size="14">{}</text>"#,
+            escape(self.title)
+        );
+        let mut legend = String::new();
+        if let Some((lower, upper, label)) = &self.band {
+            let mut d = path(&mut self.x.iter().copied().zip(upper.iter().copied()));
+            for (t, v) in self.x.iter().zip(lower).rev() {
+                let _ = write!(d, " L{:.1},{:.1}", px(*t), py(*v));
+            }
+            d.push_str(" Z");
+            let _ = writeln!(
+                svg,
+                r##"<path d="{d}" fill="#9ecae1" fill-opacity="0.5" stroke="none"/>"##
+            );
+            let _ = write!(legend, r##"<tspan fill="#3182bd">{}</tspan>  "##, escape(label));
+        }
+        for (label, color, values) in &self.lines {
+            let d = path(&mut self.x.iter().copied().zip(values.iter().copied()));
+            let _ = writeln!(svg, r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="1"/>"#);
+            let _ = write!(legend, r#"<tspan fill="{color}">{}</tspan>  "#, escape(label));
+        }
+        let (b, r) = (HEIGHT - MARGIN, WIDTH - MARGIN);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{MARGIN}" y1="{b}" x2="{r}" y2="{b}" stroke="#636363"/><line x1="{MARGIN}" y1="{MARGIN}" x2="{MARGIN}" y2="{b}" stroke="#636363"/>"##
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{MARGIN}" y="{}">{}</text><text x="{r}" y="{}" text-anchor="end">{}</text>"#,
+            b + 18.0,
+            rfc3339(t0),
+            b + 18.0,
+            rfc3339(t1)
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="end">{}</text><text x="{}" y="{b}" text-anchor="end">{}</text>"#,
+            MARGIN - 4.0,
+            MARGIN + 4.0,
+            axis_number(hi),
+            MARGIN - 4.0,
+            axis_number(lo)
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{r}" y="20" text-anchor="end">{}</text>"#,
+            legend.trim_end()
+        );
+        svg.push_str("</svg>\n");
+        svg
+    }
+}
+
 /// SVG of the holdout: the interval as a band, the forecast and the actual as lines.
 pub fn forecast_svg(series: &HoldoutSeries, title: &str) -> String {
-    let n = series.timestamps.len();
-    let from = n.saturating_sub(MAX_POINTS);
-    let ts = &series.timestamps[from..];
-    let actual = &series.actual[from..];
+    let from = series.timestamps.len().saturating_sub(MAX_POINTS);
     let preds = &series.predictions[from..];
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for (a, p) in actual.iter().zip(preds) {
-        lo = lo.min(*a).min(p.lower);
-        hi = hi.max(*a).max(p.upper);
+    Chart {
+        title,
+        x: &series.timestamps[from..],
+        band: Some((
+            preds.iter().map(|p| p.lower).collect(),
+            preds.iter().map(|p| p.upper).collect(),
+            "interval",
+        )),
+        lines: vec![
+            ("actual", "#252525", series.actual[from..].to_vec()),
+            ("forecast", "#e6550d", preds.iter().map(|p| p.point).collect()),
+        ],
     }
-    if hi.is_nan() || hi <= lo {
-        hi = lo + 1.0;
-    }
-    let (t0, t1) = (
-        ts.first().copied().unwrap_or(0),
-        ts.last()
-            .copied()
-            .unwrap_or(1)
-            .max(ts.first().copied().unwrap_or(0) + 1),
-    );
-    let x = |t: i64| MARGIN + (t - t0) as f64 / (t1 - t0) as f64 * (WIDTH - 2.0 * MARGIN);
-    let y = |v: f64| HEIGHT - MARGIN - (v - lo) / (hi - lo) * (HEIGHT - 2.0 * MARGIN);
-    let line = |values: &mut dyn Iterator<Item = (i64, f64)>| {
-        let mut d = String::new();
-        for (i, (t, v)) in values.enumerate() {
-            let _ = write!(d, "{}{:.1},{:.1}", if i == 0 { "M" } else { " L" }, x(t), y(v));
-        }
-        d
+    .render()
+}
+
+/// SVG of the replay: demand and the serving capacity of each policy, once per data interval.
+pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str) -> String {
+    let per_row = traces.ticks_per_row.max(1);
+    let rows = traces.reactive.demand.len() / per_row;
+    let from = rows.saturating_sub(MAX_POINTS);
+    let x: Vec<i64> = (from..rows)
+        .map(|r| traces.start + (r as i64) * traces.row_seconds)
+        .collect();
+    // The last tick of each interval: what served at its end.
+    let sample = |values: &dyn Fn(usize) -> f64| -> Vec<f64> {
+        (from..rows).map(|r| values(r * per_row + per_row - 1)).collect()
     };
-    let mut band = line(&mut ts.iter().copied().zip(preds.iter().map(|p| p.upper)));
-    let lower: Vec<(i64, f64)> = ts.iter().copied().zip(preds.iter().map(|p| p.lower)).rev().collect();
-    for (t, v) in lower {
-        let _ = write!(band, " L{:.1},{:.1}", x(t), y(v));
+    let capacity = |t: &crate::replay::Trace| sample(&|i| t.serving[i] as f64 * traces.per_replica);
+    Chart {
+        title,
+        x: &x,
+        band: None,
+        lines: vec![
+            ("demand", "#252525", sample(&|i| traces.reactive.demand[i])),
+            ("reactive HPA capacity", "#de2d26", capacity(&traces.reactive)),
+            ("control capacity", "#756bb1", capacity(&traces.control)),
+            ("candidate capacity", "#31a354", capacity(&traces.candidate)),
+        ],
     }
-    band.push_str(" Z");
-    let forecast = line(&mut ts.iter().copied().zip(preds.iter().map(|p| p.point)));
-    let actual_line = line(&mut ts.iter().copied().zip(actual.iter().copied()));
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{MARGIN}" y="20" font-size="14">{}</text>"#,
-        escape(title)
-    );
-    let _ = writeln!(
-        svg,
-        r##"<path d="{band}" fill="#9ecae1" fill-opacity="0.5" stroke="none"/>"##
-    );
-    let _ = writeln!(
-        svg,
-        r##"<path d="{actual_line}" fill="none" stroke="#252525" stroke-width="1"/>"##
-    );
-    let _ = writeln!(
-        svg,
-        r##"<path d="{forecast}" fill="none" stroke="#e6550d" stroke-width="1"/>"##
-    );
-    let _ = writeln!(
-        svg,
-        r##"<line x1="{MARGIN}" y1="{b}" x2="{r}" y2="{b}" stroke="#636363"/><line x1="{MARGIN}" y1="{MARGIN}" x2="{MARGIN}" y2="{b}" stroke="#636363"/>"##,
-        b = HEIGHT - MARGIN,
-        r = WIDTH - MARGIN
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="{MARGIN}" y="{}">{}</text><text x="{}" y="{}" text-anchor="end">{}</text>"#,
-        HEIGHT - MARGIN + 18.0,
-        rfc3339(t0),
-        WIDTH - MARGIN,
-        HEIGHT - MARGIN + 18.0,
-        rfc3339(t1)
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="end">{hi:.3}</text><text x="{}" y="{}" text-anchor="end">{lo:.3}</text>"#,
-        MARGIN - 4.0,
-        MARGIN + 4.0,
-        MARGIN - 4.0,
-        HEIGHT - MARGIN
-    );
-    let _ = writeln!(
-        svg,
-        r##"<text x="{}" y="20" text-anchor="end"><tspan fill="#252525">actual</tspan>  <tspan fill="#e6550d">forecast</tspan>  <tspan fill="#3182bd">interval</tspan></text>"##,
-        WIDTH - MARGIN
-    );
-    svg.push_str("</svg>\n");
-    svg
+    .render()
+}
+
+/// A number short enough for the axis: about four significant digits.
+fn axis_number(v: f64) -> String {
+    match v.abs() {
+        a if a >= 1000.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        _ => format!("{v:.3}"),
+    }
 }
 
 fn escape(text: &str) -> String {

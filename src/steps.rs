@@ -23,6 +23,7 @@ pub const VALIDATION_FILE: &str = "validation.json";
 pub const REPORT_FILE: &str = "report.md";
 pub const PLOT_FILE: &str = "forecast.svg";
 pub const COMPARISON_FILE: &str = "comparison.json";
+pub const REPLAY_PLOT_FILE: &str = "replay.svg";
 pub const DECISION_FILE: &str = "decision.json";
 /// The decision word alone, for an Argo output parameter.
 pub const DECISION_WORD_FILE: &str = "decision";
@@ -89,8 +90,8 @@ impl Step for ExtractFeaturesArgs {
         let config = WorkloadConfig::load(&self.config)?;
         let (raw, description) = source::load(&config)?;
         let (data, mut manifest) = features::extract(&config, &raw, &description)?;
-        dataset::write_dataset(&self.out, &data, &mut manifest)?;
-        tracing::info!(rows = data.rows(), sha256 = %manifest.dataset_sha256, "dataset written to {}", self.out.display());
+        dataset::write_dataset(&self.out, data, &mut manifest)?;
+        tracing::info!(rows = manifest.rows, sha256 = %manifest.dataset_sha256, "dataset written to {}", self.out.display());
         Ok(())
     }
 }
@@ -199,7 +200,15 @@ impl Step for ShadowCompareArgs {
         let store = Store::open(&self.store)?;
         let promoted = registry::promoted_model(&store, &meta.workload)?;
         let capacity = config.capacity.as_ref();
-        let comparison = compare::shadow_compare(&model, &manifest, promoted, capacity, &data, &meta, &origin)?;
+        let (comparison, traces) =
+            compare::shadow_compare(&model, &manifest, promoted, capacity, &data, &meta, &origin)?;
+        if let Some(traces) = traces {
+            let title = format!("{}: demand and serving capacity over the shadow window", meta.workload);
+            write_atomic(
+                &self.out.join(REPLAY_PLOT_FILE),
+                report::replay_svg(&traces, &title).as_bytes(),
+            )?;
+        }
         comparison.write(&self.out.join(COMPARISON_FILE))?;
         tracing::info!(control = %comparison.control.reason, "comparison written to {}", self.out.display());
         Ok(())
@@ -314,8 +323,12 @@ impl PublishArgs {
         documents.insert(VALIDATION_FILE.into(), validation.to_bytes());
         documents.insert(COMPARISON_FILE.into(), comparison.to_bytes());
         documents.insert(DECISION_FILE.into(), decision.to_bytes());
-        for file in [REPORT_FILE, PLOT_FILE] {
-            let path = self.validation.join(file);
+        for (dir, file) in [
+            (&self.validation, REPORT_FILE),
+            (&self.validation, PLOT_FILE),
+            (&self.comparison, REPLAY_PLOT_FILE),
+        ] {
+            let path = dir.join(file);
             if let Ok(bytes) = std::fs::read(&path) {
                 documents.insert(file.into(), bytes);
             }

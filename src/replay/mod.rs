@@ -358,23 +358,165 @@ pub fn measure(
     m
 }
 
-/// Replays the reactive HPA, the control and the candidate over one window.
+/// The three policies' traces, for plots.
+pub struct ReplayTraces {
+    /// Unix time of the first data interval.
+    pub start: i64,
+    pub row_seconds: i64,
+    pub ticks_per_row: usize,
+    pub per_replica: f64,
+    pub reactive: Trace,
+    pub control: Trace,
+    pub candidate: Trace,
+}
+
+/// Replays the reactive HPA, the control and the candidate over one window starting at `start`.
 pub fn compare(
     demand: &[f64],
+    start: i64,
     row_seconds: i64,
     capacity: &CapacityConfig,
     control: &Forecasts,
     candidate: &Forecasts,
-) -> ReplayReport {
+) -> (ReplayReport, ReplayTraces) {
     let reactive = replay(demand, row_seconds, capacity, None);
     let saturations = saturation_starts(&reactive, capacity);
     let cap = control.horizon_rows as i64 * row_seconds;
+    let control = replay(demand, row_seconds, capacity, Some(control));
+    let candidate = replay(demand, row_seconds, capacity, Some(candidate));
     let measured = |trace: &Trace| measure(trace, capacity, &saturations, cap);
-    ReplayReport {
+    let report = ReplayReport {
         capacity: capacity.clone(),
         reactive_saturation_episodes: saturations.len() as u32,
         reactive: measured(&reactive),
-        control: measured(&replay(demand, row_seconds, capacity, Some(control))),
-        candidate: measured(&replay(demand, row_seconds, capacity, Some(candidate))),
+        control: measured(&control),
+        candidate: measured(&candidate),
+    };
+    let traces = ReplayTraces {
+        start,
+        row_seconds,
+        ticks_per_row: (row_seconds / reactive.tick_seconds).max(1) as usize,
+        per_replica: capacity.per_replica,
+        reactive,
+        control,
+        candidate,
+    };
+    (report, traces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn capacity(min: u32, max: u32, delay: &str) -> CapacityConfig {
+        CapacityConfig {
+            per_replica: 10.0,
+            min_replicas: min,
+            max_replicas: max,
+            startup_delay: dur(delay),
+            hpa: HpaConfig::default(),
+            predictive: PredictiveConfig::default(),
+            oscillation_window: dur("10m"),
+        }
+    }
+
+    /// A perfect forecast of `demand` for horizon `h` (beyond the window: the last value).
+    fn perfect(demand: &[f64], h: usize) -> Vec<f64> {
+        (0..demand.len() + h).map(|t| demand[t.min(demand.len() - 1)]).collect()
+    }
+
+    #[test]
+    fn predictive_serves_a_ramp_the_reactive_hpa_lags_behind() {
+        let demand: Vec<f64> = (0..120).map(|m| if m < 60 { 20.0 } else { 200.0 }).collect();
+        let cap = capacity(1, 50, "2m");
+        let reactive = replay(&demand, 60, &cap, None);
+        let forecast = perfect(&demand, 15);
+        let predictive = replay(
+            &demand,
+            60,
+            &cap,
+            Some(&Forecasts {
+                by_target: &forecast,
+                horizon_rows: 15,
+            }),
+        );
+        let saturations = saturation_starts(&reactive, &cap);
+        let r = measure(&reactive, &cap, &saturations, 900);
+        let p = measure(&predictive, &cap, &saturations, 900);
+        assert!(
+            r.under_provisioned_minutes >= 2.0,
+            "the HPA waits for pods to start: {r:?}"
+        );
+        assert_eq!(p.under_provisioned_minutes, 0.0, "{p:?}");
+        assert_eq!(p.saturations_covered, 1);
+        assert!(p.mean_lead_minutes >= 2.0, "{p:?}");
+        assert!(
+            p.replica_minutes > r.replica_minutes,
+            "earlier capacity costs replica-minutes"
+        );
+    }
+
+    fn demand_strategy() -> impl Strategy<Value = Vec<f64>> {
+        prop::collection::vec(0.0f64..500.0, 2..150)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn replicas_stay_within_min_and_max(
+            demand in demand_strategy(),
+            min in 1u32..5,
+            extra in 0u32..30,
+            noise in prop::collection::vec(-100.0f64..100.0, 200),
+            alone in any::<bool>(),
+            step in prop::option::of(1u32..5),
+        ) {
+            let mut cap = capacity(min, min + extra, "1m");
+            cap.predictive.combine = if alone { Combine::Alone } else { Combine::Max };
+            cap.predictive.max_scale_down_step = step;
+            let forecast: Vec<f64> = perfect(&demand, 15).iter().enumerate().map(|(i, v)| (v + noise[i % noise.len()]).max(0.0)).collect();
+            for f in [None, Some(Forecasts { by_target: &forecast, horizon_rows: 15 })] {
+                let trace = replay(&demand, 60, &cap, f.as_ref());
+                prop_assert!(trace.replicas.iter().all(|&r| r >= cap.min_replicas && r <= cap.max_replicas));
+            }
+        }
+
+        #[test]
+        fn a_perfect_forecast_with_no_start_up_delay_never_under_provisions(
+            demand in demand_strategy(),
+            alone in any::<bool>(),
+            h in 1usize..30,
+        ) {
+            let mut cap = capacity(1, 1000, "0s");
+            cap.predictive.combine = if alone { Combine::Alone } else { Combine::Max };
+            let forecast = perfect(&demand, h);
+            let trace = replay(&demand, 60, &cap, Some(&Forecasts { by_target: &forecast, horizon_rows: h }));
+            let m = measure(&trace, &cap, &[], 0);
+            prop_assert_eq!(m.under_provisioned_minutes, 0.0);
+        }
+
+        #[test]
+        fn the_reactive_hpa_never_scales_inside_the_tolerance(demand in demand_strategy(), delay in 0i64..4) {
+            let cap = capacity(1, 1000, &format!("{delay}m"));
+            let trace = replay(&demand, 60, &cap, None);
+            for i in 1..trace.replicas.len() {
+                let current = trace.replicas[i - 1] as f64;
+                let ratio = trace.demand[i] / (current * cap.per_replica);
+                if (ratio - 1.0).abs() <= cap.hpa.tolerance {
+                    prop_assert_eq!(trace.replicas[i], trace.replicas[i - 1], "tick {}: ratio {}", i, ratio);
+                }
+            }
+        }
+
+        #[test]
+        fn replay_is_deterministic(demand in demand_strategy()) {
+            let cap = capacity(2, 40, "2m");
+            let forecast = perfect(&demand, 15);
+            let f = Forecasts { by_target: &forecast, horizon_rows: 15 };
+            prop_assert_eq!(replay(&demand, 60, &cap, Some(&f)), replay(&demand, 60, &cap, Some(&f)));
+            prop_assert_eq!(replay(&demand, 60, &cap, None), replay(&demand, 60, &cap, None));
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The file source: a long-format export `timestamp,series,value` as CSV or Parquet, timestamps
 //! RFC 3339 or Unix seconds. Every row is checked; the first bad one is reported by row number.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -44,6 +44,9 @@ struct Collector<'a> {
     wanted: &'a [&'a str],
     series: BTreeMap<String, Vec<(i64, f64, usize)>>,
     seen: BTreeMap<String, ()>,
+    /// The last timestamp text parsed and its value: long files repeat each timestamp once per
+    /// series, so most rows are answered from here.
+    last_timestamp: (String, Option<i64>),
 }
 
 impl<'a> Collector<'a> {
@@ -53,6 +56,7 @@ impl<'a> Collector<'a> {
             wanted,
             series: BTreeMap::new(),
             seen: BTreeMap::new(),
+            last_timestamp: (String::new(), None),
         }
     }
 
@@ -86,12 +90,22 @@ impl<'a> Collector<'a> {
             self.seen.insert(series.to_string(), ());
         }
         if self.wanted.contains(&series) {
-            self.series
-                .entry(series.to_string())
-                .or_default()
-                .push((timestamp, value, row));
+            match self.series.get_mut(series) {
+                Some(samples) => samples.push((timestamp, value, row)),
+                None => {
+                    self.series.insert(series.to_string(), vec![(timestamp, value, row)]);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Parses a timestamp text, reusing the previous answer when the text repeats.
+    fn timestamp(&mut self, text: &str) -> Option<i64> {
+        if self.last_timestamp.0 != text {
+            self.last_timestamp = (text.to_string(), parse_timestamp(text));
+        }
+        self.last_timestamp.1
     }
 
     fn finish(self) -> Result<RawSeries> {
@@ -147,7 +161,6 @@ fn read_csv(bytes: &[u8], collector: &mut Collector) -> Result<()> {
     let (ti, si, vi) = (column("timestamp")?, column("series")?, column("value")?);
     let mut record = csv::StringRecord::new();
     let mut row = 1usize; // the header is row 1
-    let mut series_names: HashMap<String, String> = HashMap::new();
     loop {
         row += 1;
         match reader.read_record(&mut record) {
@@ -164,16 +177,12 @@ fn read_csv(bytes: &[u8], collector: &mut Collector) -> Result<()> {
         let field = |i: usize| record.get(i).unwrap_or("");
         let ts_text = field(ti);
         let value_text = field(vi).trim();
-        let series = field(si).trim();
-        let series = series_names
-            .entry(series.to_string())
-            .or_insert_with(|| series.to_string())
-            .clone();
+        let timestamp = collector.timestamp(ts_text);
         collector.push(
             row,
-            parse_timestamp(ts_text),
+            timestamp,
             ts_text,
-            &series,
+            field(si).trim(),
             value_text.parse::<f64>().ok(),
             value_text,
         )?;
