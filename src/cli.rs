@@ -37,8 +37,106 @@ pub enum Command {
     Gate(GateArgs),
     /// Everything → a new version in the model store.
     Publish(PublishArgs),
+    /// The model registry of a workload: list, show, approve, verify.
+    Registry(RegistryArgs),
     /// Writes the JSON Schema of every document kind into a folder.
     Schemas(SchemasArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    #[arg(long, default_value = "./mttd-store")]
+    pub store: String,
+    #[arg(long)]
+    pub workload: String,
+    #[command(subcommand)]
+    pub action: RegistryAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum RegistryAction {
+    /// Every version: status, decision, when, who.
+    List,
+    /// One version's registry record (JSON).
+    Show {
+        /// `vN` or `N`.
+        version: String,
+    },
+    /// Promote a version by hand (the approval path); recorded in the change log.
+    Approve {
+        version: String,
+        #[arg(long)]
+        approved_by: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Check the change-log chain and every stored document's sha256; exit 1 on any mismatch.
+    Verify,
+}
+
+fn parse_version(text: &str) -> anyhow::Result<u32> {
+    text.trim_start_matches('v')
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{text}` is not a version (expected vN)"))
+}
+
+impl RegistryArgs {
+    fn run(&self) -> anyhow::Result<()> {
+        use crate::store::{registry, Store};
+        let store = Store::open(&self.store)?;
+        let w = &self.workload;
+        match &self.action {
+            RegistryAction::List => {
+                let r = registry::registry(&store, w)?;
+                println!(
+                    "{:<8} {:<12} {:<15} {:<21} {:<16} reason",
+                    "version", "status", "decision", "published", "by"
+                );
+                for v in &r.versions {
+                    println!(
+                        "{:<8} {:<12} {:<15} {:<21} {:<16} {}",
+                        format!("v{}", v.version),
+                        serde_json::to_value(v.status)?.as_str().unwrap_or_default(),
+                        v.decision.word(),
+                        v.published_at,
+                        v.published_by,
+                        v.reason
+                    );
+                }
+            }
+            RegistryAction::Show { version } => {
+                let n = parse_version(version)?;
+                let r = registry::registry(&store, w)?;
+                let v = r
+                    .versions
+                    .iter()
+                    .find(|v| v.version == n)
+                    .ok_or_else(|| anyhow::anyhow!("{w} has no v{n}"))?;
+                print!("{}", String::from_utf8_lossy(&crate::contract::canonical_json(v)));
+            }
+            RegistryAction::Approve {
+                version,
+                approved_by,
+                reason,
+            } => {
+                let n = parse_version(version)?;
+                let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                registry::approve(&store, w, n, approved_by, reason, &now)?;
+                println!("{w} v{n} promoted, approved by {approved_by}");
+            }
+            RegistryAction::Verify => {
+                let problems = registry::verify(&store, w)?;
+                if !problems.is_empty() {
+                    for p in &problems {
+                        eprintln!("mismatch: {p}");
+                    }
+                    anyhow::bail!("{} problem(s) in {w}", problems.len());
+                }
+                println!("{w}: change log and every document verified");
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -83,6 +181,7 @@ pub fn main() -> ExitCode {
         Command::ShadowCompare(a) => a.run(),
         Command::Gate(a) => a.run(),
         Command::Publish(a) => a.run(),
+        Command::Registry(a) => a.run(),
         Command::Schemas(a) => crate::contract::write_schemas(&a.out).map_err(Into::into),
     })
 }

@@ -76,6 +76,8 @@ pub enum Event {
         /// The gate's thresholds.
         policy: GatePolicy,
     },
+    /// An operator promoted a version (the human approval path); the entry's actor is who.
+    Approve { version: u32, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -112,6 +114,30 @@ pub struct VersionRecord {
     pub documents: BTreeMap<String, String>,
     pub published_at: String,
     pub published_by: String,
+    /// Who approved its promotion, when and why (when an operator did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    pub by: String,
+    pub at: String,
+    pub reason: String,
+}
+
+/// Points the registry at `version`, marking the one in service before it superseded.
+fn promote(versions: &mut [VersionRecord], promoted: &mut Option<u32>, version: u32) {
+    if let Some(previous) = promoted.filter(|p| *p != version) {
+        if let Some(v) = versions.iter_mut().find(|v| v.version == previous) {
+            v.status = VersionStatus::Superseded;
+        }
+    }
+    if let Some(v) = versions.iter_mut().find(|v| v.version == version) {
+        v.status = VersionStatus::Promoted;
+    }
+    *promoted = Some(version);
 }
 
 fn changelog_key(workload: &str, sequence: u64) -> String {
@@ -172,14 +198,6 @@ pub fn derive_registry(workload: &str, log: &[(ChangeLogEntry, String)]) -> Regi
                 documents,
                 ..
             } => {
-                if *status == VersionStatus::Promoted {
-                    if let Some(previous) = promoted {
-                        if let Some(v) = versions.iter_mut().find(|v: &&mut VersionRecord| v.version == previous) {
-                            v.status = VersionStatus::Superseded;
-                        }
-                    }
-                    promoted = Some(*version);
-                }
                 versions.push(VersionRecord {
                     version: *version,
                     name: format!("mttd-model:v{version}"),
@@ -191,7 +209,21 @@ pub fn derive_registry(workload: &str, log: &[(ChangeLogEntry, String)]) -> Regi
                     documents: documents.clone(),
                     published_at: entry.recorded_at.clone(),
                     published_by: entry.actor.clone(),
+                    approval: None,
                 });
+                if *status == VersionStatus::Promoted {
+                    promote(&mut versions, &mut promoted, *version);
+                }
+            }
+            Event::Approve { version, reason } => {
+                promote(&mut versions, &mut promoted, *version);
+                if let Some(v) = versions.iter_mut().find(|v| v.version == *version) {
+                    v.approval = Some(Approval {
+                        by: entry.actor.clone(),
+                        at: entry.recorded_at.clone(),
+                        reason: reason.clone(),
+                    });
+                }
             }
         }
     }
@@ -332,39 +364,102 @@ pub fn publish(store: &Store, publication: &Publication) -> Result<(u32, Registr
         Verdict::Reject => VersionStatus::Rejected,
         Verdict::NeedsApproval => VersionStatus::Candidate,
     };
-    let mut log = log;
+    let event = Event::Publish {
+        version,
+        status,
+        decision: decision.decision,
+        reason: decision.reason.clone(),
+        model_sha256: sha256_hex(model_bytes),
+        dataset_sha256: publication.dataset_sha256.to_string(),
+        documents,
+        policy: decision.policy.clone(),
+    };
+    let registry = append(store, w, publication.actor, &publication.recorded_at, event, log)?;
+    Ok((version, registry))
+}
+
+/// Appends an entry at the next sequence number (create-if-absent; when another writer took
+/// it, re-reads the log and retries), refreshes the `registry.json` cache, returns the registry.
+fn append(
+    store: &Store,
+    workload: &str,
+    actor: &str,
+    recorded_at: &str,
+    event: Event,
+    mut log: Vec<(ChangeLogEntry, String)>,
+) -> Result<Registry> {
     for _ in 0..MAX_ATTEMPTS {
         let entry = ChangeLogEntry {
             api_version: ApiVersion::V1,
             kind: ChangeLogEntryKind::Kind,
-            workload: w.to_string(),
+            workload: workload.to_string(),
             sequence: log.len() as u64 + 1,
             previous_sha256: log.last().map(|(_, s)| s.clone()),
-            recorded_at: publication.recorded_at.clone(),
-            actor: publication.actor.to_string(),
-            event: Event::Publish {
-                version,
-                status,
-                decision: decision.decision,
-                reason: decision.reason.clone(),
-                model_sha256: sha256_hex(model_bytes),
-                dataset_sha256: publication.dataset_sha256.to_string(),
-                documents: documents.clone(),
-                policy: decision.policy.clone(),
-            },
+            recorded_at: recorded_at.to_string(),
+            actor: actor.to_string(),
+            event: event.clone(),
         };
         let bytes = entry.to_bytes();
-        if store.put_new(&changelog_key(w, entry.sequence), &bytes)? == Created::Yes {
+        if store.put_new(&changelog_key(workload, entry.sequence), &bytes)? == Created::Yes {
             log.push((entry, sha256_hex(&bytes)));
-            let registry = derive_registry(w, &log);
-            // 3. Refresh the cache (a stale one is harmless: readers derive from the log).
-            store.put(&format!("{w}/registry.json"), &canonical_json(&registry))?;
-            return Ok((version, registry));
+            let registry = derive_registry(workload, &log);
+            // A stale cache is harmless: readers derive the registry from the log.
+            store.put(&format!("{workload}/registry.json"), &canonical_json(&registry))?;
+            return Ok(registry);
         }
-        log = read_log(store, w)?;
+        log = read_log(store, workload)?;
     }
     Err(Error::Store {
         url: store.url().into(),
         problem: "could not append to the change log".into(),
     })
+}
+
+/// An operator's promotion of `version` (who, why), recorded in the change log.
+pub fn approve(
+    store: &Store,
+    workload: &str,
+    version: u32,
+    approved_by: &str,
+    reason: &str,
+    recorded_at: &str,
+) -> Result<Registry> {
+    let log = read_log(store, workload)?;
+    let registry = derive_registry(workload, &log);
+    let record = registry.versions.iter().find(|v| v.version == version).ok_or_else(|| {
+        Error::Data(format!(
+            "{workload} has no version v{version} (versions: {})",
+            registry.versions.len()
+        ))
+    })?;
+    if registry.promoted == Some(version) {
+        return Err(Error::Data(format!(
+            "{workload} v{version} is already the promoted version"
+        )));
+    }
+    // The version's model must still be the one published before it goes into service.
+    load_document(store, workload, record, MODEL_FILE)?;
+    let event = Event::Approve {
+        version,
+        reason: reason.to_string(),
+    };
+    append(store, workload, approved_by, recorded_at, event, log)
+}
+
+/// Walks the change log (its chain) and every document of every version (its sha256);
+/// returns what does not match, empty when all is well.
+pub fn verify(store: &Store, workload: &str) -> Result<Vec<String>> {
+    let registry = match read_log(store, workload) {
+        Ok(log) => derive_registry(workload, &log),
+        Err(e) => return Ok(vec![e.to_string()]),
+    };
+    let mut problems = Vec::new();
+    for record in &registry.versions {
+        for file in record.documents.keys() {
+            if let Err(e) = load_document(store, workload, record, file) {
+                problems.push(e.to_string());
+            }
+        }
+    }
+    Ok(problems)
 }
