@@ -106,6 +106,7 @@ impl RunArgs {
             comparison: comparison.clone(),
             decision,
             triggered_by: self.triggered_by.clone(),
+            out: None,
         }
         .publish()?;
         let rows = DatasetManifest::read(&data.join(crate::dataset::MANIFEST_FILE))?.rows;

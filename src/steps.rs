@@ -159,6 +159,15 @@ impl Step for ValidateArgs {
             report::validation_markdown(&validation, PLOT_FILE).as_bytes(),
         )?;
         validation.write(&self.out.join(VALIDATION_FILE))?;
+        // The headline numbers alone, for Argo output parameters and template metrics.
+        write_atomic(
+            &self.out.join("mae"),
+            format!("{}", validation.holdout.model.mae).as_bytes(),
+        )?;
+        write_atomic(
+            &self.out.join("mape"),
+            format!("{}", validation.holdout.model.mape).as_bytes(),
+        )?;
         tracing::info!(
             mae = validation.holdout.model.mae,
             "validation written to {}",
@@ -283,6 +292,9 @@ pub struct PublishArgs {
     /// Who or what triggered this run, recorded in the change log.
     #[arg(long, default_value = "manual")]
     pub triggered_by: String,
+    /// Optional folder for `version` (the number published) and `status`, for Argo parameters.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 impl PublishArgs {
@@ -352,6 +364,17 @@ impl PublishArgs {
 impl Step for PublishArgs {
     const NAME: &'static str = "publish";
     fn run(&self) -> anyhow::Result<()> {
-        self.publish().map(|_| ())
+        let (version, registry) = self.publish()?;
+        if let Some(out) = &self.out {
+            let status = registry
+                .versions
+                .iter()
+                .find(|v| v.version == version)
+                .map(|v| v.status);
+            let status = serde_json::to_value(status)?.as_str().unwrap_or_default().to_string();
+            write_atomic(&out.join("version"), version.to_string().as_bytes())?;
+            write_atomic(&out.join("status"), status.as_bytes())?;
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,47 @@
+# mttd's images: one small image per step, all built from one builder stage.
+#   docker build --target train -t registry.example.com/mttd/train:0.1.0 .
+# Targets: extract-features, train, validate, shadow-compare, gate, publish, mttd (the CLI, used
+# for `mttd registry approve`). Each runs as the distroless `nonroot` user (65532) and needs no
+# writable root file system: the templates give it an emptyDir at /work.
+
+FROM rust:1.95-bookworm AS builder
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY steps ./steps
+RUN cargo build --release --locked --bins
+
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+LABEL org.opencontainers.image.title="mttd" \
+      org.opencontainers.image.description="Monitor, Train, Test, Deploy: predictive autoscaling as a safe operating loop" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="0.1.0"
+USER nonroot:nonroot
+
+FROM runtime AS extract-features
+COPY --from=builder /src/target/release/mttd-extract-features /mttd-extract-features
+ENTRYPOINT ["/mttd-extract-features"]
+
+FROM runtime AS train
+COPY --from=builder /src/target/release/mttd-train /mttd-train
+ENTRYPOINT ["/mttd-train"]
+
+FROM runtime AS validate
+COPY --from=builder /src/target/release/mttd-validate /mttd-validate
+ENTRYPOINT ["/mttd-validate"]
+
+FROM runtime AS shadow-compare
+COPY --from=builder /src/target/release/mttd-shadow-compare /mttd-shadow-compare
+ENTRYPOINT ["/mttd-shadow-compare"]
+
+FROM runtime AS gate
+COPY --from=builder /src/target/release/mttd-gate /mttd-gate
+ENTRYPOINT ["/mttd-gate"]
+
+FROM runtime AS publish
+COPY --from=builder /src/target/release/mttd-publish /mttd-publish
+ENTRYPOINT ["/mttd-publish"]
+
+FROM runtime AS mttd
+COPY --from=builder /src/target/release/mttd /mttd
+ENTRYPOINT ["/mttd"]
