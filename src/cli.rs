@@ -37,7 +37,7 @@ pub enum Command {
     Gate(GateArgs),
     /// Everything → a new version in the model store.
     Publish(PublishArgs),
-    /// The model registry of a workload: list, show, approve, verify.
+    /// The model registry of a workload: list, show, approve, rollback, diff, gc, verify.
     Registry(RegistryArgs),
     /// Writes the JSON Schema of every document kind into a folder.
     Schemas(SchemasArgs),
@@ -69,6 +69,24 @@ pub enum RegistryAction {
         approved_by: String,
         #[arg(long)]
         reason: String,
+    },
+    /// Move the promoted pointer back (to the previous promoted version, or --to vN).
+    Rollback {
+        #[arg(long)]
+        to: Option<String>,
+        /// Who rolls back, recorded in the change log.
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// What differs between two versions: data, features, config, metrics, decision.
+    Diff { a: String, b: String },
+    /// Delete version folders and datasets no change-log entry refers to.
+    Gc {
+        /// Leave anything younger alone (a publisher may still be writing it).
+        #[arg(long, default_value = "1h")]
+        min_age: String,
     },
     /// Check the change-log chain and every stored document's sha256; exit 1 on any mismatch.
     Verify,
@@ -123,6 +141,26 @@ impl RegistryArgs {
                 let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
                 registry::approve(&store, w, n, approved_by, reason, &now)?;
                 println!("{w} v{n} promoted, approved by {approved_by}");
+            }
+            RegistryAction::Rollback { to, by, reason } => {
+                let to = to.as_deref().map(parse_version).transpose()?;
+                let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                let r = registry::rollback(&store, w, to, by, reason, &now)?;
+                println!("{w}: promoted is now v{}", r.promoted.unwrap_or_default());
+            }
+            RegistryAction::Diff { a, b } => {
+                for line in registry::diff(&store, w, parse_version(a)?, parse_version(b)?)? {
+                    println!("{line}");
+                }
+            }
+            RegistryAction::Gc { min_age } => {
+                let age =
+                    crate::duration::HumanDuration::parse(min_age).map_err(|e| anyhow::anyhow!("--min-age: {e}"))?;
+                let deleted = registry::gc(&store, w, age.seconds())?;
+                for key in &deleted {
+                    println!("deleted {key}");
+                }
+                println!("{w}: {} orphan object(s) deleted", deleted.len());
             }
             RegistryAction::Verify => {
                 let problems = registry::verify(&store, w)?;

@@ -300,6 +300,15 @@ pub struct PublishArgs {
 impl PublishArgs {
     /// Publishes and returns the new version.
     pub fn publish(&self) -> anyhow::Result<(u32, registry::Registry)> {
+        let publication = self.publication()?;
+        let store = Store::open(&self.store)?;
+        let (version, registry) = registry::publish(&store, &publication)?;
+        tracing::info!(version, status = ?registry.versions.last().map(|v| v.status), "published to {}", store.url());
+        Ok((version, registry))
+    }
+
+    /// Reads and cross-checks everything a version is made of.
+    pub fn publication(&self) -> anyhow::Result<registry::Publication> {
         let (model, manifest) = read_model(&self.model)?;
         let dataset_manifest = dataset::DatasetManifest::read(&self.dataset.join(dataset::MANIFEST_FILE))?;
         let dataset_path = self.dataset.join(DATASET_FILE);
@@ -345,19 +354,15 @@ impl PublishArgs {
                 documents.insert(file.into(), bytes);
             }
         }
-        let store = Store::open(&self.store)?;
-        let publication = registry::Publication {
-            workload: &manifest.workload,
+        Ok(registry::Publication {
+            workload: manifest.workload.clone(),
             documents,
-            dataset: &dataset_bytes,
-            decision: &decision,
-            dataset_sha256: &dataset_manifest.dataset_sha256,
-            actor: &self.triggered_by,
+            dataset: dataset_bytes,
+            dataset_sha256: dataset_manifest.dataset_sha256.clone(),
+            decision,
+            actor: self.triggered_by.clone(),
             recorded_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        };
-        let (version, registry) = registry::publish(&store, &publication)?;
-        tracing::info!(version, status = ?registry.versions.last().map(|v| v.status), "published to {}", store.url());
-        Ok((version, registry))
+        })
     }
 }
 

@@ -15,7 +15,9 @@ pub struct Store {
     url: String,
     inner: Arc<dyn ObjectStore>,
     prefix: StorePath,
-    runtime: tokio::runtime::Runtime,
+    /// A small multi-threaded runtime: its workers drive the HTTP client's connections, so
+    /// handles used from several threads at once all make progress.
+    runtime: Arc<tokio::runtime::Runtime>,
 }
 
 /// What a create-if-absent write found.
@@ -26,16 +28,26 @@ pub enum Created {
 }
 
 impl Store {
-    /// Opens a store; a URL without a scheme is a local folder (created if missing).
+    /// Opens a store; a URL without a scheme is a local folder (created if missing). Cloud
+    /// stores take their settings from the environment as object_store names them
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, `GOOGLE_SERVICE_ACCOUNT`, `AZURE_…`).
     pub fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, std::env::vars())
+    }
+
+    /// Opens a store with explicit settings (object_store's keys, e.g. `aws_endpoint`).
+    pub fn open_with(url: &str, options: impl IntoIterator<Item = (String, String)>) -> Result<Store> {
         let err = |problem: String| Error::Store {
             url: url.to_string(),
             problem,
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| err(format!("cannot start the I/O runtime: {e}")))?;
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| err(format!("cannot start the I/O runtime: {e}")))?,
+        );
         let (inner, prefix): (Arc<dyn ObjectStore>, StorePath) = if url == "memory://" || url.starts_with("memory://") {
             (Arc::new(object_store::memory::InMemory::new()), StorePath::default())
         } else if !url.contains("://") || url.starts_with("file://") {
@@ -47,7 +59,7 @@ impl Store {
         } else {
             let parsed = url::Url::parse(url).map_err(|e| err(format!("not a URL: {e}")))?;
             let (store, prefix) =
-                object_store::parse_url_opts(&parsed, std::env::vars().map(|(k, v)| (k.to_ascii_lowercase(), v)))
+                object_store::parse_url_opts(&parsed, options.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)))
                     .map_err(|e| err(format!("cannot open: {e}")))?;
             (Arc::from(store), prefix)
         };
@@ -57,6 +69,16 @@ impl Store {
             prefix,
             runtime,
         })
+    }
+
+    /// Another handle on the same store and runtime, for another thread.
+    pub fn handle(&self) -> Store {
+        Store {
+            url: self.url.clone(),
+            inner: self.inner.clone(),
+            prefix: self.prefix.clone(),
+            runtime: self.runtime.clone(),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -119,27 +141,37 @@ impl Store {
             .map_err(|e| self.error(key, e))
     }
 
+    pub fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path(key);
+        self.runtime
+            .block_on(self.inner.delete(&path))
+            .map_err(|e| self.error(key, e))
+    }
+
     /// Keys under `prefix` (relative to the store's root), sorted.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self.list_with_time(prefix)?.into_iter().map(|(k, _)| k).collect())
+    }
+
+    /// Keys under `prefix` with when each was last written, sorted by key.
+    pub fn list_with_time(&self, prefix: &str) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
         use futures::TryStreamExt;
         let path = self.path(prefix);
         let root_parts = self.prefix.parts().count();
-        let mut keys: Vec<String> = self
+        let mut keys: Vec<(String, chrono::DateTime<chrono::Utc>)> = self
             .runtime
-            .block_on(
-                self.inner
-                    .list(Some(&path))
-                    .map_ok(|m| m.location)
-                    .try_collect::<Vec<_>>(),
-            )
+            .block_on(self.inner.list(Some(&path)).try_collect::<Vec<_>>())
             .map_err(|e| self.error(prefix, e))?
             .into_iter()
-            .map(|p| {
-                p.parts()
+            .map(|m| {
+                let key = m
+                    .location
+                    .parts()
                     .skip(root_parts)
                     .map(|s| s.as_ref().to_string())
                     .collect::<Vec<_>>()
-                    .join("/")
+                    .join("/");
+                (key, m.last_modified)
             })
             .collect();
         keys.sort();

