@@ -63,6 +63,7 @@ pub enum RegistryAction {
         version: String,
     },
     /// Promote a version by hand (the approval path); recorded in the change log.
+    #[command(alias = "promote")]
     Approve {
         version: String,
         #[arg(long)]
