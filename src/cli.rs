@@ -37,6 +37,8 @@ pub enum Command {
     Gate(GateArgs),
     /// Everything → a new version in the model store.
     Publish(PublishArgs),
+    /// The promoted model's forecast → a replica recommendation with guardrails and fallback.
+    Forecast(ForecastArgs),
     /// The model registry of a workload: list, show, approve, rollback, diff, gc, verify.
     Registry(RegistryArgs),
     /// Writes the JSON Schema of every document kind into a folder.
@@ -220,6 +222,7 @@ pub fn main() -> ExitCode {
         Command::ShadowCompare(a) => a.run(),
         Command::Gate(a) => a.run(),
         Command::Publish(a) => a.run(),
+        Command::Forecast(a) => a.run(),
         Command::Registry(a) => a.run(),
         Command::Schemas(a) => crate::contract::write_schemas(&a.out).map_err(Into::into),
     })

@@ -41,6 +41,9 @@ pub struct WorkloadConfig {
     /// replay in shadow-compare and the gate's operational checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<CapacityConfig>,
+    /// How the forecast step turns forecasts into advice (defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<crate::forecast::DeployConfig>,
     /// Promotion policy used by `mttd run` (the `gate` step can also take its own file).
     #[serde(default)]
     pub gate: GatePolicy,

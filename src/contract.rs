@@ -231,6 +231,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
             store::registry::ChangeLogEntry::KIND,
             store::registry::ChangeLogEntry::schema(),
         ),
+        (forecast::Recommendation::KIND, forecast::Recommendation::schema()),
     ]
 }
 

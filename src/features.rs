@@ -100,6 +100,21 @@ pub fn extract(
     raw: &RawSeries,
     source: &SourceDescription,
 ) -> Result<(Dataset, DatasetManifest)> {
+    extract_rows(config, raw, source, true)
+}
+
+/// The rows whose features are complete, labelled or not: the latest ones have no label yet,
+/// and they are what a forecast is made from. Labels are NaN where unknown.
+pub fn extract_unlabelled(config: &WorkloadConfig, raw: &RawSeries, source: &SourceDescription) -> Result<Dataset> {
+    extract_rows(config, raw, source, false).map(|(dataset, _)| dataset)
+}
+
+fn extract_rows(
+    config: &WorkloadConfig,
+    raw: &RawSeries,
+    source: &SourceDescription,
+    require_label: bool,
+) -> Result<(Dataset, DatasetManifest)> {
     let step = config.resolution.seconds();
     let target = &config.signals.target;
     let target_samples = &raw.series[target];
@@ -260,7 +275,7 @@ pub fn extract(
 
     // Keep the rows where every feature and the label are present.
     let keep: Vec<usize> = (0..n)
-        .filter(|&i| label[i].is_some() && features.iter().all(|f| (f.values)(i).is_some()))
+        .filter(|&i| (label[i].is_some() || !require_label) && features.iter().all(|f| (f.values)(i).is_some()))
         .collect();
     if keep.is_empty() {
         return Err(Error::Data(format!(

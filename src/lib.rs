@@ -12,6 +12,7 @@ pub mod duration;
 pub mod error;
 pub mod evaluation;
 pub mod features;
+pub mod forecast;
 pub mod model;
 pub mod policy;
 pub mod replay;

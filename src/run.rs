@@ -47,6 +47,8 @@ pub struct RunSummary {
     pub report: PathBuf,
     /// The replay's line, when capacity is configured.
     pub replay: Option<String>,
+    /// The current recommendation's line, when capacity is configured.
+    pub recommendation: Option<String>,
 }
 
 impl RunArgs {
@@ -109,6 +111,21 @@ impl RunArgs {
             out: None,
         }
         .publish()?;
+        let recommendation = match &config.capacity {
+            None => None,
+            Some(_) => {
+                let rec = ForecastArgs {
+                    config: config_path.clone(),
+                    store: self.store.clone(),
+                    out: dir.join("forecast"),
+                    now: Some("latest".into()),
+                    current_replicas: None,
+                    state: None,
+                }
+                .recommend()?;
+                Some(describe(&rec))
+            }
+        };
         let rows = DatasetManifest::read(&data.join(crate::dataset::MANIFEST_FILE))?.rows;
         let _ = Validation::read(&validation.join(VALIDATION_FILE))?;
         let c = Comparison::read(&comparison.join(COMPARISON_FILE))?;
@@ -127,6 +144,7 @@ impl RunArgs {
             control_mae: c.control_metrics.mae,
             control_mape: c.control_metrics.mape,
             report: validation.join(REPORT_FILE),
+            recommendation,
             replay: c.replay.as_ref().map(|r| {
                 format!(
                     "under-provisioned min: reactive {:.0}, control {:.0}, candidate {:.0}  |  replica-min: {:.0}, {:.0}, {:.0}",
@@ -151,7 +169,8 @@ impl RunSummary {
              shadow window   candidate MAE {:.3}, MAPE {:.2}%  |  control {} MAE {:.3}, MAPE {:.2}%\n\
              replay          {}\n\
              decision        {}: {}\n\
-             report          {}\n",
+             report          {}\n\
+             recommendation  {}\n",
             self.workload,
             self.rows,
             self.version,
@@ -163,7 +182,30 @@ impl RunSummary {
             self.replay.as_deref().unwrap_or("skipped: no capacity configured"),
             self.decision,
             self.reason,
-            self.report.display()
+            self.report.display(),
+            self.recommendation
+                .as_deref()
+                .unwrap_or("skipped: no capacity configured")
         )
+    }
+}
+
+/// One line for a recommendation.
+fn describe(rec: &crate::forecast::Recommendation) -> String {
+    let mode = serde_json::to_value(rec.mode)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    match (&rec.fallback, &rec.forecast, rec.replicas) {
+        (Some(f), _, _) => format!("fallback to the reactive HPA ({}): {}", f.reason.word(), f.detail),
+        (None, Some(f), Some(r)) => format!(
+            "{r} replicas ({mode}, model v{}) for {}: forecast {:.1} [{:.1}, {:.1}]",
+            rec.model_version.unwrap_or_default(),
+            f.target_time,
+            f.point,
+            f.lower,
+            f.upper
+        ),
+        _ => "none".into(),
     }
 }

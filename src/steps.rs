@@ -383,3 +383,94 @@ impl Step for PublishArgs {
         Ok(())
     }
 }
+
+#[derive(Debug, Clone, Args)]
+pub struct ForecastArgs {
+    /// Workload config: its source gives the latest window, `capacity` and `deploy` the advice.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Model store holding the promoted model.
+    #[arg(long, default_value = "./mttd-store")]
+    pub store: String,
+    /// Output folder: recommendation.json, configmap.yaml, hpa-patch.yaml (assisted mode),
+    /// forecast.prom.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// "Now" (RFC 3339, Unix seconds, or `latest`: the latest sample's time, for replaying an
+    /// export); default the clock. Data older than `max_staleness` before it is stale.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// The replicas running now (for the scale-down guardrails); default the previous
+    /// recommendation's.
+    #[arg(long)]
+    pub current_replicas: Option<u32>,
+    /// The previous recommendation (the observation window's memory); default OUT/recommendation.json.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+}
+
+pub const RECOMMENDATION_FILE: &str = "recommendation.json";
+
+impl ForecastArgs {
+    pub fn recommend(&self) -> anyhow::Result<crate::forecast::Recommendation> {
+        use crate::forecast::{self, Recommendation};
+        let config = WorkloadConfig::load(&self.config)?;
+        let (raw, description) = source::load(&config)?;
+        let latest = raw
+            .series
+            .get(&config.signals.target)
+            .and_then(|s| s.last())
+            .map(|s| s.0);
+        let now = match self.now.as_deref() {
+            Some("latest") => latest.ok_or_else(|| anyhow::anyhow!("--now latest: the target has no samples"))?,
+            Some(text) => crate::contract::parse_timestamp(text).ok_or_else(|| {
+                anyhow::anyhow!("--now: `{text}` is not an RFC 3339 timestamp, Unix seconds or `latest`")
+            })?,
+            None => chrono::Utc::now().timestamp(),
+        };
+        let state = self.state.clone().unwrap_or_else(|| self.out.join(RECOMMENDATION_FILE));
+        let previous = if state.exists() {
+            Some(Recommendation::read(&state)?)
+        } else {
+            None
+        };
+        let store = Store::open(&self.store)?;
+        let promoted = registry::promoted_model(&store, &config.workload)?;
+        let rec = forecast::recommend(forecast::ForecastInput {
+            config: &config,
+            promoted,
+            raw: &raw,
+            source: &description,
+            now,
+            current_replicas: self.current_replicas,
+            previous: previous.as_ref(),
+        })?;
+        let deploy = config.deploy.clone().unwrap_or_default();
+        write_atomic(
+            &self.out.join("configmap.yaml"),
+            forecast::configmap_yaml(&rec).as_bytes(),
+        )?;
+        let patch = self.out.join("hpa-patch.yaml");
+        match forecast::hpa_patch_yaml(&rec, &deploy) {
+            Some(yaml) => write_atomic(&patch, yaml.as_bytes())?,
+            None if patch.exists() => {
+                std::fs::remove_file(&patch).with_context(|| format!("removing {}", patch.display()))?
+            }
+            None => {}
+        }
+        write_atomic(
+            &self.out.join("forecast.prom"),
+            forecast::prometheus_text(&rec).as_bytes(),
+        )?;
+        rec.write(&self.out.join(RECOMMENDATION_FILE))?;
+        tracing::info!(replicas = ?rec.replicas, fallback = ?rec.fallback.as_ref().map(|f| f.reason), "recommendation written to {}", self.out.display());
+        Ok(rec)
+    }
+}
+
+impl Step for ForecastArgs {
+    const NAME: &'static str = "forecast";
+    fn run(&self) -> anyhow::Result<()> {
+        self.recommend().map(|_| ())
+    }
+}

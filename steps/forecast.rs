@@ -1,0 +1,4 @@
+//! The `forecast` step as its own program (one per container image); see `mttd::steps`.
+fn main() -> std::process::ExitCode {
+    mttd::cli::step_main::<mttd::steps::ForecastArgs>()
+}
