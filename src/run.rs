@@ -10,7 +10,6 @@ use crate::compare::Comparison;
 use crate::config::WorkloadConfig;
 use crate::contract::Document;
 use crate::dataset::DatasetManifest;
-use crate::evaluation::Validation;
 use crate::steps::*;
 
 #[derive(Debug, Clone, Args)]
@@ -127,7 +126,6 @@ impl RunArgs {
             }
         };
         let rows = DatasetManifest::read(&data.join(crate::dataset::MANIFEST_FILE))?.rows;
-        let _ = Validation::read(&validation.join(VALIDATION_FILE))?;
         let c = Comparison::read(&comparison.join(COMPARISON_FILE))?;
         Ok(RunSummary {
             workload: config.workload,

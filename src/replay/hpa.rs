@@ -183,48 +183,51 @@ impl RateLimiter {
 
     /// The most replicas the scale-up policies allow now.
     pub fn scale_up_limit(&self, now: i64, current: u32, rules: &ScalingRules) -> i64 {
-        let current = current as i64;
-        let mut result: Option<i64> = None;
-        if rules.select_policy == SelectPolicy::Disabled {
-            return current;
-        }
-        for p in &rules.policies {
-            let (added, removed) = self.changes_within(now, p.period.seconds());
-            let start = current - added + removed;
-            let proposed = match p.policy_type {
+        self.limit(now, current, rules, i64::max, i64::min, |start, p| {
+            match p.policy_type {
                 PolicyType::Pods => start + p.value as i64,
                 PolicyType::Percent => (start as f64 * (1.0 + p.value as f64 / 100.0)).ceil() as i64,
-            };
-            result = Some(match (result, rules.select_policy) {
-                (None, _) => proposed,
-                (Some(r), SelectPolicy::Max) => r.max(proposed),
-                (Some(r), _) => r.min(proposed),
-            });
-        }
-        result.unwrap_or(current)
+            }
+        })
     }
 
     /// The fewest replicas the scale-down policies allow now.
     pub fn scale_down_limit(&self, now: i64, current: u32, rules: &ScalingRules) -> i64 {
-        let current = current as i64;
-        let mut result: Option<i64> = None;
-        if rules.select_policy == SelectPolicy::Disabled {
-            return current;
-        }
-        for p in &rules.policies {
-            let (added, removed) = self.changes_within(now, p.period.seconds());
-            let start = current + removed - added;
-            let proposed = match p.policy_type {
+        self.limit(now, current, rules, i64::min, i64::max, |start, p| {
+            match p.policy_type {
                 PolicyType::Pods => start - p.value as i64,
                 PolicyType::Percent => (start as f64 * (1.0 - p.value as f64 / 100.0)) as i64,
-            };
-            result = Some(match (result, rules.select_policy) {
-                (None, _) => proposed,
-                (Some(r), SelectPolicy::Max) => r.min(proposed),
-                (Some(r), _) => r.max(proposed),
-            });
-        }
-        result.unwrap_or(current)
+            }
+        })
+    }
+
+    /// Each policy proposes a limit from the replicas at the start of its period (current,
+    /// less what was added, plus what was removed within it); `selectPolicy: Max` takes the one
+    /// allowing the most change (`most`), `Min` the least (`least`), `Disabled` no change.
+    fn limit(
+        &self,
+        now: i64,
+        current: u32,
+        rules: &ScalingRules,
+        most: fn(i64, i64) -> i64,
+        least: fn(i64, i64) -> i64,
+        propose: impl Fn(i64, &ScalingPolicy) -> i64,
+    ) -> i64 {
+        let current = current as i64;
+        let select = match rules.select_policy {
+            SelectPolicy::Disabled => return current,
+            SelectPolicy::Max => most,
+            SelectPolicy::Min => least,
+        };
+        rules
+            .policies
+            .iter()
+            .map(|p| {
+                let (added, removed) = self.changes_within(now, p.period.seconds());
+                propose(current - added + removed, p)
+            })
+            .reduce(select)
+            .unwrap_or(current)
     }
 }
 
