@@ -2,6 +2,7 @@
 //! features, labels, splits and the model are defined. One YAML (or JSON) file per workload,
 //! validated against `schemas/WorkloadConfig.schema.json` before use.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -64,6 +65,68 @@ impl Document for WorkloadConfig {
 pub enum SourceConfig {
     /// A long-format export: columns `timestamp,series,value` (CSV or Parquet).
     File(FileSourceConfig),
+    /// A Prometheus server's `query_range` API: the target and every feature is a PromQL query.
+    Prometheus(PrometheusSourceConfig),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSourceConfig {
+    /// Base URL of the server (or of a path-prefixed proxy in front of it), e.g.
+    /// `http://prometheus.monitoring:9090`. Recorded in the manifest; never put credentials here.
+    #[schemars(regex(pattern = r"^https?://[^@/]+(/.*)?$"))]
+    pub url: String,
+    /// Query resolution (`step` of `query_range`); default the config's `resolution`, which it
+    /// must divide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<HumanDuration>,
+    /// How far back from `end` the extraction reads.
+    pub lookback: HumanDuration,
+    /// A file holding a bearer token (e.g. a mounted ServiceAccount token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<PathBuf>,
+    /// HTTP basic auth, the password read from a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuthConfig>,
+    /// PEM file of the CA that signed the server's certificate (for `https://`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1, max = 64))]
+    pub concurrency: u32,
+    /// Points per series per request; Prometheus refuses more than 11,000.
+    #[serde(default = "default_chunk_points")]
+    #[schemars(range(min = 2, max = 11000))]
+    pub chunk_points: u32,
+    /// Time limit of one request.
+    #[serde(default = "default_request_timeout")]
+    pub timeout: HumanDuration,
+    /// Retries of a request after a connection error, a timeout, 429 or 5xx (exponential
+    /// backoff from 250 ms, with jitter). A 4xx other than 429 is never retried.
+    #[serde(default = "default_retries")]
+    #[schemars(range(max = 20))]
+    pub retries: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthConfig {
+    pub username: String,
+    pub password_file: PathBuf,
+}
+
+fn default_concurrency() -> u32 {
+    4
+}
+fn default_chunk_points() -> u32 {
+    10_000
+}
+fn default_request_timeout() -> HumanDuration {
+    dur("30s")
+}
+fn default_retries() -> u32 {
+    4
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -86,11 +149,38 @@ pub enum FileFormat {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalsConfig {
-    /// The series to forecast (e.g. requests per second).
+    /// The series to forecast (e.g. requests per second): a series name in a file source, a
+    /// PromQL query returning one series for Prometheus.
     pub target: String,
-    /// Other series used as features at the time of the forecast.
+    /// Other series used as features at the time of the forecast: a list of series names in a
+    /// file source, `name: PromQL query` for Prometheus.
     #[serde(default)]
-    pub features: Vec<String>,
+    pub features: FeatureSignals,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FeatureSignals {
+    /// Series names of a file source.
+    Names(Vec<String>),
+    /// Feature name → PromQL query returning one series (names: lower-case letters, digits, `_`).
+    Queries(BTreeMap<String, String>),
+}
+
+impl Default for FeatureSignals {
+    fn default() -> Self {
+        FeatureSignals::Names(Vec::new())
+    }
+}
+
+impl FeatureSignals {
+    /// The feature signals' names, in order (queries: by name).
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            FeatureSignals::Names(names) => names.clone(),
+            FeatureSignals::Queries(queries) => queries.keys().cloned().collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -358,12 +448,67 @@ impl WorkloadConfig {
         if let Some(capacity) = &self.capacity {
             capacity.check(origin, step)?;
         }
-        if self.signals.features.contains(&self.signals.target) {
-            return Err(Error::invalid(
-                origin,
-                "field `/signals/features`",
-                format!("lists the target `{}` itself", self.signals.target),
-            ));
+        match (&self.source, &self.signals.features) {
+            (SourceConfig::File(_), FeatureSignals::Queries(_)) => {
+                return Err(Error::invalid(
+                    origin,
+                    "field `/signals/features`",
+                    "a file source lists its feature series by name (a YAML list), not `name: query`",
+                ))
+            }
+            (SourceConfig::Prometheus(_), FeatureSignals::Names(names)) if !names.is_empty() => {
+                return Err(Error::invalid(
+                    origin,
+                    "field `/signals/features`",
+                    "a Prometheus source names each feature and its query (`name: PromQL query`), not a list",
+                ))
+            }
+            (SourceConfig::File(_), FeatureSignals::Names(names)) if names.contains(&self.signals.target) => {
+                return Err(Error::invalid(
+                    origin,
+                    "field `/signals/features`",
+                    format!("lists the target `{}` itself", self.signals.target),
+                ))
+            }
+            (_, FeatureSignals::Queries(queries)) => {
+                if let Some(bad) = queries.keys().find(|name| {
+                    name.is_empty()
+                        || !name
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                }) {
+                    return Err(Error::invalid(
+                        origin,
+                        format!("field `/signals/features/{bad}`"),
+                        "a feature name is lower-case letters, digits and `_`",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if let SourceConfig::Prometheus(prometheus) = &self.source {
+            let query_step = prometheus.step.as_ref().unwrap_or(&self.resolution).seconds();
+            if query_step <= 0 || step % query_step != 0 {
+                return Err(Error::invalid(
+                    origin,
+                    "field `/source/prometheus/step`",
+                    format!("must divide the resolution {} (and be longer than 0s)", self.resolution),
+                ));
+            }
+            if prometheus.lookback.seconds() <= 0 || prometheus.lookback.seconds() % step != 0 {
+                return Err(Error::invalid(
+                    origin,
+                    "field `/source/prometheus/lookback`",
+                    format!("must be a whole, non-zero number of the resolution {}", self.resolution),
+                ));
+            }
+            if prometheus.timeout.seconds() <= 0 {
+                return Err(Error::invalid(
+                    origin,
+                    "field `/source/prometheus/timeout`",
+                    "must be longer than 0s",
+                ));
+            }
         }
         Ok(())
     }

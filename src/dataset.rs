@@ -170,6 +170,30 @@ pub struct SourceRecord {
     /// sha256 of the source file, when the source is a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// What was asked of Prometheus, when the source is Prometheus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusRecord>,
+}
+
+/// The queries and window of a Prometheus extraction: with the same `end`, the same queries
+/// against the same data give the same dataset bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusRecord {
+    /// The target's query.
+    pub target_query: String,
+    /// Feature name → query.
+    pub feature_queries: std::collections::BTreeMap<String, String>,
+    /// First and last evaluation time asked for (RFC 3339), both included.
+    pub window: Interval,
+    /// The `query_range` step.
+    pub step: String,
+    /// Requests made (chunks × queries), retries not counted.
+    pub requests: u64,
+    /// Samples returned as NaN or ±Inf, treated as gaps.
+    pub non_finite_samples: u64,
+    /// Warnings Prometheus returned, each prefixed with the signal it came with.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

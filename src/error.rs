@@ -21,6 +21,11 @@ pub enum Error {
     /// Data that parses but cannot support the requested work (too short, too few rows…).
     #[error("{0}")]
     Data(String),
+    /// A metrics server that failed or refused a query (after retries, where retrying helps).
+    #[error("Prometheus {url}: {problem}")]
+    Prometheus { url: String, problem: String },
+    #[error("Alertmanager {url}: {problem}")]
+    Alertmanager { url: String, problem: String },
     #[error("model store {url}: {problem}")]
     Store { url: String, problem: String },
     #[error("model fit failed: {0}")]

@@ -149,10 +149,10 @@ fn extract_rows(
     let y_grid = to_grid(target_samples, start, step, n, fill_steps, target, &mut gaps).values;
     let y: &[Option<f64>] = &y_grid;
     let mut signals = Vec::new();
-    for name in &config.signals.features {
+    for name in config.signals.features.names() {
         signals.push((
             name.clone(),
-            to_grid(&raw.series[name], start, step, n, fill_steps, name, &mut gaps).values,
+            to_grid(&raw.series[&name], start, step, n, fill_steps, &name, &mut gaps).values,
         ));
     }
 
@@ -326,7 +326,8 @@ fn extract_rows(
         source: SourceRecord {
             kind: source.kind.to_string(),
             location: source.location.clone(),
-            sha256: Some(source.sha256.clone()),
+            sha256: source.sha256.clone(),
+            prometheus: source.prometheus.clone(),
         },
         interval: Interval {
             start: rfc3339(dataset.timestamps[0]),
@@ -334,7 +335,7 @@ fn extract_rows(
         },
         resolution: config.resolution.to_string(),
         target: target.clone(),
-        signals: config.signals.features.clone(),
+        signals: config.signals.features.names(),
         label: LabelDefinition {
             kind: config.label.kind,
             horizon: config.label.horizon.to_string(),

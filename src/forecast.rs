@@ -46,6 +46,38 @@ pub struct DeployConfig {
     /// The HPA the assisted-mode patch is for (default: the workload's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hpa_name: Option<String>,
+    /// Alert the on-call through Alertmanager when the forecast's upper bound exceeds the
+    /// current capacity by a factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surge_alert: Option<SurgeAlertConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SurgeAlertConfig {
+    /// Alertmanager's base URL, e.g. `http://alertmanager.monitoring:9093` (alerts are posted
+    /// to `/api/v2/alerts`).
+    #[schemars(regex(pattern = r"^https?://[^@/]+(/.*)?$"))]
+    pub alertmanager_url: String,
+    /// Alert when upper bound > factor × current replicas × per-replica capacity.
+    #[serde(default = "default_surge_factor")]
+    #[schemars(range(min = 1.0))]
+    pub factor: f64,
+    /// The runbook the alert links to (annotation `runbook_url`).
+    pub runbook_url: String,
+    /// Label `severity`.
+    #[serde(default = "default_severity")]
+    pub severity: String,
+    /// More labels, e.g. `team: payments`, for routing.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+fn default_surge_factor() -> f64 {
+    1.2
+}
+fn default_severity() -> String {
+    "warning".into()
 }
 
 fn default_mode() -> Mode {
@@ -70,6 +102,7 @@ impl Default for DeployConfig {
             max_scale_down_step: None,
             scale_down_observation_window: default_observation_window(),
             hpa_name: None,
+            surge_alert: None,
         }
     }
 }
@@ -78,6 +111,7 @@ impl Default for DeployConfig {
 #[serde(rename_all = "kebab-case")]
 pub enum FallbackReason {
     NoPromotedModel,
+    MetricsMissing,
     MetricsStale,
     FeatureWindowIncomplete,
     FeatureMismatch,
@@ -88,6 +122,7 @@ impl FallbackReason {
     pub fn word(self) -> &'static str {
         match self {
             FallbackReason::NoPromotedModel => "no-promoted-model",
+            FallbackReason::MetricsMissing => "metrics-missing",
             FallbackReason::MetricsStale => "metrics-stale",
             FallbackReason::FeatureWindowIncomplete => "feature-window-incomplete",
             FallbackReason::FeatureMismatch => "feature-mismatch",
@@ -154,6 +189,20 @@ pub struct Recommendation {
     pub fallback: Option<Fallback>,
     /// Recommendations within the observation window, for the next run.
     pub history: Vec<Recorded>,
+    /// Set when the upper bound exceeds the current capacity by the surge alert's factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surge: Option<Surge>,
+}
+
+/// A predicted surge: the forecast's upper bound against what the running replicas serve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Surge {
+    pub upper: f64,
+    pub current_replicas: u32,
+    /// current_replicas × per_replica.
+    pub current_capacity: f64,
+    pub factor: f64,
 }
 
 impl Document for Recommendation {
@@ -209,6 +258,8 @@ pub struct ForecastInput<'a> {
     pub now: i64,
     pub current_replicas: Option<u32>,
     pub previous: Option<&'a Recommendation>,
+    /// Why the metrics source could not be read (the server down, after retries).
+    pub source_error: Option<String>,
 }
 
 /// Makes the recommendation; errors only on bad configuration, never on doubtful data (that
@@ -259,6 +310,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         guardrails: Vec::new(),
         fallback: None,
         history: recent.clone(),
+        surge: None,
     };
     let fall_back = |mut rec: Recommendation, reason: FallbackReason, detail: String| {
         rec.fallback = Some(Fallback { reason, detail });
@@ -271,6 +323,9 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             format!("no version of {} is promoted", config.workload),
         );
     };
+    if let Some(error) = input.source_error {
+        return fall_back(rec, FallbackReason::MetricsMissing, error);
+    }
     let Some(&(last, _)) = samples.last() else {
         return fall_back(rec, FallbackReason::MetricsStale, format!("no samples of {target}"));
     };
@@ -331,6 +386,17 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         .max(0.0) as u32;
     let recent_counts: Vec<u32> = recent.iter().map(|r| r.replicas).collect();
     let (replicas, guardrails) = guard(needed, current, &recent_counts, capacity, &deploy);
+    if let (Some(alert), Some(current)) = (&deploy.surge_alert, current) {
+        let current_capacity = f64::from(current) * capacity.per_replica;
+        if prediction.upper > alert.factor * current_capacity {
+            rec.surge = Some(Surge {
+                upper: prediction.upper,
+                current_replicas: current,
+                current_capacity,
+                factor: alert.factor,
+            });
+        }
+    }
     rec.needed_replicas = Some(needed);
     rec.replicas = Some(replicas);
     rec.guardrails = guardrails;
@@ -385,6 +451,31 @@ pub fn hpa_patch_yaml(rec: &Recommendation, deploy: &DeployConfig) -> Option<Str
         "spec": {"minReplicas": replicas},
     });
     Some(serde_yaml_ng::to_string(&value).expect("YAML"))
+}
+
+/// One-value files for a workflow engine's conditions and metrics (Argo output parameters):
+/// `replicas`, `point`, `upper` (a number, or `none`), `fallback` (the reason, or `none`) and
+/// `patch-hpa` (`true` when an HPA patch was written).
+pub fn values(rec: &Recommendation, deploy: &DeployConfig) -> Vec<(&'static str, String)> {
+    let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
+    let forecast = rec.forecast.as_ref().filter(|_| rec.fallback.is_none());
+    vec![
+        (
+            "replicas",
+            rec.replicas.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
+        ),
+        ("point", number(forecast.map(|f| f.point))),
+        ("upper", number(forecast.map(|f| f.upper))),
+        (
+            "fallback",
+            rec.fallback
+                .as_ref()
+                .map(|f| f.reason.word())
+                .unwrap_or("none")
+                .to_string(),
+        ),
+        ("patch-hpa", hpa_patch_yaml(rec, deploy).is_some().to_string()),
+    ]
 }
 
 /// Prometheus text format, for the node exporter's textfile collector and Argo metrics.

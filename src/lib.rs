@@ -2,6 +2,7 @@
 //! service, Deploy it only once it has proven itself. The library holds every step's logic; the
 //! binaries in `steps/` and the `mttd` CLI only parse arguments and call it.
 
+pub mod alert;
 pub mod cli;
 pub mod compare;
 pub mod config;

@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// Recorded in the change log.
     #[arg(long, default_value = "mttd run")]
     pub triggered_by: String,
+    /// End of the window a Prometheus source reads (RFC 3339 or Unix seconds); default now.
+    /// The forecast is made as of this time too.
+    #[arg(long, value_parser = parse_time)]
+    pub end: Option<i64>,
 }
 
 /// What a run produced, for the summary.
@@ -58,6 +62,13 @@ impl RunArgs {
         };
         let config = WorkloadConfig::load(&config_path)?;
         let dir = self.work_dir.join(&config.workload);
+        // One end for the whole run: the forecast is made as of the data just trained on.
+        let end = match config.source {
+            crate::config::SourceConfig::File(_) => self.end,
+            crate::config::SourceConfig::Prometheus(_) => {
+                Some(self.end.unwrap_or_else(|| chrono::Utc::now().timestamp()))
+            }
+        };
         let (data, model, validation, comparison, decision) = (
             dir.join("dataset"),
             dir.join("model"),
@@ -68,6 +79,7 @@ impl RunArgs {
         ExtractFeaturesArgs {
             config: config_path.clone(),
             out: data.clone(),
+            end,
         }
         .run()?;
         TrainArgs {
@@ -117,7 +129,7 @@ impl RunArgs {
                     config: config_path.clone(),
                     store: self.store.clone(),
                     out: dir.join("forecast"),
-                    now: Some("latest".into()),
+                    now: Some(end.map(|t| t.to_string()).unwrap_or_else(|| "latest".into())),
                     current_replicas: None,
                     state: None,
                 }

@@ -82,13 +82,23 @@ pub struct ExtractFeaturesArgs {
     /// Output folder: dataset.parquet and dataset.manifest.json.
     #[arg(long)]
     pub out: PathBuf,
+    /// End of the window a Prometheus source reads (RFC 3339 or Unix seconds; rounded down to
+    /// the step and recorded); default now. The same `--end` gives the same dataset.
+    #[arg(long, value_parser = parse_time)]
+    pub end: Option<i64>,
+}
+
+/// A command-line time: RFC 3339 or Unix seconds.
+pub fn parse_time(text: &str) -> Result<i64, String> {
+    crate::contract::parse_timestamp(text)
+        .ok_or_else(|| format!("`{text}` is not an RFC 3339 timestamp (2026-01-31T00:00:00Z) or Unix seconds"))
 }
 
 impl Step for ExtractFeaturesArgs {
     const NAME: &'static str = "extract-features";
     fn run(&self) -> anyhow::Result<()> {
         let config = WorkloadConfig::load(&self.config)?;
-        let (raw, description) = source::load(&config)?;
+        let (raw, description) = source::load(&config, self.end)?;
         let (data, mut manifest) = features::extract(&config, &raw, &description)?;
         dataset::write_dataset(&self.out, data, &mut manifest)?;
         tracing::info!(rows = manifest.rows, sha256 = %manifest.dataset_sha256, "dataset written to {}", self.out.display());
@@ -393,7 +403,7 @@ pub struct ForecastArgs {
     #[arg(long, default_value = "./mttd-store")]
     pub store: String,
     /// Output folder: recommendation.json, configmap.yaml, hpa-patch.yaml (assisted mode),
-    /// forecast.prom.
+    /// forecast.prom, and values/ (one value a file, for workflow conditions and metrics).
     #[arg(long)]
     pub out: PathBuf,
     /// "Now" (RFC 3339, Unix seconds, or `latest`: the latest sample's time, for replaying an
@@ -415,18 +425,39 @@ impl ForecastArgs {
     pub fn recommend(&self) -> anyhow::Result<crate::forecast::Recommendation> {
         use crate::forecast::{self, Recommendation};
         let config = WorkloadConfig::load(&self.config)?;
-        let (raw, description) = source::load(&config)?;
+        let given = match self.now.as_deref() {
+            Some("latest") | None => None,
+            Some(text) => Some(crate::contract::parse_timestamp(text).ok_or_else(|| {
+                anyhow::anyhow!("--now: `{text}` is not an RFC 3339 timestamp, Unix seconds or `latest`")
+            })?),
+        };
+        // A server that cannot answer is a fallback (metrics missing), not a failed step: the
+        // published advice must then say "reactive baseline", not keep the last forecast.
+        let (raw, description, source_error) = match source::load(&config, given) {
+            Ok((raw, description)) => (raw, description, None),
+            Err(e @ crate::error::Error::Prometheus { .. }) => (
+                source::RawSeries::default(),
+                source::SourceDescription {
+                    kind: "prometheus",
+                    location: String::new(),
+                    sha256: None,
+                    prometheus: None,
+                },
+                Some(e.to_string()),
+            ),
+            Err(e) => return Err(e.into()),
+        };
         let latest = raw
             .series
             .get(&config.signals.target)
             .and_then(|s| s.last())
             .map(|s| s.0);
-        let now = match self.now.as_deref() {
-            Some("latest") => latest.ok_or_else(|| anyhow::anyhow!("--now latest: the target has no samples"))?,
-            Some(text) => crate::contract::parse_timestamp(text).ok_or_else(|| {
-                anyhow::anyhow!("--now: `{text}` is not an RFC 3339 timestamp, Unix seconds or `latest`")
-            })?,
-            None => chrono::Utc::now().timestamp(),
+        let now = match (self.now.as_deref(), given) {
+            (_, Some(t)) => t,
+            (Some("latest"), None) if source_error.is_none() => {
+                latest.ok_or_else(|| anyhow::anyhow!("--now latest: the target has no samples"))?
+            }
+            _ => chrono::Utc::now().timestamp(),
         };
         let state = self.state.clone().unwrap_or_else(|| self.out.join(RECOMMENDATION_FILE));
         let previous = if state.exists() {
@@ -444,6 +475,7 @@ impl ForecastArgs {
             now,
             current_replicas: self.current_replicas,
             previous: previous.as_ref(),
+            source_error,
         })?;
         let deploy = config.deploy.clone().unwrap_or_default();
         write_atomic(
@@ -462,7 +494,27 @@ impl ForecastArgs {
             &self.out.join("forecast.prom"),
             forecast::prometheus_text(&rec).as_bytes(),
         )?;
+        for (name, value) in forecast::values(&rec, &deploy) {
+            write_atomic(&self.out.join("values").join(name), value.as_bytes())?;
+        }
         rec.write(&self.out.join(RECOMMENDATION_FILE))?;
+        // The advice is published first; a failed alert then fails the step visibly.
+        if let (Some(surge), Some(alert)) = (&rec.surge, &deploy.surge_alert) {
+            let alerts = serde_json::Value::Array(vec![crate::alert::surge_alert(
+                &rec,
+                surge,
+                alert,
+                chrono::Utc::now().timestamp(),
+                config.label.horizon.seconds(),
+            )]);
+            crate::alert::post(&alert.alertmanager_url, &alerts)?;
+            tracing::warn!(
+                upper = surge.upper,
+                capacity = surge.current_capacity,
+                "surge alert posted to {}",
+                alert.alertmanager_url
+            );
+        }
         tracing::info!(replicas = ?rec.replicas, fallback = ?rec.fallback.as_ref().map(|f| f.reason), "recommendation written to {}", self.out.display());
         Ok(rec)
     }

@@ -94,16 +94,34 @@ fn the_strict_schema_catches_a_misspelled_field() {
 }
 
 /// Every template of the WorkflowTemplate, by name.
-fn templates() -> BTreeMap<String, Value> {
-    let (_, wt) = documents()
+/// Every WorkflowTemplate, by name.
+fn workflow_templates() -> BTreeMap<String, Value> {
+    documents()
         .into_iter()
-        .find(|(_, d)| d["kind"] == "WorkflowTemplate")
-        .unwrap();
+        .filter(|(_, d)| d["kind"] == "WorkflowTemplate")
+        .map(|(_, d)| (d["metadata"]["name"].as_str().unwrap().to_string(), d))
+        .collect()
+}
+
+/// The templates of one WorkflowTemplate, by name.
+fn templates_of(wt: &Value) -> BTreeMap<String, Value> {
     wt["spec"]["templates"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| (t["name"].as_str().unwrap().to_string(), t.clone()))
+        .collect()
+}
+
+/// Every template of every WorkflowTemplate, named `workflow-template/template`.
+fn templates() -> BTreeMap<String, Value> {
+    workflow_templates()
+        .iter()
+        .flat_map(|(wt_name, wt)| {
+            templates_of(wt)
+                .into_iter()
+                .map(move |(n, t)| (format!("{wt_name}/{n}"), t))
+        })
         .collect()
 }
 
@@ -170,6 +188,7 @@ fn every_container_command_line_is_accepted_by_its_step() {
             "mttd-shadow-compare" => parse_step::<ShadowCompareArgs, _, _>(&argv).map(|_| ()),
             "mttd-gate" => parse_step::<GateArgs, _, _>(&argv).map(|_| ()),
             "mttd-publish" => parse_step::<PublishArgs, _, _>(&argv).map(|_| ()),
+            "mttd-forecast" => parse_step::<ForecastArgs, _, _>(&argv).map(|_| ()),
             "mttd" => <mttd::cli::Cli as clap::Parser>::try_parse_from(&argv).map(|_| ()),
             other => panic!("template {name}: unknown program {other}"),
         };
@@ -181,11 +200,54 @@ fn every_container_command_line_is_accepted_by_its_step() {
 
 #[test]
 fn every_dag_reference_resolves() {
-    let templates = templates();
-    let (_, wt) = documents()
-        .into_iter()
-        .find(|(_, d)| d["kind"] == "WorkflowTemplate")
-        .unwrap();
+    let wts = workflow_templates();
+    assert!(
+        wts.contains_key("mttd-retrain") && wts.contains_key("mttd-forecast"),
+        "{:?}",
+        wts.keys()
+    );
+    let mut used = BTreeSet::new();
+    for wt in wts.values() {
+        dag_references_resolve(wt);
+    }
+    for (file, doc) in documents() {
+        let spec = match doc["kind"].as_str() {
+            Some("CronWorkflow") => &doc["spec"]["workflowSpec"],
+            Some("Workflow") => &doc["spec"],
+            Some("WorkflowEventBinding") => &doc["spec"]["submit"],
+            _ => continue,
+        };
+        let name = spec["workflowTemplateRef"]["name"].as_str().unwrap_or_default();
+        let wt = wts
+            .get(name)
+            .unwrap_or_else(|| panic!("{file}: no WorkflowTemplate {name}"));
+        used.insert(name.to_string());
+        // Workflows that use a template give only parameters it declares, and every one without a default.
+        let declared = names(&wt["spec"]["arguments"]["parameters"]);
+        let required: BTreeSet<String> = wt["spec"]["arguments"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p.get("value").is_none())
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        let given = names(&spec["arguments"]["parameters"]);
+        assert!(given.is_subset(&declared), "{file}: {given:?}");
+        assert!(
+            required.is_subset(&given),
+            "{file} misses {:?}",
+            required.difference(&given).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(
+        used.len(),
+        wts.len(),
+        "every WorkflowTemplate is used by a workflow in workflows/"
+    );
+}
+
+fn dag_references_resolve(wt: &Value) {
+    let templates = templates_of(wt);
     let workflow_parameters = names(&wt["spec"]["arguments"]["parameters"]);
     let dag = &templates[wt["spec"]["entrypoint"].as_str().unwrap()]["dag"]["tasks"];
     let tasks: BTreeMap<String, Value> = dag
@@ -259,30 +321,6 @@ fn every_dag_reference_resolves() {
                 _ => panic!("template {name}: unexpected reference {p}"),
             }
         }
-    }
-    // Workflows that use the template give only parameters it declares, and every one without a default.
-    let required: BTreeSet<String> = wt["spec"]["arguments"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p.get("value").is_none())
-        .map(|p| p["name"].as_str().unwrap().to_string())
-        .collect();
-    for (file, doc) in documents() {
-        let spec = match doc["kind"].as_str() {
-            Some("CronWorkflow") => &doc["spec"]["workflowSpec"],
-            Some("Workflow") => &doc["spec"],
-            Some("WorkflowEventBinding") => &doc["spec"]["submit"],
-            _ => continue,
-        };
-        assert_eq!(spec["workflowTemplateRef"]["name"], wt["metadata"]["name"], "{file}");
-        let given = names(&spec["arguments"]["parameters"]);
-        assert!(given.is_subset(&workflow_parameters), "{file}: {given:?}");
-        assert!(
-            required.is_subset(&given),
-            "{file} misses {:?}",
-            required.difference(&given).collect::<Vec<_>>()
-        );
     }
 }
 
@@ -372,12 +410,22 @@ fn every_container_is_locked_down() {
             !shells.contains(&program) && !line.contains(&"-c"),
             "{name}: no shell: {line:?}"
         );
-        // Credentials come from a Secret, never from a parameter.
+        // Credentials come from a Secret (secretKeyRef or envFrom), never from a value or a parameter.
+        for env in c["env"].as_array().into_iter().flatten() {
+            let var = env["name"].as_str().unwrap();
+            if ["KEY", "SECRET", "TOKEN", "PASSWORD"].iter().any(|w| var.contains(w)) {
+                assert!(env.get("value").is_none(), "{name}: {var} has a value");
+                assert!(
+                    env["valueFrom"]["secretKeyRef"]["name"].is_string(),
+                    "{name}: {var} not from a Secret"
+                );
+            }
+        }
         assert!(
-            !serde_json::to_string(&c)
+            !serde_json::to_string(&c["args"])
                 .unwrap()
                 .to_lowercase()
-                .contains("secret_access_key"),
+                .contains("secret"),
             "{name}"
         );
     }
@@ -413,6 +461,24 @@ fn the_role_grants_only_what_the_steps_use() {
         steps["rules"],
         serde_json::json!([{"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}])
     );
+    // The forecast's resource steps: apply one ConfigMap, merge-patch an HPA; nothing more.
+    let forecast = roles.iter().find(|r| r["metadata"]["name"] == "mttd-forecast").unwrap();
+    assert_eq!(
+        forecast["rules"],
+        serde_json::json!([
+            {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"]},
+            {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["get", "patch"]},
+        ])
+    );
+    let resource_actions: BTreeSet<String> = templates()
+        .values()
+        .filter_map(|t| t["resource"]["action"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        resource_actions,
+        ["apply", "patch"].iter().map(|s| s.to_string()).collect()
+    );
     for role in &roles {
         for rule in role["rules"].as_array().unwrap() {
             for verb in rule["verbs"].as_array().unwrap() {
@@ -426,4 +492,54 @@ fn the_role_grants_only_what_the_steps_use() {
                 .any(|r| r == "secrets" || r == "*"));
         }
     }
+}
+
+#[test]
+fn every_kubernetes_object_validates_strictly_against_the_kubernetes_api() {
+    let objects: Vec<(String, Value)> = documents()
+        .into_iter()
+        .filter(|(_, d)| {
+            d["kind"].is_string() && !ARGO_KINDS.contains(&d["kind"].as_str().unwrap()) && d["kind"] != "Kustomization"
+        })
+        .collect();
+    let kinds: BTreeSet<&str> = objects.iter().map(|(_, d)| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["ConfigMap", "Role", "RoleBinding", "ServiceAccount"]
+            .into_iter()
+            .collect(),
+        "the non-Argo objects"
+    );
+    common::assert_valid_kubernetes(&objects);
+}
+
+#[test]
+fn the_alertmanager_receiver_passes_amtool() {
+    let out = std::process::Command::new("amtool")
+        .arg("check-config")
+        .arg(root().join("workflows/alertmanager-receiver.yaml"))
+        .output()
+        .expect("this test needs amtool (Debian prometheus-alertmanager; .ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "amtool check-config: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_example_config_map_holds_a_valid_workload_config_and_policy() {
+    let (_, cm) = documents()
+        .into_iter()
+        .find(|(_, d)| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "mttd-config-api")
+        .unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    for key in ["config.yaml", "policy.yaml"] {
+        std::fs::write(dir.path().join(key), cm["data"][key].as_str().unwrap()).unwrap();
+    }
+    let config = mttd::config::WorkloadConfig::load(&dir.path().join("config.yaml")).unwrap();
+    assert!(matches!(config.source, mttd::config::SourceConfig::Prometheus(_)));
+    assert!(config.deploy.unwrap().surge_alert.is_some());
+    <mttd::policy::gate::GatePolicy as mttd::contract::Document>::read(&dir.path().join("policy.yaml")).unwrap();
 }

@@ -91,6 +91,14 @@ fn recommendation_and_each_fallback() {
     let embedded: serde_json::Value =
         serde_json::from_str(cm["data"]["recommendation.json"].as_str().unwrap()).unwrap();
     assert_eq!(embedded, rec);
+    assert_valid_kubernetes(&[("configmap.yaml".into(), cm)]);
+    let values = |name: &str| std::fs::read_to_string(root.join("out/values").join(name)).unwrap();
+    assert_eq!(values("replicas"), replicas.to_string());
+    assert_eq!(values("upper").parse::<f64>().unwrap(), upper);
+    assert_eq!(
+        (values("fallback").as_str(), values("patch-hpa").as_str()),
+        ("none", "false")
+    );
 
     // Stale metrics.
     let rec = forecast(root, "w.yaml", &["--now", "2027-01-01T00:00:00Z"]);
@@ -155,4 +163,97 @@ fn assisted_mode_patches_the_hpa_floor_within_the_guardrails() {
         patch["spec"]["minReplicas"].is_u64(),
         "an integer, as the Kubernetes API requires"
     );
+    // Merged (JSON merge patch, as kubectl patch --type merge) onto a complete HPA, the result
+    // is a valid HorizontalPodAutoscaler.
+    let mut hpa = serde_json::json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
+            "minReplicas": 2,
+            "maxReplicas": 40,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+        },
+    });
+    merge_patch(&mut hpa, &patch);
+    assert_eq!(hpa["spec"]["minReplicas"], 37);
+    assert_eq!(hpa["spec"]["maxReplicas"], 40);
+    assert_valid_kubernetes(&[("hpa-patched".into(), hpa)]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("out/values/patch-hpa")).unwrap(),
+        "true"
+    );
+}
+
+#[test]
+fn a_predicted_surge_is_posted_to_a_real_alertmanager() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+    let mut am = servers::alertmanager();
+    let with_alert = |url: &str| {
+        format!(
+            "{}deploy:\n  surge_alert:\n    alertmanager_url: {url}\n    factor: 1.5\n    runbook_url: https://runbooks.example/mttd-surge\n    labels:\n      team: platform\n",
+            std::fs::read_to_string(root.join("w.yaml")).unwrap()
+        )
+    };
+    std::fs::write(root.join("alert.yaml"), with_alert(&am.url("http"))).unwrap();
+
+    // Plenty of replicas running: no surge, nothing posted.
+    let rec = forecast(root, "alert.yaml", &["--now", "latest", "--current-replicas", "40"]);
+    assert!(rec.get("surge").is_none(), "{rec}");
+    let (status, body) = servers::http_get(&am.address, "/api/v2/alerts");
+    assert_eq!((status, body.trim()), (200, "[]"));
+
+    // One replica (10 units) against an upper bound well above 15: the alert is there.
+    let rec = forecast(root, "alert.yaml", &["--now", "latest", "--current-replicas", "1"]);
+    let upper = rec["forecast"]["upper"].as_f64().unwrap();
+    assert!(upper > 15.0);
+    assert_eq!(rec["surge"]["current_capacity"], 10.0);
+    let (status, body) = servers::http_get(&am.address, "/api/v2/alerts");
+    assert_eq!(status, 200);
+    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let alert = &alerts.as_array().unwrap()[0];
+    assert_eq!(alert["labels"]["alertname"], "MttdForecastSurge");
+    assert_eq!(alert["labels"]["workload"], "fc");
+    assert_eq!(alert["labels"]["severity"], "warning");
+    assert_eq!(alert["labels"]["team"], "platform");
+    assert_eq!(alert["status"]["state"], "active");
+    let notes = &alert["annotations"];
+    assert_eq!(notes["runbook_url"], "https://runbooks.example/mttd-surge");
+    assert_eq!(notes["model_version"], "v1");
+    assert_eq!(notes["horizon"], "15m");
+    assert_eq!(notes["forecast_upper"].as_str().unwrap().parse::<f64>().unwrap(), upper);
+    assert!(notes["summary"].as_str().unwrap().contains("fc"));
+
+    // Alertmanager down: the advice is still written, and the step fails saying why.
+    am.kill();
+    let out = root.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    step("forecast")
+        .current_dir(root)
+        .args(["--config", "alert.yaml", "--store", "store", "--out", "out"])
+        .args(["--now", "latest", "--current-replicas", "1"])
+        .assert()
+        .failure()
+        .stderr(contains("Alertmanager"))
+        .stderr(contains("gave up after 3 attempts"));
+    assert_valid_document(&out.join("recommendation.json"));
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
 }

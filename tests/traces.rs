@@ -15,7 +15,7 @@ fn holdout(file: &str, series: &str, resolution: &str) -> (mttd::evaluation::Hol
     );
     let config = WorkloadConfig::from_bytes(yaml.as_bytes(), "trace.yaml").unwrap();
     config.check("trace.yaml").unwrap();
-    let (raw, source) = mttd::source::load(&config).unwrap();
+    let (raw, source) = mttd::source::load(&config, None).unwrap();
     let (data, mut meta) = mttd::features::extract(&config, &raw, &source).unwrap();
     meta.dataset_sha256 = mttd::contract::sha256_hex(&data.to_parquet().unwrap());
     let (model, manifest) = mttd::train::train(&config, &data, &meta).unwrap();

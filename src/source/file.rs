@@ -33,7 +33,8 @@ pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Resu
             FileFormat::Parquet => "parquet",
         },
         location: config.path.display().to_string(),
-        sha256: sha256_hex(&bytes),
+        sha256: Some(sha256_hex(&bytes)),
+        prometheus: None,
     };
     Ok((collector.finish()?, description))
 }

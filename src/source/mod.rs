@@ -2,6 +2,7 @@
 //! samples in time order, checked (finite numbers, parseable timestamps, no duplicates).
 
 pub mod file;
+pub mod prometheus;
 
 use std::collections::BTreeMap;
 
@@ -21,16 +22,22 @@ pub struct RawSeries {
 pub struct SourceDescription {
     pub kind: &'static str,
     pub location: String,
-    pub sha256: String,
+    /// sha256 of a source file.
+    pub sha256: Option<String>,
+    pub prometheus: Option<crate::dataset::PrometheusRecord>,
 }
 
-/// Reads the workload's source, keeping the target and feature series the config names.
-pub fn load(config: &WorkloadConfig) -> Result<(RawSeries, SourceDescription)> {
+/// Reads the workload's source, keeping the target and feature series the config names. A
+/// Prometheus source reads the lookback ending at `end` (Unix seconds, rounded down to the
+/// step; default now); a file source reads the whole file.
+pub fn load(config: &WorkloadConfig, end: Option<i64>) -> Result<(RawSeries, SourceDescription)> {
+    let names = config.signals.features.names();
     let wanted: Vec<&str> = std::iter::once(config.signals.target.as_str())
-        .chain(config.signals.features.iter().map(String::as_str))
+        .chain(names.iter().map(String::as_str))
         .collect();
     let (raw, description) = match &config.source {
         SourceConfig::File(file) => file::load(file, &config.base_dir, &wanted)?,
+        SourceConfig::Prometheus(prometheus) => prometheus::load(prometheus, config, end)?,
     };
     for name in &wanted {
         if !raw.series.contains_key(*name) {

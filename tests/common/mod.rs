@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -245,4 +247,38 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `kubernetes-validate` (PyPI; `scripts/test` installs it and sets MTTD_KUBERNETES_VALIDATE):
+/// validates Kubernetes objects against the API's own schemas, `--strict` (unknown fields are
+/// errors). Panics with its report when a document fails.
+pub fn assert_valid_kubernetes(documents: &[(String, serde_json::Value)]) {
+    let tool = std::env::var_os("MTTD_KUBERNETES_VALIDATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("kubernetes-validate"));
+    assert!(
+        std::process::Command::new(&tool).arg("--version").output().is_ok(),
+        "this test needs kubernetes-validate (pip install kubernetes-validate; scripts/test installs it and sets MTTD_KUBERNETES_VALIDATE); not found as {}",
+        tool.display()
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut files = Vec::new();
+    for (i, (name, doc)) in documents.iter().enumerate() {
+        let file = dir.path().join(format!("{i}-{}.yaml", name.replace('/', "_")));
+        std::fs::write(&file, serde_yaml_ng::to_string(doc).unwrap()).unwrap();
+        files.push(file);
+    }
+    let out = std::process::Command::new(&tool)
+        .arg("--strict")
+        .args(&files)
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "kubernetes-validate --strict refused:\n{report}");
+    let passed = report.matches(" passed for resource ").count();
+    assert_eq!(passed, documents.len(), "every document validated:\n{report}");
 }

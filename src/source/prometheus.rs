@@ -1,0 +1,617 @@
+//! The Prometheus source: the target and each feature is a PromQL query, read with `query_range`
+//! over the lookback ending at a fixed `end` (rounded down to the step and recorded, so that two
+//! runs with the same `end` give the same dataset bytes).
+//!
+//! A long lookback is cut into chunks of at most `chunk_points` evaluation times (Prometheus
+//! refuses more than 11,000 points per series). Chunk k asks for `[start + k·P·step,
+//! start + ((k+1)·P − 1)·step]`: consecutive chunks neither overlap nor leave a step out, so the
+//! stitched series has every evaluation time once. Requests run concurrently, at most
+//! `concurrency` at a time. Connection errors, timeouts, 429 and 5xx are retried with
+//! exponential backoff and jitter; any other 4xx (a bad query, bad credentials) fails at once
+//! with Prometheus' own error text and the query named.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use serde::Deserialize;
+use url::Url;
+
+use super::{RawSeries, SourceDescription};
+use crate::config::{FeatureSignals, PrometheusSourceConfig, WorkloadConfig};
+use crate::contract::rfc3339;
+use crate::dataset::{Interval, PrometheusRecord};
+use crate::error::{Error, Result};
+
+/// Backoff before the first retry; doubled each time, capped at [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// One query to run: the signal's name (the target's is its query) and its PromQL.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub name: String,
+    pub query: String,
+}
+
+impl Signal {
+    /// For errors: the query and what it is for.
+    fn describe(&self) -> String {
+        if self.name == self.query {
+            format!("target query `{}`", self.query)
+        } else {
+            format!("query `{}` (feature `{}`)", self.query, self.name)
+        }
+    }
+}
+
+/// The window to read: evaluation times `start, start + step, …, end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+impl Window {
+    /// The lookback ending at `end` rounded down to the step.
+    pub fn ending_at(end: i64, lookback: i64, step: i64) -> Window {
+        let end = end.div_euclid(step) * step;
+        Window {
+            start: end - lookback,
+            end,
+            step,
+        }
+    }
+
+    /// Consecutive `(start, end)` pairs of at most `points` evaluation times each, covering the
+    /// window exactly once.
+    pub fn chunks(&self, points: u32) -> Vec<(i64, i64)> {
+        let span = i64::from(points.max(1)) * self.step;
+        let mut out = Vec::new();
+        let mut s = self.start;
+        while s <= self.end {
+            let e = (s + span - self.step).min(self.end);
+            out.push((s, e));
+            s = e + self.step;
+        }
+        out
+    }
+}
+
+/// Reads the target and feature queries of a workload from Prometheus.
+pub fn load(
+    config: &PrometheusSourceConfig,
+    workload: &WorkloadConfig,
+    end: Option<i64>,
+) -> Result<(RawSeries, SourceDescription)> {
+    let step = config.step.as_ref().unwrap_or(&workload.resolution).seconds();
+    let end = end.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let window = Window::ending_at(end, config.lookback.seconds(), step);
+    let queries = match &workload.signals.features {
+        FeatureSignals::Queries(q) => q.clone(),
+        FeatureSignals::Names(_) => BTreeMap::new(),
+    };
+    let mut signals = vec![Signal {
+        name: workload.signals.target.clone(),
+        query: workload.signals.target.clone(),
+    }];
+    signals.extend(queries.iter().map(|(name, query)| Signal {
+        name: name.clone(),
+        query: query.clone(),
+    }));
+    let client = Client::new(config, &workload.base_dir)?;
+    let fetched = client.fetch(&signals, window, config.chunk_points, config.concurrency)?;
+    let description = SourceDescription {
+        kind: "prometheus",
+        location: client.location.clone(),
+        sha256: None,
+        prometheus: Some(PrometheusRecord {
+            target_query: workload.signals.target.clone(),
+            feature_queries: queries,
+            window: Interval {
+                start: rfc3339(window.start),
+                end: rfc3339(window.end),
+            },
+            step: config.step.as_ref().unwrap_or(&workload.resolution).to_string(),
+            requests: fetched.requests,
+            non_finite_samples: fetched.non_finite,
+            warnings: fetched.warnings,
+        }),
+    };
+    Ok((fetched.raw, description))
+}
+
+/// What a fetch returns: the series by signal name, and what the manifest records.
+#[derive(Debug)]
+pub struct Fetched {
+    pub raw: RawSeries,
+    pub requests: u64,
+    pub non_finite: u64,
+    pub warnings: Vec<String>,
+}
+
+enum Auth {
+    None,
+    Bearer(String),
+    Basic { username: String, password: String },
+}
+
+/// An HTTP client for one Prometheus server, with its credentials.
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: Url,
+    auth: Auth,
+    retries: u32,
+    /// The server URL as configured (never credentials): for errors and the manifest.
+    pub location: String,
+}
+
+fn read_secret(base_dir: &Path, path: &Path, field: &str) -> Result<String> {
+    let path = base_dir.join(path);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::invalid(
+            &path,
+            field,
+            format!("cannot be read ({e}); it must be a file holding the secret"),
+        )
+    })?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+impl Client {
+    /// Builds the client: credentials and the CA file are read now, so a missing file is an
+    /// error before any request. Relative paths are relative to `base_dir`.
+    pub fn new(config: &PrometheusSourceConfig, base_dir: &Path) -> Result<Client> {
+        let location = config.url.trim_end_matches('/').to_string();
+        let invalid_url = |problem: String| Error::invalid("config", "field `/source/prometheus/url`", problem);
+        let mut endpoint =
+            Url::parse(&format!("{location}/")).map_err(|e| invalid_url(format!("`{location}`: {e}")))?;
+        if !endpoint.username().is_empty() || endpoint.password().is_some() {
+            return Err(invalid_url(
+                "must not carry credentials (use basic_auth with a password_file)".into(),
+            ));
+        }
+        endpoint = endpoint
+            .join("api/v1/query_range")
+            .map_err(|e| invalid_url(format!("`{location}`: {e}")))?;
+        let auth = match (&config.bearer_token_file, &config.basic_auth) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "config",
+                    "field `/source/prometheus`",
+                    "give bearer_token_file or basic_auth, not both",
+                ))
+            }
+            (Some(file), None) => Auth::Bearer(read_secret(
+                base_dir,
+                file,
+                "field `/source/prometheus/bearer_token_file`",
+            )?),
+            (None, Some(basic)) => Auth::Basic {
+                username: basic.username.clone(),
+                password: read_secret(
+                    base_dir,
+                    &basic.password_file,
+                    "field `/source/prometheus/basic_auth/password_file`",
+                )?,
+            },
+            (None, None) => Auth::None,
+        };
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.timeout.seconds() as u64))
+            .connect_timeout(Duration::from_secs(config.timeout.seconds().min(10) as u64));
+        if let Some(ca) = &config.tls_ca_file {
+            let path = base_dir.join(ca);
+            let field = "field `/source/prometheus/tls_ca_file`";
+            let pem =
+                std::fs::read(&path).map_err(|e| Error::invalid(&path, field, format!("cannot be read ({e})")))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Error::invalid(&path, field, format!("is not a PEM certificate bundle: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::invalid(&path, field, "holds no PEM certificate"));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(|e| Error::Prometheus {
+            url: location.clone(),
+            problem: format!("cannot build an HTTP client: {e}"),
+        })?;
+        Ok(Client {
+            http,
+            endpoint,
+            auth,
+            retries: config.retries,
+            location,
+        })
+    }
+
+    fn error(&self, problem: impl Into<String>) -> Error {
+        Error::Prometheus {
+            url: self.location.clone(),
+            problem: problem.into(),
+        }
+    }
+
+    /// Fetches every signal over the window, chunked, with at most `concurrency` requests in
+    /// flight, and stitches each signal's chunks in time order.
+    pub fn fetch(&self, signals: &[Signal], window: Window, chunk_points: u32, concurrency: u32) -> Result<Fetched> {
+        let chunks = window.chunks(chunk_points);
+        let jobs: Vec<(usize, usize)> = (0..signals.len())
+            .flat_map(|s| (0..chunks.len()).map(move |c| (s, c)))
+            .collect();
+        let total = jobs.len();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| self.error(format!("cannot start the I/O runtime: {e}")))?;
+        let results: Vec<Result<(usize, usize, Chunk)>> = runtime.block_on(async {
+            let mut done = 0usize;
+            let mut out = Vec::with_capacity(total);
+            let chunks = &chunks;
+            let mut pending = stream::iter(jobs.into_iter().map(|(s, c)| async move {
+                let chunk = self.fetch_chunk(&signals[s], chunks[c], window.step).await;
+                chunk.map(|chunk| (s, c, chunk))
+            }))
+            .buffer_unordered(concurrency.max(1) as usize);
+            while let Some(result) = pending.next().await {
+                let failed = result.is_err();
+                if let Ok((s, c, chunk)) = &result {
+                    done += 1;
+                    tracing::debug!(
+                        signal = %signals[*s].name,
+                        chunk = c + 1,
+                        samples = chunk.samples.len(),
+                        "fetched {done}/{total}"
+                    );
+                }
+                out.push(result);
+                if failed {
+                    break; // the first failure ends the extraction; nothing is written
+                }
+            }
+            out
+        });
+        let mut per_signal: Vec<Vec<Option<Chunk>>> = signals.iter().map(|_| vec![None; chunks.len()]).collect();
+        for result in results {
+            let (s, c, chunk) = result?;
+            per_signal[s][c] = Some(chunk);
+        }
+        let mut raw = RawSeries {
+            origin: self.location.clone(),
+            series: BTreeMap::new(),
+        };
+        let (mut non_finite, mut warnings) = (0u64, Vec::new());
+        for (signal, chunks) in signals.iter().zip(per_signal) {
+            let mut samples: Vec<(i64, f64)> = Vec::new();
+            for chunk in chunks.into_iter().flatten() {
+                non_finite += chunk.non_finite;
+                for w in chunk.warnings {
+                    let w = format!("{}: {w}", signal.name);
+                    if !warnings.contains(&w) {
+                        warnings.push(w);
+                    }
+                }
+                // Chunks are disjoint and in order; a sample at or before the last one kept
+                // could only come from a server answering outside the window asked for.
+                for s in chunk.samples {
+                    if samples.last().is_none_or(|last| s.0 > last.0) {
+                        samples.push(s);
+                    }
+                }
+            }
+            if samples.is_empty() {
+                return Err(self.error(format!(
+                    "{} returned no samples between {} and {}; check the query in Prometheus' UI",
+                    signal.describe(),
+                    rfc3339(window.start),
+                    rfc3339(window.end)
+                )));
+            }
+            raw.series.insert(signal.name.clone(), samples);
+        }
+        for w in &warnings {
+            tracing::warn!("Prometheus warning: {w}");
+        }
+        Ok(Fetched {
+            raw,
+            requests: total as u64,
+            non_finite,
+            warnings,
+        })
+    }
+
+    /// One `query_range` request, retried where retrying can help.
+    async fn fetch_chunk(&self, signal: &Signal, (start, end): (i64, i64), step: i64) -> Result<Chunk> {
+        let mut url = self.endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("query", &signal.query)
+            .append_pair("start", &start.to_string())
+            .append_pair("end", &end.to_string())
+            .append_pair("step", &step.to_string());
+        let what = || signal.describe();
+        let mut attempt = 0u32;
+        loop {
+            let problem = match self.request(url.clone()).await {
+                Attempt::Done(body) => return self.parse(&body, signal),
+                Attempt::Refused(problem) => return Err(self.error(format!("{}: {problem}", what()))),
+                Attempt::Retry(problem) => problem,
+            };
+            if attempt >= self.retries {
+                return Err(self.error(format!(
+                    "{} for {} to {}: gave up after {} attempts: {problem}",
+                    what(),
+                    rfc3339(start),
+                    rfc3339(end),
+                    attempt + 1
+                )));
+            }
+            let delay = backoff(attempt, start as u64 ^ signal.query.len() as u64);
+            tracing::warn!(attempt = attempt + 1, "{}: {problem}; retrying in {delay:?}", what());
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn request(&self, url: Url) -> Attempt {
+        let mut request = self.http.get(url);
+        request = match &self.auth {
+            Auth::None => request,
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
+        };
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return Attempt::Retry(describe(&e)),
+        };
+        let status = response.status();
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Attempt::Retry(format!("reading the answer: {}", describe(&e))),
+        };
+        if status.is_success() {
+            return Attempt::Done(body.to_vec());
+        }
+        let text = error_text(&body);
+        if status.as_u16() == 429 || status.is_server_error() {
+            Attempt::Retry(format!("HTTP {status}: {text}"))
+        } else if status.as_u16() == 401 || status.as_u16() == 403 {
+            Attempt::Refused(format!("HTTP {status}: {text} (check bearer_token_file or basic_auth)"))
+        } else {
+            Attempt::Refused(format!("HTTP {status}: {text}"))
+        }
+    }
+
+    fn parse(&self, body: &[u8], signal: &Signal) -> Result<Chunk> {
+        let what = || signal.describe();
+        let answer: Answer = serde_json::from_slice(body)
+            .map_err(|e| self.error(format!("{}: the answer is not Prometheus' JSON: {e}", what())))?;
+        if answer.status != "success" {
+            return Err(self.error(format!(
+                "{}: {}: {}",
+                what(),
+                answer.error_type.unwrap_or_default(),
+                answer.error.unwrap_or_default()
+            )));
+        }
+        let data = answer
+            .data
+            .ok_or_else(|| self.error(format!("{}: the answer has no `data`", what())))?;
+        if data.result_type != "matrix" {
+            return Err(self.error(format!(
+                "{}: answered a {}, expected a matrix (a range query of an instant vector)",
+                what(),
+                data.result_type
+            )));
+        }
+        if data.result.len() > 1 {
+            let labels: Vec<String> = data.result.iter().take(3).map(|s| labels(&s.metric)).collect();
+            return Err(self.error(format!(
+                "{} returned {} series ({}{}); a signal must be one series: aggregate it, e.g. sum(...)",
+                what(),
+                data.result.len(),
+                labels.join(", "),
+                if data.result.len() > 3 { ", …" } else { "" }
+            )));
+        }
+        let mut chunk = Chunk {
+            samples: Vec::new(),
+            non_finite: 0,
+            warnings: answer.warnings,
+        };
+        if let Some(series) = data.result.into_iter().next() {
+            chunk.samples.reserve(series.values.len());
+            for (t, v) in series.values {
+                let value: f64 = v
+                    .parse()
+                    .map_err(|_| self.error(format!("{}: sample value `{v}` is not a number", what())))?;
+                if value.is_finite() {
+                    chunk.samples.push((t.round() as i64, value));
+                } else {
+                    chunk.non_finite += 1;
+                }
+            }
+        }
+        Ok(chunk)
+    }
+}
+
+/// One chunk of one signal.
+#[derive(Debug, Clone)]
+struct Chunk {
+    samples: Vec<(i64, f64)>,
+    non_finite: u64,
+    warnings: Vec<String>,
+}
+
+enum Attempt {
+    Done(Vec<u8>),
+    /// Retrying cannot help (a 4xx other than 429).
+    Refused(String),
+    Retry(String),
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    status: String,
+    #[serde(default)]
+    data: Option<Data>,
+    #[serde(default, rename = "errorType")]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<SeriesJson>,
+}
+
+#[derive(Deserialize)]
+struct SeriesJson {
+    #[serde(default)]
+    metric: BTreeMap<String, String>,
+    #[serde(default)]
+    values: Vec<(f64, String)>,
+}
+
+fn labels(metric: &BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = metric.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+/// Prometheus' own error text from an error answer, else the body's start.
+fn error_text(body: &[u8]) -> String {
+    match serde_json::from_slice::<Answer>(body) {
+        Ok(Answer {
+            error: Some(error),
+            error_type,
+            ..
+        }) => match error_type {
+            Some(t) => format!("{t}: {error}"),
+            None => error,
+        },
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            text.chars().take(300).collect()
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Exponential backoff with jitter: the delay doubles with each attempt (capped), then a
+/// pseudo-random share of up to half of it is taken off, so that retries of concurrent requests
+/// spread out.
+fn backoff(attempt: u32, seed: u64) -> Duration {
+    let base = FIRST_BACKOFF.saturating_mul(1u32 << attempt.min(16)).min(MAX_BACKOFF);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    // splitmix64 of the clock and the request: enough spread for jitter.
+    let mut x = nanos ^ seed.rotate_left(17) ^ u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    let share = (x % 1000) as f64 / 2000.0; // 0 to 0.5
+    base.mul_f64(1.0 - share)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_window_once_within_the_point_limit() {
+        for (lookback_steps, points) in [(0i64, 5u32), (4, 5), (5, 5), (43_200, 11_000), (43_199, 10_000), (7, 1)] {
+            let w = Window::ending_at(1_700_000_030, lookback_steps * 60, 60);
+            let chunks = w.chunks(points);
+            let times: Vec<i64> = chunks
+                .iter()
+                .flat_map(|&(s, e)| (0..).map(move |k| s + k * 60).take_while(move |&t| t <= e))
+                .collect();
+            let expected: Vec<i64> = (0..=lookback_steps).map(|k| w.start + k * 60).collect();
+            assert_eq!(times, expected, "lookback {lookback_steps} steps, {points} points");
+            for (s, e) in chunks {
+                assert!((e - s) / 60 < i64::from(points), "chunk over the limit");
+                assert!((e - s) / 60 <= 11_000);
+            }
+        }
+        assert_eq!(Window::ending_at(1_700_000_030, 600, 60).end, 1_699_999_980);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped_with_jitter() {
+        for attempt in 0..10 {
+            let full = FIRST_BACKOFF.saturating_mul(1 << attempt).min(MAX_BACKOFF);
+            let d = backoff(attempt, 7);
+            assert!(d <= full && d >= full / 2, "attempt {attempt}: {d:?} vs {full:?}");
+        }
+    }
+
+    fn client() -> Client {
+        let config: PrometheusSourceConfig =
+            serde_json::from_str(r#"{"url": "http://127.0.0.1:9", "lookback": "1d"}"#).unwrap();
+        Client::new(&config, Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn an_answer_gives_samples_warnings_and_counts_non_finite_values() {
+        let signal = Signal {
+            name: "cpu".into(),
+            query: "sum(cpu)".into(),
+        };
+        let body = br#"{"status":"success","warnings":["partial answer"],"data":{"resultType":"matrix","result":[
+            {"metric":{},"values":[[1700000000,"1.5"],[1700000060.0,"NaN"],[1700000120,"+Inf"],[1700000180,"-2"]]}]}}"#;
+        let chunk = client().parse(body, &signal).unwrap();
+        assert_eq!(chunk.samples, vec![(1_700_000_000, 1.5), (1_700_000_180, -2.0)]);
+        assert_eq!(chunk.non_finite, 2);
+        assert_eq!(chunk.warnings, vec!["partial answer".to_string()]);
+        let empty = br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        assert!(client().parse(empty, &signal).unwrap().samples.is_empty());
+        let vector = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert!(client()
+            .parse(vector, &signal)
+            .unwrap_err()
+            .to_string()
+            .contains("expected a matrix"));
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused() {
+        let config: PrometheusSourceConfig =
+            serde_json::from_str(r#"{"url": "http://u:p@127.0.0.1:9", "lookback": "1d"}"#).unwrap();
+        let e = Client::new(&config, Path::new(".")).err().unwrap().to_string();
+        assert!(e.contains("must not carry credentials"), "{e}");
+    }
+
+    #[test]
+    fn error_text_is_prometheus_own() {
+        let body = br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected"}"#;
+        assert_eq!(error_text(body), "bad_data: 1:5: parse error: unexpected");
+        assert_eq!(error_text(b"Unauthorized\n"), "Unauthorized");
+    }
+}
