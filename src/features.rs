@@ -225,9 +225,20 @@ fn extract_rows(
     for (period, period_name, harmonics) in [(86_400i64, "hour", 3u32), (604_800, "week", 2)] {
         for k in 1..=harmonics {
             // Unix time 0 was a Thursday: shift so that the weekly phase starts on Monday 00:00.
-            let phase = move |i: usize| {
-                let t = forecast_time(i) + if period == 604_800 { 3 * 86_400 } else { 0 };
-                TAU * k as f64 * t.rem_euclid(period) as f64 / period as f64
+            let offset = if period == 604_800 { 3 * 86_400 } else { 0 };
+            let angle = move |r: i64| TAU * k as f64 * r as f64 / period as f64;
+            // The grid's times of day (week) repeat: when the step divides the period, each
+            // value is computed once per position in the period, then looked up.
+            let periodic = move |f: fn(f64) -> f64| {
+                let table: Option<Vec<f64>> =
+                    (period % step == 0).then(|| (0..period / step).map(|j| f(angle(j * step))).collect());
+                move |i: usize| {
+                    let r = (forecast_time(i) + offset).rem_euclid(period);
+                    Some(match &table {
+                        Some(t) => t[(r / step) as usize],
+                        None => f(angle(r)),
+                    })
+                }
             };
             let what = if period_name == "hour" {
                 "time of day"
@@ -237,12 +248,12 @@ fn extract_rows(
             features.push(Feature {
                 name: format!("{period_name}_sin_{k}"),
                 definition: format!("sin(2π·{k}·{what}) of the forecast time t + horizon"),
-                values: Box::new(move |i| Some(phase(i).sin())),
+                values: Box::new(periodic(f64::sin)),
             });
             features.push(Feature {
                 name: format!("{period_name}_cos_{k}"),
                 definition: format!("cos(2π·{k}·{what}) of the forecast time t + horizon"),
-                values: Box::new(move |i| Some(phase(i).cos())),
+                values: Box::new(periodic(f64::cos)),
             });
         }
     }

@@ -453,10 +453,10 @@ enum Attempt {
 }
 
 #[derive(Deserialize)]
-struct Answer {
+struct Answer<'a> {
     status: String,
-    #[serde(default)]
-    data: Option<Data>,
+    #[serde(default, borrow)]
+    data: Option<Data<'a>>,
     #[serde(default, rename = "errorType")]
     error_type: Option<String>,
     #[serde(default)]
@@ -466,18 +466,20 @@ struct Answer {
 }
 
 #[derive(Deserialize)]
-struct Data {
+struct Data<'a> {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: Vec<SeriesJson>,
+    #[serde(borrow)]
+    result: Vec<SeriesJson<'a>>,
 }
 
+/// One series; sample values are borrowed from the answer (Prometheus writes them as strings).
 #[derive(Deserialize)]
-struct SeriesJson {
+struct SeriesJson<'a> {
     #[serde(default)]
     metric: BTreeMap<String, String>,
-    #[serde(default)]
-    values: Vec<(f64, String)>,
+    #[serde(default, borrow)]
+    values: Vec<(f64, &'a str)>,
 }
 
 fn labels(metric: &BTreeMap<String, String>) -> String {
