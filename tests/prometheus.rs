@@ -324,3 +324,61 @@ fn the_whole_loop_runs_on_prometheus_and_the_forecast_falls_back_when_it_is_down
     );
     assert!(rec.get("replicas").is_none());
 }
+
+/// Prometheus' own web config has no bearer tokens (it is for a proxy in front of it), so this
+/// one test answers `query_range` itself, to see the header mttd sends.
+#[test]
+fn a_bearer_token_file_is_sent_as_the_authorization_header() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for _ in 0..2 {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 8192];
+            let n = stream.read(&mut buf).unwrap();
+            let request = String::from_utf8_lossy(&buf[..n]).to_string();
+            let start: i64 = request
+                .split("start=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let values: Vec<String> = (0..=60).map(|k| format!("[{},\"{}\"]", start + k * 60, k)).collect();
+            let body = format!(
+                r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{}},"values":[{}]}}]}}}}"#,
+                values.join(",")
+            );
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            requests.push(request);
+        }
+        requests
+    });
+    let dir = assert_fs::TempDir::new().unwrap();
+    std::fs::write(dir.path().join("token"), "t0ken-value\n").unwrap();
+    let text = format!(
+        "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: api\nsource:\n  prometheus:\n    url: http://{address}\n    lookback: 1h\n    bearer_token_file: token\n    concurrency: 1\nsignals:\n  target: up\n  features:\n    other: up2\nfeatures:\n  lags: [5m]\n  rolling_windows: [10m]\n  seasonal_lags: []\nlabel:\n  horizon: 5m\n"
+    );
+    extract(dir.path(), &text, "out").success();
+    let requests = server.join().unwrap();
+    for request in &requests {
+        assert!(request.starts_with("GET /api/v1/query_range?query="), "{request}");
+        assert!(
+            request
+                .lines()
+                .any(|l| l.eq_ignore_ascii_case("authorization: Bearer t0ken-value")),
+            "{request}"
+        );
+    }
+    let manifest = std::fs::read_to_string(dir.path().join("out/dataset.manifest.json")).unwrap();
+    assert!(!manifest.contains("t0ken"), "no credentials in the manifest");
+}
