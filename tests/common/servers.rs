@@ -84,18 +84,25 @@ pub fn openmetrics() -> String {
     s
 }
 
-/// A TSDB backfilled once per test process with [`openmetrics`] (`promtool tsdb
-/// create-blocks-from openmetrics`); each server gets its own copy.
+/// A TSDB backfilled with [`openmetrics`] (`promtool tsdb create-blocks-from openmetrics`), kept
+/// in the temp folder under a name that changes with the series, so that it is built once per
+/// machine, not once per run; each server gets its own copy.
 pub fn backfilled_tsdb() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("mttd-tsdb").tempdir().unwrap().keep();
-        let om = dir.join("series.om");
+        // Bump the version when the synthetic series change.
+        let data = std::env::temp_dir().join(format!("mttd-test-tsdb-v1-{START}-{MINUTES}"));
+        if data.join("complete").exists() {
+            return data;
+        }
+        let work = tempfile::Builder::new().prefix("mttd-tsdb").tempdir().unwrap();
+        let om = work.path().join("series.om");
         std::fs::write(&om, openmetrics()).unwrap();
+        let built = work.path().join("data");
         let out = Command::new(binary("promtool"))
             .args(["tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=168h"])
             .arg(&om)
-            .arg(dir.join("data"))
+            .arg(&built)
             .output()
             .expect("promtool runs");
         assert!(
@@ -103,8 +110,10 @@ pub fn backfilled_tsdb() -> &'static Path {
             "promtool failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::remove_file(&om).unwrap();
-        dir.join("data")
+        std::fs::write(built.join("complete"), b"").unwrap();
+        let _ = std::fs::remove_dir_all(&data); // a leftover without `complete`
+        std::fs::rename(&built, &data).unwrap();
+        data
     })
 }
 
