@@ -57,17 +57,14 @@ pub fn surge_alert(
     })
 }
 
-/// Posts alerts to Alertmanager, retrying connection errors and 5xx twice.
+/// Posts alerts to Alertmanager, retrying connection errors and 5xx twice (with backoff).
 pub fn post(base_url: &str, alerts: &serde_json::Value) -> Result<()> {
     let url = format!("{}/api/v2/alerts", base_url.trim_end_matches('/'));
     let error = |problem: String| Error::Alertmanager {
         url: base_url.to_string(),
         problem,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| error(format!("cannot start the I/O runtime: {e}")))?;
+    let runtime = crate::http::runtime().map_err(error)?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -92,13 +89,13 @@ pub fn post(base_url: &str, alerts: &serde_json::Value) -> Result<()> {
                     }
                     format!("HTTP {status}: {}", text.trim())
                 }
-                Err(e) => format!("cannot post: {e}"),
+                Err(e) => crate::http::describe(&e),
             };
             if attempt >= 2 {
                 return Err(error(format!("gave up after {} attempts: {problem}", attempt + 1)));
             }
+            tokio::time::sleep(crate::http::backoff(attempt, 0)).await;
             attempt += 1;
-            tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
         }
     })
 }

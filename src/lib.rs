@@ -14,6 +14,7 @@ pub mod error;
 pub mod evaluation;
 pub mod features;
 pub mod forecast;
+pub mod http;
 pub mod model;
 pub mod policy;
 pub mod replay;

@@ -23,10 +23,7 @@ use crate::config::{FeatureSignals, PrometheusSourceConfig, WorkloadConfig};
 use crate::contract::rfc3339;
 use crate::dataset::{Interval, PrometheusRecord};
 use crate::error::{Error, Result};
-
-/// Backoff before the first retry; doubled each time, capped at [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(8);
+use crate::http;
 
 /// One query to run: the signal's name (the target's is its query) and its PromQL.
 #[derive(Debug, Clone)]
@@ -242,10 +239,7 @@ impl Client {
             .flat_map(|s| (0..chunks.len()).map(move |c| (s, c)))
             .collect();
         let total = jobs.len();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| self.error(format!("cannot start the I/O runtime: {e}")))?;
+        let runtime = http::runtime().map_err(|e| self.error(e))?;
         let results: Vec<Result<(usize, usize, Chunk)>> = runtime.block_on(async {
             let mut done = 0usize;
             let mut out = Vec::with_capacity(total);
@@ -347,7 +341,7 @@ impl Client {
                     attempt + 1
                 )));
             }
-            let delay = backoff(attempt, start as u64 ^ signal.query.len() as u64);
+            let delay = http::backoff(attempt, start as u64 ^ signal.query.len() as u64);
             tracing::warn!(attempt = attempt + 1, "{}: {problem}; retrying in {delay:?}", what());
             tokio::time::sleep(delay).await;
             attempt += 1;
@@ -363,12 +357,12 @@ impl Client {
         };
         let response = match request.send().await {
             Ok(r) => r,
-            Err(e) => return Attempt::Retry(describe(&e)),
+            Err(e) => return Attempt::Retry(http::describe(&e)),
         };
         let status = response.status();
         let body = match response.bytes().await {
             Ok(b) => b,
-            Err(e) => return Attempt::Retry(format!("reading the answer: {}", describe(&e))),
+            Err(e) => return Attempt::Retry(format!("reading the answer: {}", http::describe(&e))),
         };
         if status.is_success() {
             return Attempt::Done(body.to_vec());
@@ -506,45 +500,15 @@ fn error_text(body: &[u8]) -> String {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// Exponential backoff with jitter: the delay doubles with each attempt (capped), then a
-/// pseudo-random share of up to half of it is taken off, so that retries of concurrent requests
-/// spread out.
-fn backoff(attempt: u32, seed: u64) -> Duration {
-    let base = FIRST_BACKOFF.saturating_mul(1u32 << attempt.min(16)).min(MAX_BACKOFF);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    // splitmix64 of the clock and the request: enough spread for jitter.
-    let mut x = nanos ^ seed.rotate_left(17) ^ u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^= x >> 31;
-    let share = (x % 1000) as f64 / 2000.0; // 0 to 0.5
-    base.mul_f64(1.0 - share)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn client() -> Client {
+        let config: PrometheusSourceConfig =
+            serde_json::from_str(r#"{"url": "http://127.0.0.1:9", "lookback": "1d"}"#).unwrap();
+        Client::new(&config, Path::new(".")).unwrap()
+    }
 
     #[test]
     fn chunks_cover_the_window_once_within_the_point_limit() {
@@ -563,21 +527,6 @@ mod tests {
             }
         }
         assert_eq!(Window::ending_at(1_700_000_030, 600, 60).end, 1_699_999_980);
-    }
-
-    #[test]
-    fn backoff_doubles_and_is_capped_with_jitter() {
-        for attempt in 0..10 {
-            let full = FIRST_BACKOFF.saturating_mul(1 << attempt).min(MAX_BACKOFF);
-            let d = backoff(attempt, 7);
-            assert!(d <= full && d >= full / 2, "attempt {attempt}: {d:?} vs {full:?}");
-        }
-    }
-
-    fn client() -> Client {
-        let config: PrometheusSourceConfig =
-            serde_json::from_str(r#"{"url": "http://127.0.0.1:9", "lookback": "1d"}"#).unwrap();
-        Client::new(&config, Path::new(".")).unwrap()
     }
 
     #[test]

@@ -220,19 +220,7 @@ impl S3Server {
 
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = std::process::Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            servers::terminate(&mut child, std::time::Duration::from_secs(15));
         }
     }
 

@@ -1,0 +1,67 @@
+//! What the HTTP clients share (the Prometheus source, the Alertmanager alert): a small I/O
+//! runtime, retry backoff with jitter, and an error description that names the cause.
+
+use std::time::Duration;
+
+/// Backoff before the first retry; doubled each time, capped at [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// A current-thread runtime for a step's requests (the step blocks on them).
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the I/O runtime: {e}"))
+}
+
+/// What went wrong with a request, with its chain of causes ("cannot connect: … refused").
+pub fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Exponential backoff with jitter: the delay doubles with each attempt (capped), then a
+/// pseudo-random share of up to half of it is taken off, so that retries of concurrent requests
+/// spread out.
+pub fn backoff(attempt: u32, seed: u64) -> Duration {
+    let base = FIRST_BACKOFF.saturating_mul(1u32 << attempt.min(16)).min(MAX_BACKOFF);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    // splitmix64 of the clock and the request: enough spread for jitter.
+    let mut x = nanos ^ seed.rotate_left(17) ^ u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    let share = (x % 1000) as f64 / 2000.0; // 0 to 0.5
+    base.mul_f64(1.0 - share)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped_with_jitter() {
+        for attempt in 0..10 {
+            let full = FIRST_BACKOFF.saturating_mul(1 << attempt).min(MAX_BACKOFF);
+            let d = backoff(attempt, 7);
+            assert!(d <= full && d >= full / 2, "attempt {attempt}: {d:?} vs {full:?}");
+        }
+    }
+}
