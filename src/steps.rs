@@ -427,13 +427,13 @@ impl ForecastArgs {
         let config = WorkloadConfig::load(&self.config)?;
         let given = match self.now.as_deref() {
             Some("latest") | None => None,
-            Some(text) => Some(crate::contract::parse_timestamp(text).ok_or_else(|| {
-                anyhow::anyhow!("--now: `{text}` is not an RFC 3339 timestamp, Unix seconds or `latest`")
-            })?),
+            Some(text) => Some(parse_time(text).map_err(|e| anyhow::anyhow!("--now: {e}, or `latest`"))?),
         };
+        // One clock reading: the window a Prometheus source reads ends where "now" is.
+        let end = given.unwrap_or_else(|| chrono::Utc::now().timestamp());
         // A server that cannot answer is a fallback (metrics missing), not a failed step: the
         // published advice must then say "reactive baseline", not keep the last forecast.
-        let (raw, description, source_error) = match source::load(&config, given) {
+        let (raw, description, source_error) = match source::load(&config, Some(end)) {
             Ok((raw, description)) => (raw, description, None),
             Err(e @ crate::error::Error::Prometheus { .. }) => (
                 source::RawSeries::default(),
@@ -453,11 +453,10 @@ impl ForecastArgs {
             .and_then(|s| s.last())
             .map(|s| s.0);
         let now = match (self.now.as_deref(), given) {
-            (_, Some(t)) => t,
             (Some("latest"), None) if source_error.is_none() => {
                 latest.ok_or_else(|| anyhow::anyhow!("--now latest: the target has no samples"))?
             }
-            _ => chrono::Utc::now().timestamp(),
+            _ => end,
         };
         let state = self.state.clone().unwrap_or_else(|| self.out.join(RECOMMENDATION_FILE));
         let previous = if state.exists() {
