@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use crate::contract::rfc3339;
+use crate::contract::deploy::{Recommendation, Surge, SurgeAlertConfig};
 use crate::error::{Error, Result};
-use crate::forecast::{Recommendation, Surge, SurgeAlertConfig};
+use crate::time::rfc3339;
 
 pub const ALERT_NAME: &str = "MttdForecastSurge";
 

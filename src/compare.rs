@@ -4,70 +4,19 @@
 //! configured) an autoscaler replay of the window under the reactive HPA, the control and the
 //! candidate.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use crate::config::ModelKind;
-use crate::contract::{parse_timestamp, sha256_hex, ApiVersion, Document};
-use crate::dataset::{Dataset, DatasetManifest, Interval};
-use crate::duration::HumanDuration;
+use crate::contract::capacity::{CapacityConfig, ForecastBound};
+use crate::contract::comparison::{Comparison, ComparisonKind, ControlRef, ModelRef, ReplayReport};
+use crate::contract::dataset::DatasetManifest;
+use crate::contract::document::{sha256_hex, ApiVersion, Document};
+use crate::contract::interval::Interval;
+use crate::contract::model::{Model, ModelKind, ModelManifest};
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::evaluation::{calibrated_baseline, metrics, Metrics};
-use crate::model::{Model, ModelManifest};
-use crate::replay::{self, CapacityConfig, ForecastBound, Forecasts, ReplayReport, ReplayTraces};
+use crate::evaluate::{calibrated_baseline, metrics};
+use crate::model::PromotedModel;
+use crate::replay::{self, Forecasts, ReplayTraces};
+use crate::time::{parse_timestamp, HumanDuration};
 use crate::train::rows_of;
-
-crate::document_kind!(ComparisonKind, "Comparison");
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Comparison {
-    #[serde(rename = "apiVersion")]
-    pub api_version: ApiVersion,
-    pub kind: ComparisonKind,
-    pub workload: String,
-    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
-    pub dataset_sha256: String,
-    /// The shadow window: the latest rows, unseen by training and validation.
-    pub window: Interval,
-    pub candidate: ModelRef,
-    pub control: ControlRef,
-    pub candidate_metrics: Metrics,
-    pub control_metrics: Metrics,
-    /// The autoscaler replay; absent when the workload has no `capacity` configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replay: Option<ReplayReport>,
-}
-
-impl Document for Comparison {
-    const KIND: &'static str = "Comparison";
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ModelRef {
-    pub algorithm: ModelKind,
-    pub model_sha256: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ControlRef {
-    pub algorithm: ModelKind,
-    /// The promoted version it came from; absent for a baseline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_sha256: Option<String>,
-    /// Why this control was used.
-    pub reason: String,
-}
-
-/// The model in service, if any, as the store gave it.
-pub struct PromotedModel {
-    pub version: u32,
-    pub model: Model,
-}
 
 /// The control: the promoted model if it can predict on this dataset, else a baseline.
 fn choose_control(

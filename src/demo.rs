@@ -5,8 +5,9 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use crate::contract::{rfc3339, write_atomic};
+use crate::contract::document::write_atomic;
 use crate::error::Result;
+use crate::time::rfc3339;
 
 /// 2026-01-05T00:00:00Z, a Monday.
 const START: i64 = 1_767_571_200;

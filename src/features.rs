@@ -13,13 +13,14 @@
 
 use std::f64::consts::TAU;
 
-use crate::config::{LabelKind, WorkloadConfig};
-use crate::contract::rfc3339;
-use crate::dataset::{
-    Dataset, DatasetManifest, FeatureDefinition, Gap, GapReport, Interval, LabelDefinition, SourceRecord,
-};
+use crate::contract::dataset::{DatasetManifest, FeatureDefinition, Gap, GapReport, LabelDefinition, LabelKind};
+use crate::contract::interval::Interval;
+use crate::contract::source::SourceRecord;
+use crate::contract::workload::WorkloadConfig;
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::source::{RawSeries, SourceDescription};
+use crate::time::rfc3339;
 
 const MAX_LISTED_GAPS: usize = 1000;
 

@@ -1,26 +1,46 @@
 //! mttd: Monitor service metrics, Train a workload forecast model, Test it against the model in
 //! service, Deploy it only once it has proven itself. The library holds every step's logic; the
-//! binaries in `steps/` and the `mttd` CLI only parse arguments and call it.
+//! programs in `steps/` and the `mttd` CLI only parse arguments and call it.
+//!
+//! The crate is layered; each layer imports only the layers below it (a test checks that the
+//! import graph has no cycle and that `contract` imports nothing above it):
+//!
+//! 1. [`error`], [`time`]: the error type; durations and timestamps.
+//! 2. [`contract`]: every type that appears in `schemas/` — the workload config and its parts,
+//!    every document a step writes — the document machinery, and [`contract::layout`], the name
+//!    of every file and store key a step uses. *A change to `schemas/` is made here.*
+//! 3. The domain: computations that take and return contract types and know nothing of the
+//!    command line or of step folders. [`source`] (Prometheus, files) → [`features`] →
+//!    [`dataset`]; [`model`] and [`train`]; [`evaluate`]; [`replay`] (the HPA and the predictive
+//!    policies) with [`policy`] (sizing and guardrails); [`compare`]; [`gate`]; [`forecast`];
+//!    [`store`] (the model store and registry); [`report`], [`alert`], [`demo`], [`http`].
+//!    *A change to a number the pipeline computes is made here.*
+//! 4. [`steps`]: one module per step program — its arguments, what it reads and writes, what it
+//!    returns. *A change to a file a step reads or writes is made here or in `layout`.*
+//! 5. [`cli`]: the `mttd` program — every step as a subcommand, `mttd run`, `mttd registry`.
+
+pub mod error;
+pub mod time;
+
+pub mod contract;
 
 pub mod alert;
-pub mod cli;
 pub mod compare;
-pub mod config;
-pub mod contract;
 pub mod dataset;
 pub mod demo;
-pub mod duration;
-pub mod error;
-pub mod evaluation;
+pub mod evaluate;
 pub mod features;
 pub mod forecast;
+pub mod gate;
 pub mod http;
 pub mod model;
 pub mod policy;
 pub mod replay;
 pub mod report;
-pub mod run;
 pub mod source;
-pub mod steps;
 pub mod store;
 pub mod train;
+
+pub mod steps;
+
+pub mod cli;

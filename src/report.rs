@@ -3,8 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::contract::rfc3339;
-use crate::evaluation::{HoldoutSeries, Metrics, Validation};
+use crate::contract::validation::{Metrics, Validation};
+use crate::evaluate::HoldoutSeries;
+use crate::time::rfc3339;
 
 const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 360.0;

@@ -4,13 +4,17 @@
 
 use std::ops::Range;
 
-use crate::config::{ModelConfig, ModelKind, SplitConfig, WorkloadConfig};
-use crate::contract::{parse_timestamp, rfc3339, sha256_hex, Document};
-use crate::dataset::{Dataset, DatasetManifest, Interval};
-use crate::duration::HumanDuration;
+use crate::contract::dataset::DatasetManifest;
+use crate::contract::document::{sha256_hex, Document};
+use crate::contract::interval::Interval;
+use crate::contract::model::{
+    Calibration, Model, ModelConfig, ModelKind, ModelManifest, SolverReport, Split, SplitConfig,
+};
+use crate::contract::workload::WorkloadConfig;
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::model::interval::Calibration;
-use crate::model::{self, elastic_net, Model, ModelManifest, Split};
+use crate::model::{self, elastic_net};
+use crate::time::{parse_timestamp, rfc3339, HumanDuration};
 
 /// Fewest rows any part of the split may have.
 const MIN_PART_ROWS: usize = 10;
@@ -137,7 +141,7 @@ impl SplitRows {
 /// What fitting a model produced.
 pub struct Trained {
     pub model: Model,
-    pub solver: Option<model::SolverReport>,
+    pub solver: Option<SolverReport>,
 }
 
 /// Fits a model of `params.kind` on the `fit` rows and calibrates its interval on `calibration`.
@@ -168,7 +172,7 @@ pub fn fit_model(
                 hyperparameters: params.clone(),
                 interval: Calibration::default(),
             };
-            let solver = model::SolverReport {
+            let solver = SolverReport {
                 iterations: fitted.iterations,
                 converged: fitted.converged,
             };
@@ -220,4 +224,83 @@ pub fn train(config: &WorkloadConfig, data: &Dataset, meta: &DatasetManifest) ->
         code_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     Ok((trained.model, manifest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn data(timestamps: Vec<i64>) -> Dataset {
+        let n = timestamps.len();
+        Dataset {
+            timestamps,
+            columns: vec![("target".into(), vec![1.0; n])],
+            label: vec![1.0; n],
+        }
+    }
+
+    fn split(shadow_window: &str, holdout: f64, calibration: f64) -> SplitConfig {
+        SplitConfig {
+            shadow_window: HumanDuration::parse(shadow_window).unwrap(),
+            holdout_fraction: holdout,
+            calibration_fraction: calibration,
+            ..SplitConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_day_of_minutes_splits_in_time_order() {
+        let d = data((0..1440).map(|i| i * 60).collect());
+        let rows = plan_split(&d, &split("2h", 0.2, 0.2), 900).unwrap();
+        assert_eq!(rows.shadow, 1440 - 120..1440, "the last two hours");
+        assert_eq!(rows.fit.start, 0);
+        assert!(rows.fit.end <= rows.calibration.start);
+        assert!(rows.calibration.end <= rows.holdout.start);
+        assert!(rows.holdout.end <= rows.shadow.start);
+    }
+
+    #[test]
+    fn too_short_data_is_refused_with_what_is_missing() {
+        let d = data((0..100).map(|i| i * 60).collect());
+        let err = plan_split(&d, &split("1d", 0.2, 0.2), 900).unwrap_err().to_string();
+        assert!(err.contains("shadow window") || err.contains("holdout"), "{err}");
+        assert!(err.contains("100 rows"), "{err}");
+    }
+
+    proptest! {
+        /// No label leaks forward: the last row of each part, plus the horizon, is before the
+        /// first row of the next part — whatever the gaps in the data.
+        #[test]
+        fn no_row_of_one_part_is_within_a_horizon_of_the_next(
+            steps in prop::collection::vec(prop::sample::select(vec![60i64, 60, 60, 60, 120, 600, 3600]), 400..3000),
+            horizon_steps in 1i64..60,
+            shadow_hours in 1i64..8,
+            holdout in 0.05f64..0.5,
+            calibration in 0.05f64..0.5,
+        ) {
+            let mut t = 0;
+            let timestamps: Vec<i64> = steps.iter().map(|s| { t += s; t }).collect();
+            let d = data(timestamps);
+            let horizon = horizon_steps * 60;
+            if let Ok(rows) = plan_split(&d, &split(&format!("{shadow_hours}h"), holdout, calibration), horizon) {
+                let parts = [&rows.fit, &rows.calibration, &rows.holdout, &rows.shadow];
+                for part in parts {
+                    prop_assert!(part.len() >= MIN_PART_ROWS, "{part:?}");
+                }
+                prop_assert_eq!(rows.shadow.end, d.rows());
+                for pair in parts.windows(2) {
+                    let (part, next) = (pair[0], pair[1]);
+                    prop_assert!(part.end <= next.start, "{part:?} overlaps {next:?}");
+                    let last = d.timestamps[part.end - 1];
+                    let first_next = d.timestamps[next.start];
+                    prop_assert!(
+                        last + horizon < first_next,
+                        "row at {last} of {part:?} has its label at {} ≥ {first_next}, the start of {next:?}",
+                        last + horizon
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! The `gate` step as its own program (one per container image); see `mttd::steps`.
+//! The `gate` step as its own program (one per container image); see `mttd::steps::gate`.
 fn main() -> std::process::ExitCode {
-    mttd::cli::step_main::<mttd::steps::GateArgs>()
+    mttd::cli::step_main::<mttd::steps::gate::Args>()
 }

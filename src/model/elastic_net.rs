@@ -10,8 +10,7 @@
 //! The target is standardised too, so a penalty means the same for a workload at 40 req/s and
 //! one at 40,000; the coefficients are stored back in the target's units.
 
-use super::Standardisation;
-use crate::config::{Loss, ModelConfig};
+use crate::contract::model::{Loss, ModelConfig, Standardisation};
 use crate::error::{Error, Result};
 
 /// A fitted elastic net in the target's units.

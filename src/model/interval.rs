@@ -2,21 +2,8 @@
 //! rows it was not fitted on give a half-width that covers the configured share of them, with
 //! the finite-sample correction (the ⌈(n + 1)·level⌉-th smallest residual).
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use super::Prediction;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Calibration {
-    /// Target coverage of the interval.
-    pub level: f64,
-    /// The interval is point ± half_width.
-    pub half_width: f64,
-    /// Residuals it was calibrated on.
-    pub calibration_rows: u64,
-}
+use crate::contract::model::Calibration;
 
 impl Calibration {
     /// Calibrates on `points` against `actuals`.

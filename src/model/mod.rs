@@ -6,54 +6,11 @@
 pub mod elastic_net;
 pub mod interval;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use crate::config::{LabelKind, ModelConfig, ModelKind, SplitConfig};
-use crate::contract::{ApiVersion, Document};
-use crate::dataset::{Dataset, Interval};
+use crate::contract::document::ApiVersion;
+use crate::contract::model::{Calibration, Model, ModelConfig, ModelDocKind, ModelKind};
+use crate::contract::LabelKind;
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-
-pub const MODEL_FILE: &str = "model.json";
-pub const MANIFEST_FILE: &str = "model.manifest.json";
-
-crate::document_kind!(ModelDocKind, "Model");
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Model {
-    #[serde(rename = "apiVersion")]
-    pub api_version: ApiVersion,
-    pub kind: ModelDocKind,
-    pub workload: String,
-    pub algorithm: ModelKind,
-    pub target: String,
-    pub horizon: String,
-    pub label: LabelKind,
-    /// Input columns, in the order of `coefficients`.
-    pub features: Vec<String>,
-    /// Per feature: subtract `mean`, divide by `scale` (elastic net only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub standardisation: Option<Standardisation>,
-    /// Coefficients on the standardised features, in the target's units (elastic net only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub coefficients: Vec<f64>,
-    #[serde(default)]
-    pub intercept: f64,
-    pub hyperparameters: ModelConfig,
-    pub interval: interval::Calibration,
-}
-
-impl Document for Model {
-    const KIND: &'static str = "Model";
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Standardisation {
-    pub mean: Vec<f64>,
-    pub scale: Vec<f64>,
-}
 
 /// A point forecast and its interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -152,54 +109,10 @@ impl Model {
     }
 }
 
-crate::document_kind!(ModelManifestKind, "ModelManifest");
-
-/// What the model was trained on and how: everything needed to audit or reproduce it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ModelManifest {
-    #[serde(rename = "apiVersion")]
-    pub api_version: ApiVersion,
-    pub kind: ModelManifestKind,
-    pub workload: String,
-    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
-    pub model_sha256: String,
-    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
-    pub dataset_sha256: String,
-    pub split: Split,
-    pub hyperparameters: ModelConfig,
-    pub split_config: SplitConfig,
-    /// Rows used to fit and to calibrate.
-    pub fit_rows: u64,
-    pub calibration_rows: u64,
-    /// Coordinate-descent passes of the fit, and whether it converged (elastic net).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub solver: Option<SolverReport>,
-    /// mttd version that trained it.
-    pub code_version: String,
-}
-
-impl Document for ModelManifest {
-    const KIND: &'static str = "ModelManifest";
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SolverReport {
-    pub iterations: u32,
-    pub converged: bool,
-}
-
-/// The time-ordered split of a dataset: fit, calibration, holdout (validate), shadow
-/// (shadow-compare). Each part ends at least one horizon before the next begins, so no label
-/// reaches into a later part.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Split {
-    pub fit: Interval,
-    pub calibration: Interval,
-    pub holdout: Interval,
-    pub shadow: Interval,
+/// The model in service, if any, as the store gave it.
+pub struct PromotedModel {
+    pub version: u32,
+    pub model: Model,
 }
 
 /// A baseline model of `kind` over `features` (which must hold its column).
@@ -238,6 +151,6 @@ pub fn baseline(
             kind,
             ..ModelConfig::default()
         },
-        interval: interval::Calibration::default(),
+        interval: Calibration::default(),
     })
 }

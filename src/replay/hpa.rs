@@ -6,109 +6,7 @@
 
 use std::collections::VecDeque;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use crate::duration::{dur, HumanDuration};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum PolicyType {
-    Pods,
-    Percent,
-}
-
-/// One rate policy: at most `value` pods (or percent) of change per `period`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScalingPolicy {
-    #[serde(rename = "type")]
-    pub policy_type: PolicyType,
-    pub value: u32,
-    pub period: HumanDuration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum SelectPolicy {
-    /// The policy that allows the most change.
-    Max,
-    /// The policy that allows the least change.
-    Min,
-    /// No scaling in this direction.
-    Disabled,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScalingRules {
-    pub stabilization_window: HumanDuration,
-    pub select_policy: SelectPolicy,
-    pub policies: Vec<ScalingPolicy>,
-}
-
-/// The HPA as configured on the workload (defaults: Kubernetes' own).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HpaConfig {
-    /// No scaling while |currentMetric / target − 1| is at most this.
-    #[serde(default = "default_tolerance")]
-    pub tolerance: f64,
-    /// How often the controller decides (`--horizontal-pod-autoscaler-sync-period`).
-    #[serde(default = "default_sync_period")]
-    pub sync_period: HumanDuration,
-    #[serde(default = "default_scale_up")]
-    pub scale_up: ScalingRules,
-    #[serde(default = "default_scale_down")]
-    pub scale_down: ScalingRules,
-}
-
-fn default_tolerance() -> f64 {
-    0.1
-}
-fn default_sync_period() -> HumanDuration {
-    dur("15s")
-}
-/// Kubernetes' default: no stabilisation; +100% or +4 pods per 15 s, whichever is more.
-fn default_scale_up() -> ScalingRules {
-    ScalingRules {
-        stabilization_window: dur("0s"),
-        select_policy: SelectPolicy::Max,
-        policies: vec![
-            ScalingPolicy {
-                policy_type: PolicyType::Percent,
-                value: 100,
-                period: dur("15s"),
-            },
-            ScalingPolicy {
-                policy_type: PolicyType::Pods,
-                value: 4,
-                period: dur("15s"),
-            },
-        ],
-    }
-}
-/// Kubernetes' default: 300 s stabilisation; −100% per 15 s.
-fn default_scale_down() -> ScalingRules {
-    ScalingRules {
-        stabilization_window: dur("300s"),
-        select_policy: SelectPolicy::Max,
-        policies: vec![ScalingPolicy {
-            policy_type: PolicyType::Percent,
-            value: 100,
-            period: dur("15s"),
-        }],
-    }
-}
-
-impl Default for HpaConfig {
-    fn default() -> Self {
-        HpaConfig {
-            tolerance: default_tolerance(),
-            sync_period: default_sync_period(),
-            scale_up: default_scale_up(),
-            scale_down: default_scale_down(),
-        }
-    }
-}
+use crate::contract::capacity::{HpaConfig, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy};
 
 /// The replica count the metric asks for: `ceil(current × ratio)`, or `current` inside the
 /// tolerance. `ratio` is currentMetric / targetMetric.
@@ -272,6 +170,7 @@ impl Hpa {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::dur;
 
     #[test]
     fn documented_formula() {

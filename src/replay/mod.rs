@@ -10,132 +10,10 @@
 
 pub mod hpa;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use crate::duration::{dur, HumanDuration};
-use crate::error::{Error, Result};
-use hpa::{desired_replicas, Hpa, HpaConfig, Stabilizer};
-
-/// What one replica serves, and the bounds the workload runs in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CapacityConfig {
-    /// Demand one replica serves at its target utilisation, in the target's units.
-    #[schemars(range(min = 0.000001))]
-    pub per_replica: f64,
-    #[serde(default = "default_min_replicas")]
-    #[schemars(range(min = 1))]
-    pub min_replicas: u32,
-    #[serde(default = "default_max_replicas")]
-    #[schemars(range(min = 1))]
-    pub max_replicas: u32,
-    /// From scale-up to serving.
-    #[serde(default = "default_startup_delay")]
-    pub startup_delay: HumanDuration,
-    /// The reactive HPA, as configured in the cluster.
-    #[serde(default)]
-    pub hpa: HpaConfig,
-    #[serde(default)]
-    pub predictive: PredictiveConfig,
-    /// Two scale actions in opposite directions within this window count as an oscillation.
-    #[serde(default = "default_oscillation_window")]
-    pub oscillation_window: HumanDuration,
-}
-
-fn default_min_replicas() -> u32 {
-    1
-}
-fn default_max_replicas() -> u32 {
-    100
-}
-fn default_startup_delay() -> HumanDuration {
-    dur("1m")
-}
-fn default_oscillation_window() -> HumanDuration {
-    dur("10m")
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ForecastBound {
-    /// The interval's upper bound.
-    Upper,
-    /// The point forecast.
-    Point,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Combine {
-    /// The forecast raises the floor under the reactive HPA's recommendation.
-    Max,
-    /// The forecast alone decides.
-    Alone,
-}
-
-/// How a predictive policy turns a forecast into replicas, and its guardrails.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PredictiveConfig {
-    #[serde(default = "default_bound")]
-    pub bound: ForecastBound,
-    #[serde(default = "default_combine")]
-    pub combine: Combine,
-    /// Remove at most this many replicas in one decision (absent: no limit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_scale_down_step: Option<u32>,
-    /// Scale down only to the highest replica count asked for during this window.
-    #[serde(default = "default_observation_window")]
-    pub scale_down_observation_window: HumanDuration,
-}
-
-fn default_bound() -> ForecastBound {
-    ForecastBound::Upper
-}
-fn default_combine() -> Combine {
-    Combine::Max
-}
-fn default_observation_window() -> HumanDuration {
-    dur("5m")
-}
-
-impl Default for PredictiveConfig {
-    fn default() -> Self {
-        PredictiveConfig {
-            bound: default_bound(),
-            combine: default_combine(),
-            max_scale_down_step: None,
-            scale_down_observation_window: default_observation_window(),
-        }
-    }
-}
-
-impl CapacityConfig {
-    /// Checks what the schema cannot; `origin` names the config file.
-    pub fn check(&self, origin: &str, resolution_seconds: i64) -> Result<()> {
-        let sync = self.hpa.sync_period.seconds();
-        if sync <= 0 || resolution_seconds % sync != 0 {
-            return Err(Error::invalid(
-                origin,
-                "field `/capacity/hpa/sync_period`",
-                format!("{} must divide the resolution evenly", self.hpa.sync_period),
-            ));
-        }
-        if self.min_replicas > self.max_replicas {
-            return Err(Error::invalid(
-                origin,
-                "field `/capacity/min_replicas`",
-                "is above max_replicas",
-            ));
-        }
-        Ok(())
-    }
-
-    fn needed(&self, demand: f64) -> u32 {
-        ((demand / self.per_replica) - 1e-9).ceil().max(0.0) as u32
-    }
-}
+use crate::contract::capacity::{CapacityConfig, Combine};
+use crate::contract::comparison::{ReplayMetrics, ReplayReport};
+use crate::policy::replay_guard;
+use hpa::{desired_replicas, Hpa, Stabilizer};
 
 /// Forecasts for the replay, indexed by *target* row: `by_target[t]` is the forecast issued
 /// `horizon_rows` before row t for row t, for t in 0..rows + horizon_rows (forecasts for the
@@ -188,7 +66,9 @@ pub fn replay(demand: &[f64], row_seconds: i64, capacity: &CapacityConfig, forec
     let ticks_per_row = (row_seconds / tick).max(1) as usize;
     let delay = capacity.startup_delay.seconds();
     let (min, max) = (capacity.min_replicas, capacity.max_replicas);
-    let initial = demand.first().map_or(min, |d| capacity.needed(*d).clamp(min, max));
+    let initial = demand
+        .first()
+        .map_or(min, |d| capacity.replicas_for(*d).clamp(min, max));
     let mut pods = Pods {
         ready_at: vec![i64::MIN; initial as usize],
     };
@@ -211,7 +91,7 @@ pub fn replay(demand: &[f64], row_seconds: i64, capacity: &CapacityConfig, forec
                 d / (current as f64 * capacity.per_replica)
             };
             let recommendation = if current == 0 {
-                capacity.needed(d)
+                capacity.replicas_for(d)
             } else {
                 desired_replicas(current, ratio, capacity.hpa.tolerance)
             };
@@ -224,19 +104,13 @@ pub fn replay(demand: &[f64], row_seconds: i64, capacity: &CapacityConfig, forec
                     let h = f.horizon_rows;
                     let from = row + (delay_rows as usize).min(h);
                     let need = f.by_target[from..=row + h].iter().copied().fold(0.0, f64::max);
-                    let predicted = capacity.needed(need);
+                    let predicted = capacity.replicas_for(need);
                     let desired = match capacity.predictive.combine {
                         Combine::Max => predicted.max(reactive),
                         Combine::Alone => predicted,
                     }
                     .clamp(min, max);
-                    // Scale down only as far as the highest count asked for in the window.
-                    let window = capacity.predictive.scale_down_observation_window.seconds();
-                    let mut desired = observation.stabilize(now, current, desired, 0, window);
-                    if let Some(step) = capacity.predictive.max_scale_down_step {
-                        desired = desired.max(current.saturating_sub(step));
-                    }
-                    desired.clamp(min, max)
+                    replay_guard(&mut observation, now, current, desired, &capacity.predictive, capacity)
                 }
             };
             hpa.rates.record(now, target as i64 - current as i64);
@@ -247,42 +121,6 @@ pub fn replay(demand: &[f64], row_seconds: i64, capacity: &CapacityConfig, forec
         }
     }
     trace
-}
-
-/// What a policy did over the window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayMetrics {
-    /// Minutes when demand exceeded what the serving replicas can take.
-    pub under_provisioned_minutes: f64,
-    /// Demand above serving capacity, summed over minutes (target units × minutes).
-    pub unmet_demand: f64,
-    /// Replicas beyond what demand needed, × minutes.
-    pub over_provisioned_replica_minutes: f64,
-    /// All replicas (serving or starting) × minutes: what the policy costs.
-    pub replica_minutes: f64,
-    pub scale_actions: u32,
-    /// Scale actions reversing the direction of the previous one within the oscillation window.
-    pub oscillations: u32,
-    /// Reactive saturation episodes this policy already had the capacity for when they began.
-    pub saturations_covered: u32,
-    /// Mean over the reactive saturation episodes of how many minutes before the episode began
-    /// this policy had had the capacity (0 when it did not have it), counting back at most the
-    /// forecast horizon: a forecast cannot see further, and a policy that simply runs
-    /// over-provisioned should not score hours of lead.
-    pub mean_lead_minutes: f64,
-}
-
-/// The replay's numbers for all three policies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayReport {
-    pub capacity: CapacityConfig,
-    /// Episodes of consecutive under-provisioned ticks under the reactive HPA.
-    pub reactive_saturation_episodes: u32,
-    pub reactive: ReplayMetrics,
-    pub control: ReplayMetrics,
-    pub candidate: ReplayMetrics,
 }
 
 /// Start ticks of the episodes where `trace` could not serve demand.
@@ -321,7 +159,7 @@ pub fn measure(
             m.under_provisioned_minutes += minutes;
             m.unmet_demand += (d - cap) * minutes;
         }
-        let needed = capacity.needed(d).max(capacity.min_replicas);
+        let needed = capacity.replicas_for(d).max(capacity.min_replicas);
         m.over_provisioned_replica_minutes += trace.replicas[i].saturating_sub(needed) as f64 * minutes;
         m.replica_minutes += trace.replicas[i] as f64 * minutes;
         if i > 0 && trace.replicas[i] != trace.replicas[i - 1] {
@@ -407,6 +245,8 @@ pub fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::capacity::{HpaConfig, PredictiveConfig};
+    use crate::time::dur;
     use proptest::prelude::*;
 
     fn capacity(min: u32, max: u32, delay: &str) -> CapacityConfig {

@@ -6,10 +6,11 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{RawSeries, SourceDescription};
-use crate::config::{FileFormat, FileSourceConfig};
-use crate::contract::{parse_timestamp, rfc3339, sha256_hex};
+use super::raw::{RawSeries, SourceDescription};
+use crate::contract::document::sha256_hex;
+use crate::contract::source::{FileFormat, FileSourceConfig};
 use crate::error::{Error, Result};
+use crate::time::{parse_timestamp, rfc3339};
 
 /// Reads the export; a relative path is taken from `base_dir` (the config file's folder).
 pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Result<(RawSeries, SourceDescription)> {

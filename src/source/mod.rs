@@ -3,29 +3,12 @@
 
 pub mod file;
 pub mod prometheus;
+mod raw;
 
-use std::collections::BTreeMap;
-
-use crate::config::{SourceConfig, WorkloadConfig};
+use crate::contract::source::SourceConfig;
+use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
-
-/// Samples per series, sorted by time, timestamps in Unix seconds.
-#[derive(Debug, Clone, Default)]
-pub struct RawSeries {
-    /// Where the data came from (file path or URL), for errors and manifests.
-    pub origin: String,
-    pub series: BTreeMap<String, Vec<(i64, f64)>>,
-}
-
-/// What the manifest records about the source.
-#[derive(Debug, Clone)]
-pub struct SourceDescription {
-    pub kind: &'static str,
-    pub location: String,
-    /// sha256 of a source file.
-    pub sha256: Option<String>,
-    pub prometheus: Option<crate::dataset::PrometheusRecord>,
-}
+pub use raw::{RawSeries, SourceDescription};
 
 /// Reads the workload's source, keeping the target and feature series the config names. A
 /// Prometheus source reads the lookback ending at `end` (Unix seconds, rounded down to the

@@ -18,12 +18,13 @@ use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 use url::Url;
 
-use super::{RawSeries, SourceDescription};
-use crate::config::{FeatureSignals, PrometheusSourceConfig, WorkloadConfig};
-use crate::contract::rfc3339;
-use crate::dataset::{Interval, PrometheusRecord};
+use super::raw::{RawSeries, SourceDescription};
+use crate::contract::interval::Interval;
+use crate::contract::source::{FeatureSignals, PrometheusRecord, PrometheusSourceConfig};
+use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::http;
+use crate::time::rfc3339;
 
 /// One query to run: the signal's name (the target's is its query) and its PromQL.
 #[derive(Debug, Clone)]

@@ -13,121 +13,16 @@
 
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use super::{Created, Store};
-use crate::compare::PromotedModel;
-use crate::contract::{canonical_json, sha256_hex, ApiVersion, Document};
+use crate::contract::document::{canonical_json, sha256_hex, ApiVersion, Document};
+use crate::contract::gate::{Decision, Verdict};
+use crate::contract::layout::{self, changelog_key, version_key, MODEL_FILE};
+use crate::contract::model::Model;
+use crate::contract::registry::{
+    Approval, ChangeLogEntry, ChangeLogEntryKind, Event, Registry, RegistryKind, VersionRecord, VersionStatus,
+};
 use crate::error::{Error, Result};
-use crate::model::{Model, MODEL_FILE};
-use crate::policy::gate::{Decision, GatePolicy, Verdict};
-
-crate::document_kind!(ChangeLogEntryKind, "ChangeLogEntry");
-crate::document_kind!(RegistryKind, "Registry");
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum VersionStatus {
-    /// Published, waiting for an operator's approval.
-    Candidate,
-    Promoted,
-    /// Was promoted; a later version took its place.
-    Superseded,
-    Rejected,
-    RolledBack,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeLogEntry {
-    #[serde(rename = "apiVersion")]
-    pub api_version: ApiVersion,
-    pub kind: ChangeLogEntryKind,
-    pub workload: String,
-    pub sequence: u64,
-    /// sha256 of the previous entry's bytes; absent for the first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_sha256: Option<String>,
-    /// When it was recorded (RFC 3339, UTC).
-    pub recorded_at: String,
-    /// Who or what triggered it (a CronWorkflow, a webhook, a person).
-    pub actor: String,
-    pub event: Event,
-}
-
-impl Document for ChangeLogEntry {
-    const KIND: &'static str = "ChangeLogEntry";
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Event {
-    /// A new version with its documents and the gate's decision.
-    Publish {
-        version: u32,
-        status: VersionStatus,
-        decision: Verdict,
-        reason: String,
-        model_sha256: String,
-        dataset_sha256: String,
-        /// Every document of the version: file name → sha256.
-        documents: BTreeMap<String, String>,
-        /// The gate's thresholds.
-        policy: GatePolicy,
-    },
-    /// An operator promoted a version (the human approval path); the entry's actor is who.
-    Approve { version: u32, reason: String },
-    /// The promoted pointer moved back to `to`; the version in service before is rolled back.
-    Rollback { from: u32, to: u32, reason: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Registry {
-    #[serde(rename = "apiVersion")]
-    pub api_version: ApiVersion,
-    pub kind: RegistryKind,
-    pub workload: String,
-    /// The last change-log entry this index reflects.
-    pub head_sequence: u64,
-    pub head_sha256: String,
-    /// The version in service.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub promoted: Option<u32>,
-    pub versions: Vec<VersionRecord>,
-}
-
-impl Document for Registry {
-    const KIND: &'static str = "Registry";
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VersionRecord {
-    pub version: u32,
-    /// `mttd-model:v<N>`.
-    pub name: String,
-    pub status: VersionStatus,
-    pub decision: Verdict,
-    pub reason: String,
-    pub model_sha256: String,
-    pub dataset_sha256: String,
-    pub documents: BTreeMap<String, String>,
-    pub published_at: String,
-    pub published_by: String,
-    /// Who approved its promotion, when and why (when an operator did).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval: Option<Approval>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Approval {
-    pub by: String,
-    pub at: String,
-    pub reason: String,
-}
+use crate::model::PromotedModel;
 
 /// Points the registry at `version`, marking the one in service before it superseded.
 fn promote(versions: &mut [VersionRecord], promoted: &mut Option<u32>, version: u32) {
@@ -142,18 +37,10 @@ fn promote(versions: &mut [VersionRecord], promoted: &mut Option<u32>, version: 
     *promoted = Some(version);
 }
 
-fn changelog_key(workload: &str, sequence: u64) -> String {
-    format!("{workload}/changelog/{sequence:08}.json")
-}
-
-pub fn version_key(workload: &str, version: u32, file: &str) -> String {
-    format!("{workload}/models/v{version}/{file}")
-}
-
 /// Reads the whole change log in order and checks its chain.
 pub fn read_log(store: &Store, workload: &str) -> Result<Vec<(ChangeLogEntry, String)>> {
     let mut entries: Vec<(ChangeLogEntry, String)> = Vec::new();
-    for key in store.list(&format!("{workload}/changelog/"))? {
+    for key in store.list(&layout::changelog_prefix(workload))? {
         let bytes = store.get(&key)?.ok_or_else(|| Error::Store {
             url: store.url().into(),
             problem: format!("{key} was listed but is gone"),
@@ -330,7 +217,7 @@ pub fn write_documents(store: &Store, publication: &Publication) -> Result<(u32,
         .get(MODEL_FILE)
         .ok_or_else(|| Error::Data("publish needs model.json".into()))?;
     store.put_new(
-        &format!("{w}/datasets/{}.parquet", publication.dataset_sha256),
+        &layout::dataset_key(w, &publication.dataset_sha256),
         &publication.dataset,
     )?;
     let log = read_log(store, w)?;
@@ -426,7 +313,7 @@ fn append(
             log.push((entry, sha256_hex(&bytes)));
             let registry = derive_registry(workload, &log);
             // A stale cache is harmless: readers derive the registry from the log.
-            store.put(&format!("{workload}/registry.json"), &canonical_json(&registry))?;
+            store.put(&layout::registry_key(workload), &canonical_json(&registry))?;
             return Ok(registry);
         }
         log = read_log(store, workload)?;
@@ -523,9 +410,9 @@ pub fn gc(store: &Store, workload: &str, min_age_seconds: i64) -> Result<Vec<Str
     let now = chrono::Utc::now();
     let old_enough = |t: &chrono::DateTime<chrono::Utc>| (now - *t).num_seconds() >= min_age_seconds;
     let mut deleted = Vec::new();
-    for (key, written) in store.list_with_time(&format!("{workload}/models/"))? {
+    for (key, written) in store.list_with_time(&layout::models_prefix(workload))? {
         let version = key
-            .strip_prefix(&format!("{workload}/models/v"))
+            .strip_prefix(&format!("{}v", layout::models_prefix(workload)))
             .and_then(|rest| rest.split('/').next())
             .and_then(|v| v.parse::<u32>().ok());
         let known = version.is_some_and(|v| registry.versions.iter().any(|r| r.version == v));
@@ -534,7 +421,7 @@ pub fn gc(store: &Store, workload: &str, min_age_seconds: i64) -> Result<Vec<Str
             deleted.push(key);
         }
     }
-    for (key, written) in store.list_with_time(&format!("{workload}/datasets/"))? {
+    for (key, written) in store.list_with_time(&layout::datasets_prefix(workload))? {
         let used = registry
             .versions
             .iter()
@@ -560,13 +447,7 @@ pub fn diff(store: &Store, workload: &str, a: u32, b: u32) -> Result<Vec<String>
     };
     let (ra, rb) = (find(a)?, find(b)?);
     let mut lines = Vec::new();
-    for file in [
-        "dataset.manifest.json",
-        "model.manifest.json",
-        "validation.json",
-        "comparison.json",
-        "decision.json",
-    ] {
+    for &file in layout::DIFFED_DOCUMENTS {
         let load = |r: &VersionRecord| -> Result<serde_json::Value> {
             if !r.documents.contains_key(file) {
                 return Ok(serde_json::Value::Null);

@@ -1,0 +1,226 @@
+//! The `capacity:` of a workload: what one replica serves, the bounds it runs in, the reactive
+//! HPA as configured in the cluster, and the predictive policy. The replay (`crate::replay`, the
+//! HPA algorithm in `crate::replay::hpa`) and the forecast step use them; the comparison
+//! embeds them. Changing a default here changes `WorkloadConfig.schema.json` and
+//! `Comparison.schema.json`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::time::{dur, HumanDuration};
+
+/// What one replica serves, and the bounds the workload runs in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityConfig {
+    /// Demand one replica serves at its target utilisation, in the target's units.
+    #[schemars(range(min = 0.000001))]
+    pub per_replica: f64,
+    #[serde(default = "default_min_replicas")]
+    #[schemars(range(min = 1))]
+    pub min_replicas: u32,
+    #[serde(default = "default_max_replicas")]
+    #[schemars(range(min = 1))]
+    pub max_replicas: u32,
+    /// From scale-up to serving.
+    #[serde(default = "default_startup_delay")]
+    pub startup_delay: HumanDuration,
+    /// The reactive HPA, as configured in the cluster.
+    #[serde(default)]
+    pub hpa: HpaConfig,
+    #[serde(default)]
+    pub predictive: PredictiveConfig,
+    /// Two scale actions in opposite directions within this window count as an oscillation.
+    #[serde(default = "default_oscillation_window")]
+    pub oscillation_window: HumanDuration,
+}
+
+fn default_min_replicas() -> u32 {
+    1
+}
+fn default_max_replicas() -> u32 {
+    100
+}
+fn default_startup_delay() -> HumanDuration {
+    dur("1m")
+}
+fn default_oscillation_window() -> HumanDuration {
+    dur("10m")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ForecastBound {
+    /// The interval's upper bound.
+    Upper,
+    /// The point forecast.
+    Point,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// The forecast raises the floor under the reactive HPA's recommendation.
+    Max,
+    /// The forecast alone decides.
+    Alone,
+}
+
+/// How a predictive policy turns a forecast into replicas, and its guardrails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictiveConfig {
+    #[serde(default = "default_bound")]
+    pub bound: ForecastBound,
+    #[serde(default = "default_combine")]
+    pub combine: Combine,
+    /// Remove at most this many replicas in one decision (absent: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_scale_down_step: Option<u32>,
+    /// Scale down only to the highest replica count asked for during this window.
+    #[serde(default = "default_observation_window")]
+    pub scale_down_observation_window: HumanDuration,
+}
+
+fn default_bound() -> ForecastBound {
+    ForecastBound::Upper
+}
+fn default_combine() -> Combine {
+    Combine::Max
+}
+fn default_observation_window() -> HumanDuration {
+    dur("5m")
+}
+
+impl Default for PredictiveConfig {
+    fn default() -> Self {
+        PredictiveConfig {
+            bound: default_bound(),
+            combine: default_combine(),
+            max_scale_down_step: None,
+            scale_down_observation_window: default_observation_window(),
+        }
+    }
+}
+
+impl CapacityConfig {
+    /// Checks what the schema cannot; `origin` names the config file.
+    pub fn check(&self, origin: &str, resolution_seconds: i64) -> Result<()> {
+        let sync = self.hpa.sync_period.seconds();
+        if sync <= 0 || resolution_seconds % sync != 0 {
+            return Err(Error::invalid(
+                origin,
+                "field `/capacity/hpa/sync_period`",
+                format!("{} must divide the resolution evenly", self.hpa.sync_period),
+            ));
+        }
+        if self.min_replicas > self.max_replicas {
+            return Err(Error::invalid(
+                origin,
+                "field `/capacity/min_replicas`",
+                "is above max_replicas",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PolicyType {
+    Pods,
+    Percent,
+}
+
+/// One rate policy: at most `value` pods (or percent) of change per `period`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingPolicy {
+    #[serde(rename = "type")]
+    pub policy_type: PolicyType,
+    pub value: u32,
+    pub period: HumanDuration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum SelectPolicy {
+    /// The policy that allows the most change.
+    Max,
+    /// The policy that allows the least change.
+    Min,
+    /// No scaling in this direction.
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingRules {
+    pub stabilization_window: HumanDuration,
+    pub select_policy: SelectPolicy,
+    pub policies: Vec<ScalingPolicy>,
+}
+
+/// The HPA as configured on the workload (defaults: Kubernetes' own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HpaConfig {
+    /// No scaling while |currentMetric / target − 1| is at most this.
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+    /// How often the controller decides (`--horizontal-pod-autoscaler-sync-period`).
+    #[serde(default = "default_sync_period")]
+    pub sync_period: HumanDuration,
+    #[serde(default = "default_scale_up")]
+    pub scale_up: ScalingRules,
+    #[serde(default = "default_scale_down")]
+    pub scale_down: ScalingRules,
+}
+
+fn default_tolerance() -> f64 {
+    0.1
+}
+fn default_sync_period() -> HumanDuration {
+    dur("15s")
+}
+/// Kubernetes' default: no stabilisation; +100% or +4 pods per 15 s, whichever is more.
+fn default_scale_up() -> ScalingRules {
+    ScalingRules {
+        stabilization_window: dur("0s"),
+        select_policy: SelectPolicy::Max,
+        policies: vec![
+            ScalingPolicy {
+                policy_type: PolicyType::Percent,
+                value: 100,
+                period: dur("15s"),
+            },
+            ScalingPolicy {
+                policy_type: PolicyType::Pods,
+                value: 4,
+                period: dur("15s"),
+            },
+        ],
+    }
+}
+/// Kubernetes' default: 300 s stabilisation; −100% per 15 s.
+fn default_scale_down() -> ScalingRules {
+    ScalingRules {
+        stabilization_window: dur("300s"),
+        select_policy: SelectPolicy::Max,
+        policies: vec![ScalingPolicy {
+            policy_type: PolicyType::Percent,
+            value: 100,
+            period: dur("15s"),
+        }],
+    }
+}
+
+impl Default for HpaConfig {
+    fn default() -> Self {
+        HpaConfig {
+            tolerance: default_tolerance(),
+            sync_period: default_sync_period(),
+            scale_up: default_scale_up(),
+            scale_down: default_scale_down(),
+        }
+    }
+}

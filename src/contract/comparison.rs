@@ -1,0 +1,89 @@
+//! What shadow-compare writes: the candidate against the control on the shadow window, and the
+//! autoscaler replay's numbers. Computed in `crate::compare` and `crate::replay`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::capacity::CapacityConfig;
+use super::document::{document_kind, ApiVersion};
+use super::interval::Interval;
+use super::model::ModelKind;
+use super::validation::Metrics;
+
+document_kind!(Comparison, ComparisonKind, "Comparison");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: ComparisonKind,
+    pub workload: String,
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub dataset_sha256: String,
+    /// The shadow window: the latest rows, unseen by training and validation.
+    pub window: Interval,
+    pub candidate: ModelRef,
+    pub control: ControlRef,
+    pub candidate_metrics: Metrics,
+    pub control_metrics: Metrics,
+    /// The autoscaler replay; absent when the workload has no `capacity` configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRef {
+    pub algorithm: ModelKind,
+    pub model_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlRef {
+    pub algorithm: ModelKind,
+    /// The promoted version it came from; absent for a baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_sha256: Option<String>,
+    /// Why this control was used.
+    pub reason: String,
+}
+
+/// What a policy did over the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayMetrics {
+    /// Minutes when demand exceeded what the serving replicas can take.
+    pub under_provisioned_minutes: f64,
+    /// Demand above serving capacity, summed over minutes (target units × minutes).
+    pub unmet_demand: f64,
+    /// Replicas beyond what demand needed, × minutes.
+    pub over_provisioned_replica_minutes: f64,
+    /// All replicas (serving or starting) × minutes: what the policy costs.
+    pub replica_minutes: f64,
+    pub scale_actions: u32,
+    /// Scale actions reversing the direction of the previous one within the oscillation window.
+    pub oscillations: u32,
+    /// Reactive saturation episodes this policy already had the capacity for when they began.
+    pub saturations_covered: u32,
+    /// Mean over the reactive saturation episodes of how many minutes before the episode began
+    /// this policy had had the capacity (0 when it did not have it), counting back at most the
+    /// forecast horizon: a forecast cannot see further, and a policy that simply runs
+    /// over-provisioned should not score hours of lead.
+    pub mean_lead_minutes: f64,
+}
+
+/// The replay's numbers for all three policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayReport {
+    pub capacity: CapacityConfig,
+    /// Episodes of consecutive under-provisioned ticks under the reactive HPA.
+    pub reactive_saturation_episodes: u32,
+    pub reactive: ReplayMetrics,
+    pub control: ReplayMetrics,
+    pub candidate: ReplayMetrics,
+}

@@ -1,0 +1,158 @@
+//! The dataset's contract: how features and the label are defined in the config, and the
+//! manifest that records the dataset's sha256 and how every column was made. The table itself is
+//! in `crate::dataset`; features are computed in `crate::features`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::document::{document_kind, ApiVersion};
+use super::interval::Interval;
+use super::source::SourceRecord;
+use crate::time::{dur, HumanDuration};
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureConfig {
+    /// Lags of the target.
+    #[serde(default = "default_lags")]
+    pub lags: Vec<HumanDuration>,
+    /// Trailing windows for the target's rolling mean and standard deviation.
+    #[serde(default = "default_rolling")]
+    pub rolling_windows: Vec<HumanDuration>,
+    /// Seasonal lags, counted back from the forecast time (t + horizon). A seasonal lag longer
+    /// than a third of the data is left out, and the manifest says so.
+    #[serde(default = "default_seasonal")]
+    pub seasonal_lags: Vec<HumanDuration>,
+    /// Gaps up to this long are filled with the last value seen; longer gaps stay missing and
+    /// the rows that would need them are dropped.
+    #[serde(default = "default_fill_limit")]
+    pub fill_limit: HumanDuration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelKind {
+    /// The target at t + horizon.
+    At,
+    /// The target's peak over (t, t + horizon]: what capacity must cover.
+    Peak,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelConfig {
+    #[serde(default = "default_horizon")]
+    pub horizon: HumanDuration,
+    #[serde(default = "default_label_kind")]
+    pub kind: LabelKind,
+}
+
+fn default_lags() -> Vec<HumanDuration> {
+    ["5m", "15m", "30m", "60m"].into_iter().map(dur).collect()
+}
+fn default_rolling() -> Vec<HumanDuration> {
+    ["15m", "60m"].into_iter().map(dur).collect()
+}
+fn default_seasonal() -> Vec<HumanDuration> {
+    ["1d", "7d"].into_iter().map(dur).collect()
+}
+fn default_fill_limit() -> HumanDuration {
+    dur("5m")
+}
+fn default_horizon() -> HumanDuration {
+    dur("15m")
+}
+fn default_label_kind() -> LabelKind {
+    LabelKind::At
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            lags: default_lags(),
+            rolling_windows: default_rolling(),
+            seasonal_lags: default_seasonal(),
+            fill_limit: default_fill_limit(),
+        }
+    }
+}
+impl Default for LabelConfig {
+    fn default() -> Self {
+        LabelConfig {
+            horizon: default_horizon(),
+            kind: default_label_kind(),
+        }
+    }
+}
+
+document_kind!(DatasetManifest, DatasetManifestKind, "DatasetManifest");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetManifest {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: DatasetManifestKind,
+    pub workload: String,
+    /// sha256 of `dataset.parquet`.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub dataset_sha256: String,
+    pub rows: u64,
+    pub source: SourceRecord,
+    /// First and last row timestamps (RFC 3339).
+    pub interval: Interval,
+    pub resolution: String,
+    pub target: String,
+    pub signals: Vec<String>,
+    pub label: LabelDefinition,
+    /// Feature columns in order, with what each one is.
+    pub features: Vec<FeatureDefinition>,
+    /// Configured features left out, and why.
+    pub dropped_features: Vec<FeatureDefinition>,
+    pub gaps: GapReport,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelDefinition {
+    pub kind: LabelKind,
+    pub horizon: String,
+    pub horizon_steps: u64,
+    pub definition: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureDefinition {
+    pub name: String,
+    pub definition: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GapReport {
+    /// Grid intervals between the first and last target sample.
+    pub grid_intervals: u64,
+    /// Gaps filled forward (no longer than the fill limit).
+    pub filled_gaps: u64,
+    pub filled_intervals: u64,
+    /// Gaps longer than the fill limit, left missing.
+    pub unfilled_gaps: u64,
+    pub unfilled_intervals: u64,
+    /// Grid rows dropped because a feature or the label needed a missing value (this includes
+    /// the warm-up at the start and the last horizon at the end).
+    pub dropped_rows: u64,
+    pub fill_limit: String,
+    /// The gaps, in time order (the first 1,000).
+    pub list: Vec<Gap>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gap {
+    pub series: String,
+    /// First missing grid timestamp.
+    pub start: String,
+    pub intervals: u64,
+    pub filled: bool,
+}

@@ -1,0 +1,201 @@
+//! Deploy: how forecasts become advice (the `deploy:` config) and the recommendation the
+//! forecast step publishes. Made in `crate::forecast`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::document::{document_kind, ApiVersion};
+use super::interval::Interval;
+use crate::time::{dur, HumanDuration};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Publish the recommendation; change nothing.
+    Advisory,
+    /// The recommendation may raise the HPA's `minReplicas` (a patch is written).
+    Assisted,
+}
+
+/// How forecasts are turned into advice, and when to distrust them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    #[serde(default = "default_mode")]
+    pub mode: Mode,
+    /// Fall back when the latest sample is older than this.
+    #[serde(default = "default_max_staleness")]
+    pub max_staleness: HumanDuration,
+    /// Fall back when (upper − lower) / |point| exceeds this.
+    #[serde(default = "default_max_relative_width")]
+    #[schemars(range(min = 0.0))]
+    pub max_relative_interval_width: f64,
+    /// Recommend at most this many replicas fewer than the current count (absent: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_scale_down_step: Option<u32>,
+    /// Recommend a scale-down only to the highest count recommended during this window.
+    #[serde(default = "default_observation_window")]
+    pub scale_down_observation_window: HumanDuration,
+    /// The HPA the assisted-mode patch is for (default: the workload's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpa_name: Option<String>,
+    /// Alert the on-call through Alertmanager when the forecast's upper bound exceeds the
+    /// current capacity by a factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surge_alert: Option<SurgeAlertConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SurgeAlertConfig {
+    /// Alertmanager's base URL, e.g. `http://alertmanager.monitoring:9093` (alerts are posted
+    /// to `/api/v2/alerts`).
+    #[schemars(regex(pattern = r"^https?://[^@/]+(/.*)?$"))]
+    pub alertmanager_url: String,
+    /// Alert when upper bound > factor × current replicas × per-replica capacity.
+    #[serde(default = "default_surge_factor")]
+    #[schemars(range(min = 1.0))]
+    pub factor: f64,
+    /// The runbook the alert links to (annotation `runbook_url`).
+    pub runbook_url: String,
+    /// Label `severity`.
+    #[serde(default = "default_severity")]
+    pub severity: String,
+    /// More labels, e.g. `team: payments`, for routing.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_surge_factor() -> f64 {
+    1.2
+}
+fn default_severity() -> String {
+    "warning".into()
+}
+
+fn default_mode() -> Mode {
+    Mode::Advisory
+}
+fn default_max_staleness() -> HumanDuration {
+    dur("5m")
+}
+fn default_max_relative_width() -> f64 {
+    1.0
+}
+fn default_observation_window() -> HumanDuration {
+    dur("10m")
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            mode: default_mode(),
+            max_staleness: default_max_staleness(),
+            max_relative_interval_width: default_max_relative_width(),
+            max_scale_down_step: None,
+            scale_down_observation_window: default_observation_window(),
+            hpa_name: None,
+            surge_alert: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FallbackReason {
+    NoPromotedModel,
+    MetricsMissing,
+    MetricsStale,
+    FeatureWindowIncomplete,
+    FeatureMismatch,
+    IntervalTooWide,
+}
+
+impl FallbackReason {
+    pub fn word(self) -> &'static str {
+        match self {
+            FallbackReason::NoPromotedModel => "no-promoted-model",
+            FallbackReason::MetricsMissing => "metrics-missing",
+            FallbackReason::MetricsStale => "metrics-stale",
+            FallbackReason::FeatureWindowIncomplete => "feature-window-incomplete",
+            FallbackReason::FeatureMismatch => "feature-mismatch",
+            FallbackReason::IntervalTooWide => "interval-too-wide",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fallback {
+    pub reason: FallbackReason,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastValue {
+    /// The time the forecast is for (the latest sample + the horizon).
+    pub target_time: String,
+    pub point: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// A recommendation recorded for the scale-down observation window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recorded {
+    pub at: String,
+    pub replicas: u32,
+}
+
+document_kind!(Recommendation, RecommendationKind, "Recommendation");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recommendation {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: RecommendationKind,
+    pub workload: String,
+    /// When it was made ("now").
+    pub generated_at: String,
+    pub mode: Mode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<u32>,
+    /// The input window used (first and last sample of the target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Interval>,
+    pub horizon: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastValue>,
+    /// Replicas for the interval's upper bound after the guardrails; absent on fallback (then
+    /// nothing is recommended beyond what the HPA does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// Replicas the forecast asked for before the guardrails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed_replicas: Option<u32>,
+    /// The guardrails that changed the count, in order.
+    pub guardrails: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+    /// Recommendations within the observation window, for the next run.
+    pub history: Vec<Recorded>,
+    /// Set when the upper bound exceeds the current capacity by the surge alert's factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surge: Option<Surge>,
+}
+
+/// A predicted surge: the forecast's upper bound against what the running replicas serve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Surge {
+    pub upper: f64,
+    pub current_replicas: u32,
+    /// current_replicas × per_replica.
+    pub current_capacity: f64,
+    pub factor: f64,
+}

@@ -1,0 +1,108 @@
+//! The registry of a workload's model versions and the change-log entries it is derived from.
+//! Kept in the store by `crate::store::registry`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::document::{document_kind, ApiVersion};
+use super::gate::{GatePolicy, Verdict};
+
+document_kind!(ChangeLogEntry, ChangeLogEntryKind, "ChangeLogEntry");
+document_kind!(Registry, RegistryKind, "Registry");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum VersionStatus {
+    /// Published, waiting for an operator's approval.
+    Candidate,
+    Promoted,
+    /// Was promoted; a later version took its place.
+    Superseded,
+    Rejected,
+    RolledBack,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeLogEntry {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: ChangeLogEntryKind,
+    pub workload: String,
+    pub sequence: u64,
+    /// sha256 of the previous entry's bytes; absent for the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_sha256: Option<String>,
+    /// When it was recorded (RFC 3339, UTC).
+    pub recorded_at: String,
+    /// Who or what triggered it (a CronWorkflow, a webhook, a person).
+    pub actor: String,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Event {
+    /// A new version with its documents and the gate's decision.
+    Publish {
+        version: u32,
+        status: VersionStatus,
+        decision: Verdict,
+        reason: String,
+        model_sha256: String,
+        dataset_sha256: String,
+        /// Every document of the version: file name → sha256.
+        documents: BTreeMap<String, String>,
+        /// The gate's thresholds.
+        policy: GatePolicy,
+    },
+    /// An operator promoted a version (the human approval path); the entry's actor is who.
+    Approve { version: u32, reason: String },
+    /// The promoted pointer moved back to `to`; the version in service before is rolled back.
+    Rollback { from: u32, to: u32, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: RegistryKind,
+    pub workload: String,
+    /// The last change-log entry this index reflects.
+    pub head_sequence: u64,
+    pub head_sha256: String,
+    /// The version in service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted: Option<u32>,
+    pub versions: Vec<VersionRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionRecord {
+    pub version: u32,
+    /// `mttd-model:v<N>`.
+    pub name: String,
+    pub status: VersionStatus,
+    pub decision: Verdict,
+    pub reason: String,
+    pub model_sha256: String,
+    pub dataset_sha256: String,
+    pub documents: BTreeMap<String, String>,
+    pub published_at: String,
+    pub published_by: String,
+    /// Who approved its promotion, when and why (when an operator did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    pub by: String,
+    pub at: String,
+    pub reason: String,
+}

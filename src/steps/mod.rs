@@ -1,0 +1,119 @@
+//! The steps as Argo calls them, one module per step: the same name as its program in `steps/`,
+//! its Dockerfile target and its Argo template. Each holds the step's arguments (defined once,
+//! for both `mttd <step>` and `mttd-<step>`) and its run: read and validate the inputs, call the
+//! domain modules, write the outputs atomically under the names in `contract::layout`, and
+//! return what was written. Inputs and outputs are folders so Argo can pass them as artifacts.
+
+pub mod extract_features;
+pub mod forecast;
+pub mod gate;
+pub mod publish;
+pub mod shadow_compare;
+pub mod train;
+pub mod validate;
+
+use std::path::Path;
+
+use crate::contract::dataset::DatasetManifest;
+use crate::contract::document::{sha256_hex, write_atomic, Document};
+use crate::contract::layout::{DATASET_FILE, DATASET_MANIFEST_FILE, MODEL_FILE, MODEL_MANIFEST_FILE};
+use crate::contract::model::{Model, ModelManifest};
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::evaluate;
+
+/// A step program: its name, what it does with its arguments, and what it returns.
+pub trait Step: clap::Args {
+    /// The step's name: its program is `mttd-<NAME>`, its subcommand `mttd <NAME>`.
+    const NAME: &'static str;
+    /// What the run produced (also written to the output folder).
+    type Output;
+    fn run(&self) -> anyhow::Result<Self::Output>;
+}
+
+/// A command-line time: RFC 3339 or Unix seconds.
+pub fn parse_time(text: &str) -> std::result::Result<i64, String> {
+    crate::time::parse_timestamp(text)
+        .ok_or_else(|| format!("`{text}` is not an RFC 3339 timestamp (2026-01-31T00:00:00Z) or Unix seconds"))
+}
+
+/// Writes `dataset.parquet` and `dataset.manifest.json` into `dir`; the manifest's sha256 is set
+/// from the bytes written.
+pub fn write_dataset(dir: &Path, dataset: Dataset, manifest: &mut DatasetManifest) -> Result<()> {
+    manifest.rows = dataset.rows() as u64;
+    let bytes = dataset.into_parquet()?;
+    manifest.dataset_sha256 = sha256_hex(&bytes);
+    write_atomic(&dir.join(DATASET_FILE), &bytes)?;
+    manifest.write(&dir.join(DATASET_MANIFEST_FILE))
+}
+
+/// Reads a dataset folder, checking the Parquet's sha256 and columns against its manifest.
+pub fn read_dataset(dir: &Path) -> Result<(Dataset, DatasetManifest)> {
+    let manifest = DatasetManifest::read(&dir.join(DATASET_MANIFEST_FILE))?;
+    let path = dir.join(DATASET_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let origin = path.display().to_string();
+    let sha = sha256_hex(&bytes);
+    if sha != manifest.dataset_sha256 {
+        return Err(Error::invalid(
+            &origin,
+            "sha256",
+            format!(
+                "is {sha}, but the manifest records {} (file changed or truncated)",
+                manifest.dataset_sha256
+            ),
+        ));
+    }
+    let dataset = Dataset::from_parquet(&bytes, &origin)?;
+    drop(bytes);
+    let expected: Vec<String> = manifest.features.iter().map(|f| f.name.clone()).collect();
+    if dataset.feature_names() != expected {
+        return Err(Error::invalid(
+            &origin,
+            "columns",
+            "do not match the features listed in the manifest",
+        ));
+    }
+    Ok((dataset, manifest))
+}
+
+/// Reads a model folder: model.json and its manifest, checked against each other.
+pub fn read_model(dir: &Path) -> anyhow::Result<(Model, ModelManifest)> {
+    let path = dir.join(MODEL_FILE);
+    let model = Model::read(&path)?;
+    model.check(&path.display().to_string())?;
+    let manifest = ModelManifest::read(&dir.join(MODEL_MANIFEST_FILE))?;
+    if sha256_hex(&model.to_bytes()) != manifest.model_sha256 {
+        anyhow::bail!(
+            "{}: sha256 does not match {} (the model was changed)",
+            path.display(),
+            MODEL_MANIFEST_FILE
+        );
+    }
+    Ok((model, manifest))
+}
+
+/// A candidate model with the dataset it was trained on, checked to belong together.
+pub struct Candidate {
+    pub data: Dataset,
+    pub data_manifest: DatasetManifest,
+    pub model: Model,
+    pub model_manifest: ModelManifest,
+    /// The model manifest's path, for errors.
+    pub origin: String,
+}
+
+/// Reads a dataset folder and a model folder and checks that the model was trained on it.
+pub fn read_candidate(dataset_dir: &Path, model_dir: &Path) -> anyhow::Result<Candidate> {
+    let (data, data_manifest) = read_dataset(dataset_dir)?;
+    let (model, model_manifest) = read_model(model_dir)?;
+    let origin = model_dir.join(MODEL_MANIFEST_FILE).display().to_string();
+    evaluate::check_lineage(&model_manifest, &data_manifest, &origin)?;
+    Ok(Candidate {
+        data,
+        data_manifest,
+        model,
+        model_manifest,
+        origin,
+    })
+}

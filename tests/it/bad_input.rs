@@ -1,0 +1,213 @@
+//! Bad input is refused with one clear line naming the file and the row or field, a non-zero
+//! exit, and nothing written to the store.
+
+use crate::common;
+
+use std::path::Path;
+
+use common::*;
+use predicates::prelude::*;
+
+/// Runs the loop on `data` (file name, bytes) with `config_extra`; expects failure with
+/// every one of `expected` in stderr and no trace of the workload in the store.
+fn refused(data_name: &str, data: &[u8], config: Option<&str>, expected: &[&str]) {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join(data_name), data).unwrap();
+    let config_text = config
+        .map(str::to_string)
+        .unwrap_or_else(|| small_config("bad", data_name, ""));
+    std::fs::write(root.join("w.yaml"), config_text).unwrap();
+    let mut assert = mttd()
+        .current_dir(root)
+        .args(["run", "--config", "w.yaml", "--store", "store"])
+        .assert()
+        .failure();
+    for e in expected {
+        assert = assert.stderr(predicate::str::contains(*e));
+    }
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error_lines.len(), 1, "one error line: {stderr}");
+    assert!(
+        !Path::new(&root.join("store/bad")).exists(),
+        "nothing may reach the store"
+    );
+    assert!(
+        !root.join("mttd-out/bad/model").exists(),
+        "no model is trained on refused input"
+    );
+}
+
+fn with_row(row_after_header: &str) -> Vec<u8> {
+    let csv = small_csv(5);
+    let (header, rest) = csv.split_once('\n').unwrap();
+    format!("{header}\n{row_after_header}\n{rest}").into_bytes()
+}
+
+#[test]
+fn non_numeric_value() {
+    refused(
+        "d.csv",
+        &with_row("2026-01-05T00:00:00Z,rps,lots"),
+        None,
+        &["d.csv: row 2, column `value`: `lots` is not a finite number"],
+    );
+}
+
+#[test]
+fn nan_value() {
+    refused(
+        "d.csv",
+        &with_row("2026-01-05T00:00:00Z,rps,NaN"),
+        None,
+        &["d.csv: row 2, column `value`"],
+    );
+}
+
+#[test]
+fn unparsable_timestamp() {
+    refused(
+        "d.csv",
+        &with_row("05/01/2026 10:00,rps,3"),
+        None,
+        &["d.csv: row 2, column `timestamp`: `05/01/2026 10:00` is not an RFC 3339 timestamp or whole Unix seconds"],
+    );
+}
+
+#[test]
+fn duplicate_timestamps() {
+    refused(
+        "d.csv",
+        &with_row("2026-01-05T00:00:00Z,rps,3"),
+        None,
+        &[
+            "d.csv: row ",
+            "duplicate timestamp 2026-01-05T00:00:00Z for series `rps`",
+        ],
+    );
+}
+
+#[test]
+fn target_series_missing() {
+    let csv = small_csv(5).replace(",rps,", ",requests,");
+    refused(
+        "d.csv",
+        csv.as_bytes(),
+        None,
+        &["d.csv: column `series`: series `rps` named in the config is not in the data (found: cpu, requests)"],
+    );
+}
+
+#[test]
+fn horizon_longer_than_the_data() {
+    let csv: String = small_csv(1).lines().take(21).map(|l| format!("{l}\n")).collect();
+    refused(
+        "d.csv",
+        csv.as_bytes(),
+        Some(&small_config("bad", "d.csv", "label:\n  horizon: 15m\n")),
+        &["the horizon 15m is longer than the data"],
+    );
+}
+
+#[test]
+fn data_too_short_for_the_split() {
+    refused("d.csv", small_csv(1).as_bytes(), None, &["too short"]);
+}
+
+#[test]
+fn config_field_of_the_wrong_type() {
+    refused(
+        "d.csv",
+        small_csv(5).as_bytes(),
+        Some(&small_config("bad", "d.csv", "resolution: 5\n")),
+        &["w.yaml: field `/resolution`", "string"],
+    );
+}
+
+#[test]
+fn misspelled_config_field() {
+    refused(
+        "d.csv",
+        small_csv(5).as_bytes(),
+        Some(&small_config("bad", "d.csv", "label:\n  horizn: 15m\n")),
+        &["w.yaml: field `/label`", "horizn"],
+    );
+}
+
+#[test]
+fn duration_not_a_multiple_of_the_resolution() {
+    refused(
+        "d.csv",
+        small_csv(5).as_bytes(),
+        Some(&small_config(
+            "bad",
+            "d.csv",
+            "resolution: 2m\nlabel:\n  horizon: 15m\n",
+        )),
+        &["w.yaml: field `/label/horizon`: 15m is not a whole number of the resolution 2m"],
+    );
+}
+
+#[test]
+fn truncated_parquet_source() {
+    use polars::prelude::*;
+    let n = 5 * 1440;
+    let mut df = DataFrame::new(
+        n,
+        vec![
+            Column::new(
+                "timestamp".into(),
+                (0..n as i64).map(|m| 1_767_571_200 + m * 60).collect::<Vec<_>>(),
+            ),
+            Column::new("series".into(), vec!["rps"; n]),
+            Column::new(
+                "value".into(),
+                (0..n).map(|m| 100.0 + (m % 60) as f64).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut df).unwrap();
+    let config = "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: bad\nsource:\n  file:\n    path: d.parquet\nsignals:\n  target: rps\nsplit:\n  shadow_window: 1d\n";
+    // The whole file works; the same file cut in half is refused.
+    let dir = assert_fs::TempDir::new().unwrap();
+    std::fs::write(dir.path().join("d.parquet"), &bytes).unwrap();
+    std::fs::write(dir.path().join("w.yaml"), config).unwrap();
+    mttd()
+        .current_dir(dir.path())
+        .args(["run", "--config", "w.yaml", "--store", "store"])
+        .assert()
+        .success();
+    refused(
+        "d.parquet",
+        &bytes[..bytes.len() / 2],
+        Some(config),
+        &["d.parquet: file: not a readable Parquet file"],
+    );
+}
+
+#[test]
+fn truncated_dataset_between_steps() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("d.csv"), small_csv(5)).unwrap();
+    std::fs::write(root.join("w.yaml"), small_config("bad", "d.csv", "")).unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["extract-features", "--config", "w.yaml", "--out", "data"])
+        .assert()
+        .success();
+    let parquet = root.join("data/dataset.parquet");
+    let bytes = std::fs::read(&parquet).unwrap();
+    std::fs::write(&parquet, &bytes[..bytes.len() - 100]).unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["train", "--config", "w.yaml", "--dataset", "data", "--out", "model"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("data/dataset.parquet: sha256: is "))
+        .stderr(predicate::str::contains("file changed or truncated"));
+    assert!(!root.join("model").exists());
+}

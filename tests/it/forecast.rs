@@ -1,0 +1,259 @@
+//! The forecast step: a recommendation from the promoted model under guardrails, every fallback
+//! with its reason, the ConfigMap, the HPA patch in assisted mode, the Prometheus text.
+
+use crate::common;
+
+use std::path::Path;
+
+use common::*;
+use predicates::str::contains;
+
+const LOOSE_GATE: &str = "gate:\n  min_improvement: 0\n  coverage_tolerance: 1\n  under_provisioning_baseline: reactive\n  oscillation_tolerance: 100\n  replica_minutes_increase: 100\n";
+const CAPACITY: &str = "capacity:\n  per_replica: 10\n  min_replicas: 2\n  max_replicas: 40\n";
+
+/// A promoted model of workload `fc` in `root/store`, trained on 6 days of `data.csv`.
+fn promoted(root: &Path) {
+    std::fs::write(root.join("data.csv"), small_csv(6)).unwrap();
+    std::fs::write(
+        root.join("w.yaml"),
+        small_config("fc", "data.csv", &format!("{CAPACITY}{LOOSE_GATE}")),
+    )
+    .unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["run", "--config", "w.yaml", "--store", "store"])
+        .assert()
+        .success()
+        .stdout(contains("decision        promote"))
+        .stdout(contains("recommendation  "));
+}
+
+fn forecast(root: &Path, config: &str, extra: &[&str]) -> serde_json::Value {
+    let out = root.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    step("forecast")
+        .current_dir(root)
+        .args(["--config", config, "--store", "store", "--out", "out"])
+        .args(extra)
+        .assert()
+        .success();
+    let path = out.join("recommendation.json");
+    assert_valid_document(&path);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn fallback(rec: &serde_json::Value) -> &str {
+    rec["fallback"]["reason"].as_str().unwrap_or("none")
+}
+
+#[test]
+fn no_promoted_model_falls_back() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    std::fs::write(dir.path().join("data.csv"), small_csv(6)).unwrap();
+    std::fs::write(dir.path().join("w.yaml"), small_config("fc", "data.csv", CAPACITY)).unwrap();
+    let rec = forecast(dir.path(), "w.yaml", &["--now", "latest"]);
+    assert_eq!(fallback(&rec), "no-promoted-model");
+    assert!(rec.get("replicas").is_none(), "nothing beyond the HPA is recommended");
+}
+
+#[test]
+fn recommendation_and_each_fallback() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+
+    // Fresh data: a recommendation within [min, max], for the upper bound.
+    let rec = forecast(root, "w.yaml", &["--now", "latest"]);
+    assert_eq!(fallback(&rec), "none");
+    let upper = rec["forecast"]["upper"].as_f64().unwrap();
+    assert_eq!(rec["needed_replicas"].as_u64().unwrap(), (upper / 10.0).ceil() as u64);
+    let replicas = rec["replicas"].as_u64().unwrap();
+    assert!((2..=40).contains(&replicas));
+    assert!(
+        !root.join("out/hpa-patch.yaml").exists(),
+        "advisory mode changes nothing"
+    );
+    let prom = std::fs::read_to_string(root.join("out/forecast.prom")).unwrap();
+    assert!(prom.contains(&format!(
+        "mttd_recommended_replicas{{workload=\"fc\",mode=\"advisory\"}} {replicas}\n"
+    )));
+    let cm: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("out/configmap.yaml")).unwrap()).unwrap();
+    assert_eq!(
+        (cm["apiVersion"].as_str(), cm["kind"].as_str()),
+        (Some("v1"), Some("ConfigMap"))
+    );
+    assert_eq!(cm["metadata"]["name"], "mttd-forecast-fc");
+    assert!(
+        cm["data"].as_object().unwrap().values().all(|v| v.is_string()),
+        "ConfigMap data values are strings"
+    );
+    let embedded: serde_json::Value =
+        serde_json::from_str(cm["data"]["recommendation.json"].as_str().unwrap()).unwrap();
+    assert_eq!(embedded, rec);
+    assert_valid_kubernetes(&[("configmap.yaml".into(), cm)]);
+    let values = |name: &str| std::fs::read_to_string(root.join("out/values").join(name)).unwrap();
+    assert_eq!(values("replicas"), replicas.to_string());
+    assert_eq!(values("upper").parse::<f64>().unwrap(), upper);
+    assert_eq!(
+        (values("fallback").as_str(), values("patch-hpa").as_str()),
+        ("none", "false")
+    );
+
+    // Stale metrics.
+    let rec = forecast(root, "w.yaml", &["--now", "2027-01-01T00:00:00Z"]);
+    assert_eq!(fallback(&rec), "metrics-stale");
+
+    // The latest minutes of a signal missing: the feature window is incomplete.
+    let csv: String = small_csv(6)
+        .lines()
+        .filter(|l| !(l.contains(",cpu,") && l >= &"2026-01-10T23:50"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(root.join("late.csv"), csv).unwrap();
+    std::fs::write(root.join("late.yaml"), small_config("fc", "late.csv", CAPACITY)).unwrap();
+    assert_eq!(
+        fallback(&forecast(root, "late.yaml", &["--now", "latest"])),
+        "feature-window-incomplete"
+    );
+
+    // The model needs a signal this config does not provide.
+    let no_signal = std::fs::read_to_string(root.join("w.yaml"))
+        .unwrap()
+        .replace("  features: [cpu]\n", "");
+    std::fs::write(root.join("nosignal.yaml"), no_signal).unwrap();
+    assert_eq!(
+        fallback(&forecast(root, "nosignal.yaml", &["--now", "latest"])),
+        "feature-mismatch"
+    );
+
+    // An interval wider than allowed.
+    let narrow = format!(
+        "{}deploy:\n  max_relative_interval_width: 0.0001\n",
+        std::fs::read_to_string(root.join("w.yaml")).unwrap()
+    );
+    std::fs::write(root.join("narrow.yaml"), narrow).unwrap();
+    let rec = forecast(root, "narrow.yaml", &["--now", "latest"]);
+    assert_eq!(fallback(&rec), "interval-too-wide");
+    assert!(rec["forecast"].is_object(), "the forecast is shown, not acted on");
+    assert!(rec.get("replicas").is_none());
+}
+
+#[test]
+fn assisted_mode_patches_the_hpa_floor_within_the_guardrails() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+    let assisted = format!(
+        "{}deploy:\n  mode: assisted\n  max_scale_down_step: 2\n  hpa_name: api\n",
+        std::fs::read_to_string(root.join("w.yaml")).unwrap()
+    );
+    std::fs::write(root.join("assisted.yaml"), assisted).unwrap();
+    // 39 replicas run now and the forecast needs far fewer: at most 2 fewer are recommended.
+    let rec = forecast(root, "assisted.yaml", &["--now", "latest", "--current-replicas", "39"]);
+    assert_eq!(rec["replicas"], 37);
+    assert!(rec["guardrails"][0].as_str().unwrap().contains("max scale-down step 2"));
+    let patch: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("out/hpa-patch.yaml")).unwrap()).unwrap();
+    assert_eq!(patch["apiVersion"], "autoscaling/v2");
+    assert_eq!(patch["kind"], "HorizontalPodAutoscaler");
+    assert_eq!(patch["metadata"]["name"], "api");
+    assert_eq!(patch["spec"]["minReplicas"], 37);
+    assert!(
+        patch["spec"]["minReplicas"].is_u64(),
+        "an integer, as the Kubernetes API requires"
+    );
+    // Merged (JSON merge patch, as kubectl patch --type merge) onto a complete HPA, the result
+    // is a valid HorizontalPodAutoscaler.
+    let mut hpa = serde_json::json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
+            "minReplicas": 2,
+            "maxReplicas": 40,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+        },
+    });
+    merge_patch(&mut hpa, &patch);
+    assert_eq!(hpa["spec"]["minReplicas"], 37);
+    assert_eq!(hpa["spec"]["maxReplicas"], 40);
+    assert_valid_kubernetes(&[("hpa-patched".into(), hpa)]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("out/values/patch-hpa")).unwrap(),
+        "true"
+    );
+}
+
+#[test]
+fn a_predicted_surge_is_posted_to_a_real_alertmanager() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+    let mut am = servers::alertmanager();
+    let with_alert = |url: &str| {
+        format!(
+            "{}deploy:\n  surge_alert:\n    alertmanager_url: {url}\n    factor: 1.5\n    runbook_url: https://runbooks.example/mttd-surge\n    labels:\n      team: platform\n",
+            std::fs::read_to_string(root.join("w.yaml")).unwrap()
+        )
+    };
+    std::fs::write(root.join("alert.yaml"), with_alert(&am.url("http"))).unwrap();
+
+    // Plenty of replicas running: no surge, nothing posted.
+    let rec = forecast(root, "alert.yaml", &["--now", "latest", "--current-replicas", "40"]);
+    assert!(rec.get("surge").is_none(), "{rec}");
+    let (status, body) = servers::http_get(&am.address, "/api/v2/alerts");
+    assert_eq!((status, body.trim()), (200, "[]"));
+
+    // One replica (10 units) against an upper bound well above 15: the alert is there.
+    let rec = forecast(root, "alert.yaml", &["--now", "latest", "--current-replicas", "1"]);
+    let upper = rec["forecast"]["upper"].as_f64().unwrap();
+    assert!(upper > 15.0);
+    assert_eq!(rec["surge"]["current_capacity"], 10.0);
+    let (status, body) = servers::http_get(&am.address, "/api/v2/alerts");
+    assert_eq!(status, 200);
+    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let alert = &alerts.as_array().unwrap()[0];
+    assert_eq!(alert["labels"]["alertname"], "MttdForecastSurge");
+    assert_eq!(alert["labels"]["workload"], "fc");
+    assert_eq!(alert["labels"]["severity"], "warning");
+    assert_eq!(alert["labels"]["team"], "platform");
+    assert_eq!(alert["status"]["state"], "active");
+    let notes = &alert["annotations"];
+    assert_eq!(notes["runbook_url"], "https://runbooks.example/mttd-surge");
+    assert_eq!(notes["model_version"], "v1");
+    assert_eq!(notes["horizon"], "15m");
+    assert_eq!(notes["forecast_upper"].as_str().unwrap().parse::<f64>().unwrap(), upper);
+    assert!(notes["summary"].as_str().unwrap().contains("fc"));
+
+    // Alertmanager down: the advice is still written, and the step fails saying why.
+    am.kill();
+    let out = root.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    step("forecast")
+        .current_dir(root)
+        .args(["--config", "alert.yaml", "--store", "store", "--out", "out"])
+        .args(["--now", "latest", "--current-replicas", "1"])
+        .assert()
+        .failure()
+        .stderr(contains("Alertmanager"))
+        .stderr(contains("gave up after 3 attempts"));
+    assert_valid_document(&out.join("recommendation.json"));
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}
