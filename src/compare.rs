@@ -57,7 +57,7 @@ fn choose_control(
         algorithm: model.algorithm,
         version: None,
         model_sha256: None,
-        reason: format!("{} baseline: {reason}", model.algorithm.name()),
+        reason: format!("{} baseline: {reason}", model.algorithm.as_str()),
     };
     Ok((control, model))
 }

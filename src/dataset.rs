@@ -60,11 +60,12 @@ impl Dataset {
             columns.push(Column::new(name.as_str().into(), values));
         }
         columns.push(Column::new("label".into(), self.label));
-        let mut df = DataFrame::new(rows, columns).map_err(|e| Error::Data(format!("building dataset: {e}")))?;
+        let mut df =
+            DataFrame::new(rows, columns).map_err(|e| Error::Internal(format!("building the dataset table: {e}")))?;
         let mut bytes = Vec::new();
         ParquetWriter::new(&mut bytes)
             .finish(&mut df)
-            .map_err(|e| Error::Data(format!("writing Parquet: {e}")))?;
+            .map_err(|e| Error::Internal(format!("writing Parquet: {e}")))?;
         Ok(bytes)
     }
 

@@ -18,9 +18,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Data that parses but cannot support the requested work (too short, too few rows…).
+    /// Data that parses but cannot support the requested work.
     #[error("{0}")]
     Data(String),
+    /// Too little data for the work: too few rows to split, fit or calibrate, no complete row.
+    #[error("{0}")]
+    TooShort(String),
+    /// Documents that must belong together do not: a model and the dataset it was trained on,
+    /// a validation, comparison or decision and the model it is about.
+    #[error("{0}")]
+    Lineage(String),
+    /// A version (or the promoted one) that the registry does not have.
+    #[error("{0}")]
+    NotFound(String),
+    /// A bug in mttd, not in its input.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A metrics server that failed or refused a query (after retries, where retrying helps).
     #[error("Prometheus {url}: {problem}")]
     Prometheus { url: String, problem: String },
@@ -41,6 +54,12 @@ impl Error {
             field: field.into(),
             problem: problem.into(),
         }
+    }
+
+    /// A problem with one field of a document: `file: field `/a/b`: problem`. `pointer` is the
+    /// field's JSON pointer, as the schema check reports it.
+    pub fn field(file: impl AsRef<Path>, pointer: impl AsRef<str>, problem: impl Into<String>) -> Self {
+        Error::invalid(file, format!("field `{}`", pointer.as_ref()), problem)
     }
 
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {

@@ -50,13 +50,13 @@ pub struct HoldoutSeries {
 }
 
 /// Checks that a model (whose manifest matches it) was trained on this dataset.
-pub fn check_lineage(
+pub(crate) fn check_lineage(
     model_manifest: &ModelManifest,
     data_manifest: &DatasetManifest,
     model_origin: &str,
 ) -> Result<()> {
     if model_manifest.dataset_sha256 != data_manifest.dataset_sha256 {
-        return Err(Error::Data(format!(
+        return Err(Error::Lineage(format!(
             "{model_origin}: the model was trained on dataset {}, not on the given dataset {}",
             model_manifest.dataset_sha256, data_manifest.dataset_sha256
         )));
@@ -66,7 +66,7 @@ pub fn check_lineage(
 
 /// A baseline model with its interval calibrated on the `calibration` rows, or `None` for
 /// seasonal-naive when the dataset has no seasonal lag.
-pub fn calibrated_baseline(
+pub(crate) fn calibrated_baseline(
     kind: ModelKind,
     data: &Dataset,
     meta: &DatasetManifest,
@@ -98,8 +98,7 @@ pub fn validate(
     meta: &DatasetManifest,
     origin: &str,
 ) -> Result<(Validation, HoldoutSeries)> {
-    let horizon =
-        HumanDuration::parse(&meta.label.horizon).map_err(|e| Error::invalid(origin, "field `/label/horizon`", e))?;
+    let horizon = HumanDuration::parse(&meta.label.horizon).map_err(|e| Error::field(origin, "/label/horizon", e))?;
     let holdout_rows = rows_of(data, &model_manifest.split.holdout, origin)?;
     let calibration_rows = rows_of(data, &model_manifest.split.calibration, origin)?;
     let holdout = data.slice(holdout_rows.clone());

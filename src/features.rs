@@ -106,7 +106,11 @@ pub fn extract(
 
 /// The rows whose features are complete, labelled or not: the latest ones have no label yet,
 /// and they are what a forecast is made from. Labels are NaN where unknown.
-pub fn extract_unlabelled(config: &WorkloadConfig, raw: &RawSeries, source: &SourceDescription) -> Result<Dataset> {
+pub(crate) fn extract_unlabelled(
+    config: &WorkloadConfig,
+    raw: &RawSeries,
+    source: &SourceDescription,
+) -> Result<Dataset> {
     extract_rows(config, raw, source, false).map(|(dataset, _)| dataset)
 }
 
@@ -132,9 +136,9 @@ fn extract_rows(
     let fill_steps = config.steps(&config.features.fill_limit);
     let h = config.steps(&config.label.horizon);
     if h >= n {
-        return Err(Error::invalid(
+        return Err(Error::field(
             &raw.origin,
-            "field `/label/horizon`",
+            "/label/horizon",
             format!(
                 "the horizon {} is longer than the data ({} grid steps of {} from {} to {})",
                 config.label.horizon,
@@ -190,9 +194,9 @@ fn extract_rows(
         let k = config.steps(lag);
         let name = format!("target_seasonal_{lag}");
         if k <= h {
-            return Err(Error::invalid(
-                "config",
-                "field `/features/seasonal_lags`",
+            return Err(Error::field(
+                &config.origin,
+                "/features/seasonal_lags",
                 format!(
                     "{lag} is not longer than the horizon {}: it would look into the future",
                     config.label.horizon
@@ -290,7 +294,7 @@ fn extract_rows(
         .filter(|&i| (label[i].is_some() || !require_label) && features.iter().all(|f| (f.values)(i).is_some()))
         .collect();
     if keep.is_empty() {
-        return Err(Error::Data(format!(
+        return Err(Error::TooShort(format!(
             "{}: no complete rows: every grid row misses a feature or its label (data spans {} to {}; check gaps and the longest lag)",
             raw.origin,
             rfc3339(start),

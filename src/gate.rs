@@ -39,7 +39,7 @@ pub fn decide(
         ("comparison", &comparison.candidate.model_sha256),
     ] {
         if *sha != manifest.model_sha256 {
-            return Err(Error::Data(format!(
+            return Err(Error::Lineage(format!(
                 "the {what} is of model {sha}, not of the candidate {}",
                 manifest.model_sha256
             )));
@@ -53,13 +53,13 @@ pub fn decide(
     let training_rows = manifest.fit_rows + manifest.calibration_rows;
     let mut checks = vec![
         check(
-            &format!("shadow_{}_vs_control", metric.name()),
+            &format!("shadow_{}_vs_control", metric.as_str()),
             candidate,
             "<=",
             control * (1.0 - policy.min_improvement),
             format!(
                 "candidate {} {candidate:.4} vs control ({}) {control:.4} on the shadow window; must improve by {:.1}%",
-                metric.name(),
+                metric.as_str(),
                 comparison.control.reason,
                 policy.min_improvement * 100.0
             ),
@@ -164,7 +164,7 @@ pub fn decide(
             Verdict::Promote,
             format!(
                 "every check passed: shadow {} {candidate:.4} vs control {control:.4} ({:+.1}%)",
-                metric.name(),
+                metric.as_str(),
                 if control > 0.0 {
                     (candidate / control - 1.0) * 100.0
                 } else {

@@ -60,7 +60,7 @@ pub fn guard(
 /// The replay's predictive policy at one HPA sync: `desired` (already combined with the reactive
 /// HPA and within min/max) held at the highest count asked for during the observation window,
 /// then at most `max_scale_down_step` below `current`.
-pub fn replay_guard(
+pub(crate) fn replay_guard(
     observation: &mut Stabilizer,
     now: i64,
     current: u32,

@@ -191,7 +191,7 @@ pub fn validation_markdown(v: &Validation, plot_file: &str) -> String {
     let mut md = format!(
         "# Validation: {} ({})\n\nModel sha256 `{}`, dataset sha256 `{}`, horizon {}, interval level {:.0}%.\n\n## Holdout {} … {}\n\n",
         v.workload,
-        v.algorithm.name(),
+        v.algorithm.as_str(),
         v.model_sha256,
         v.dataset_sha256,
         v.horizon,
@@ -200,7 +200,7 @@ pub fn validation_markdown(v: &Validation, plot_file: &str) -> String {
         v.holdout.interval.end
     );
     md.push_str(HEADER);
-    md.push_str(&row(v.algorithm.name(), &v.holdout.model));
+    md.push_str(&row(v.algorithm.as_str(), &v.holdout.model));
     md.push_str(&row("last-value", &v.holdout.last_value));
     if let Some(s) = &v.holdout.seasonal_naive {
         md.push_str(&row("seasonal-naive", s));

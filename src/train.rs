@@ -41,7 +41,7 @@ fn purged_end(data: &Dataset, end: usize, next: usize, horizon_seconds: i64) -> 
 pub fn plan_split(data: &Dataset, split: &SplitConfig, horizon_seconds: i64) -> Result<SplitRows> {
     let n = data.rows();
     let short = |what: &str, rows: usize| {
-        Error::Data(format!(
+        Error::TooShort(format!(
             "the dataset is too short to split: {rows} rows for the {what} (at least {MIN_PART_ROWS} needed); it has {n} rows from {} to {}; give more data or shorten split.shadow_window / the horizon",
             data.timestamps.first().map(|&t| rfc3339(t)).unwrap_or_default(),
             data.timestamps.last().map(|&t| rfc3339(t)).unwrap_or_default(),
@@ -72,7 +72,7 @@ pub fn plan_split(data: &Dataset, split: &SplitConfig, horizon_seconds: i64) -> 
 
 /// The fit and calibration rows for a model tested from row `next` on: everything before it
 /// (purged by one horizon), its latest `calibration_fraction` calibrating the interval.
-pub fn plan_training(
+pub(crate) fn plan_training(
     data: &Dataset,
     next: usize,
     calibration_fraction: f64,
@@ -87,7 +87,7 @@ pub fn plan_training(
         horizon_seconds,
     );
     if calibration_rows < MIN_PART_ROWS || fit_end < MIN_PART_ROWS {
-        return Err(Error::Data(format!(
+        return Err(Error::TooShort(format!(
             "too few rows to train before {}: {fit_end} to fit and {calibration_rows} to calibrate (at least {MIN_PART_ROWS} each)",
             rfc3339(data.timestamps[next.min(data.rows() - 1)])
         )));
@@ -96,7 +96,7 @@ pub fn plan_training(
 }
 
 /// The interval (first and last timestamp) of a row range.
-pub fn interval_of(data: &Dataset, rows: &Range<usize>) -> Interval {
+pub(crate) fn interval_of(data: &Dataset, rows: &Range<usize>) -> Interval {
     Interval {
         start: rfc3339(data.timestamps[rows.start]),
         end: rfc3339(data.timestamps[rows.end - 1]),
@@ -104,15 +104,9 @@ pub fn interval_of(data: &Dataset, rows: &Range<usize>) -> Interval {
 }
 
 /// The rows of `data` inside a recorded interval.
-pub fn rows_of(data: &Dataset, interval: &Interval, origin: &str) -> Result<Range<usize>> {
+pub(crate) fn rows_of(data: &Dataset, interval: &Interval, origin: &str) -> Result<Range<usize>> {
     let parse = |field: &str, text: &str| {
-        parse_timestamp(text).ok_or_else(|| {
-            Error::invalid(
-                origin,
-                format!("field `{field}`"),
-                format!("`{text}` is not a timestamp"),
-            )
-        })
+        parse_timestamp(text).ok_or_else(|| Error::field(origin, field, format!("`{text}` is not a timestamp")))
     };
     let start = parse("start", &interval.start)?;
     let end = parse("end", &interval.end)?;
@@ -202,7 +196,7 @@ pub fn train(config: &WorkloadConfig, data: &Dataset, meta: &DatasetManifest) ->
     let horizon = HumanDuration::parse(&meta.label.horizon)
         .map_err(|e| Error::Data(format!("dataset manifest: label horizon {e}")))?;
     if meta.workload != config.workload {
-        return Err(Error::Data(format!(
+        return Err(Error::Lineage(format!(
             "the dataset is of workload `{}`, the config of `{}`",
             meta.workload, config.workload
         )));

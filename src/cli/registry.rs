@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 
-use crate::contract::document::{canonical_json, wire_name};
+use crate::contract::document::canonical_json;
 use crate::store::{registry, Store};
 use crate::time::{now_rfc3339, HumanDuration};
 
@@ -78,8 +78,8 @@ impl RegistryArgs {
                     println!(
                         "{:<8} {:<12} {:<15} {:<21} {:<16} {}",
                         format!("v{}", v.version),
-                        wire_name(&v.status),
-                        v.decision.word(),
+                        v.status.as_str(),
+                        v.decision.as_str(),
                         v.published_at,
                         v.published_by,
                         v.reason

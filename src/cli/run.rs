@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::contract::deploy::Recommendation;
-use crate::contract::document::{wire_name, Document};
+use crate::contract::document::Document;
 use crate::contract::layout::{
     COMPARISON_DIR, DATASET_DIR, DECISION_DIR, FORECAST_DIR, MODEL_DIR, REPORT_FILE, RUN_GATE_POLICY_FILE,
     VALIDATION_DIR,
@@ -142,13 +142,13 @@ impl RunArgs {
             workload: config.workload,
             rows: dataset.rows,
             version: published.version,
-            decision: verdict.decision.word().to_string(),
+            decision: verdict.decision.as_str().to_string(),
             reason: verdict.reason,
             candidate_mae: c.candidate_metrics.mae,
             candidate_mape: c.candidate_metrics.mape,
             control: match c.control.version {
-                Some(v) => format!("v{v} ({})", c.control.algorithm.name()),
-                None => c.control.algorithm.name().to_string(),
+                Some(v) => format!("v{v} ({})", c.control.algorithm.as_str()),
+                None => c.control.algorithm.as_str().to_string(),
             },
             control_mae: c.control_metrics.mae,
             control_mape: c.control_metrics.mape,
@@ -201,9 +201,9 @@ impl RunSummary {
 
 /// One line for a recommendation.
 fn describe(rec: &Recommendation) -> String {
-    let mode = wire_name(&rec.mode);
+    let mode = rec.mode.as_str();
     match (&rec.fallback, &rec.forecast, rec.replicas) {
-        (Some(f), _, _) => format!("fallback to the reactive HPA ({}): {}", f.reason.word(), f.detail),
+        (Some(f), _, _) => format!("fallback to the reactive HPA ({}): {}", f.reason.as_str(), f.detail),
         (None, Some(f), Some(r)) => format!(
             "{r} replicas ({mode}, model v{}) for {}: forecast {:.1} [{:.1}, {:.1}]",
             rec.model_version.unwrap_or_default(),

@@ -69,37 +69,24 @@ pub enum Combine {
 
 /// How a predictive policy turns a forecast into replicas, and its guardrails.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PredictiveConfig {
-    #[serde(default = "default_bound")]
     pub bound: ForecastBound,
-    #[serde(default = "default_combine")]
     pub combine: Combine,
     /// Remove at most this many replicas in one decision (absent: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_scale_down_step: Option<u32>,
     /// Scale down only to the highest replica count asked for during this window.
-    #[serde(default = "default_observation_window")]
     pub scale_down_observation_window: HumanDuration,
-}
-
-fn default_bound() -> ForecastBound {
-    ForecastBound::Upper
-}
-fn default_combine() -> Combine {
-    Combine::Max
-}
-fn default_observation_window() -> HumanDuration {
-    dur("5m")
 }
 
 impl Default for PredictiveConfig {
     fn default() -> Self {
         PredictiveConfig {
-            bound: default_bound(),
-            combine: default_combine(),
+            bound: ForecastBound::Upper,
+            combine: Combine::Max,
             max_scale_down_step: None,
-            scale_down_observation_window: default_observation_window(),
+            scale_down_observation_window: dur("5m"),
         }
     }
 }
@@ -109,18 +96,14 @@ impl CapacityConfig {
     pub fn check(&self, origin: &str, resolution_seconds: i64) -> Result<()> {
         let sync = self.hpa.sync_period.seconds();
         if sync <= 0 || resolution_seconds % sync != 0 {
-            return Err(Error::invalid(
+            return Err(Error::field(
                 origin,
-                "field `/capacity/hpa/sync_period`",
+                "/capacity/hpa/sync_period",
                 format!("{} must divide the resolution evenly", self.hpa.sync_period),
             ));
         }
         if self.min_replicas > self.max_replicas {
-            return Err(Error::invalid(
-                origin,
-                "field `/capacity/min_replicas`",
-                "is above max_replicas",
-            ));
+            return Err(Error::field(origin, "/capacity/min_replicas", "is above max_replicas"));
         }
         Ok(())
     }
@@ -162,65 +145,48 @@ pub struct ScalingRules {
 
 /// The HPA as configured on the workload (defaults: Kubernetes' own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct HpaConfig {
     /// No scaling while |currentMetric / target − 1| is at most this.
-    #[serde(default = "default_tolerance")]
     pub tolerance: f64,
     /// How often the controller decides (`--horizontal-pod-autoscaler-sync-period`).
-    #[serde(default = "default_sync_period")]
     pub sync_period: HumanDuration,
-    #[serde(default = "default_scale_up")]
     pub scale_up: ScalingRules,
-    #[serde(default = "default_scale_down")]
     pub scale_down: ScalingRules,
-}
-
-fn default_tolerance() -> f64 {
-    0.1
-}
-fn default_sync_period() -> HumanDuration {
-    dur("15s")
-}
-/// Kubernetes' default: no stabilisation; +100% or +4 pods per 15 s, whichever is more.
-fn default_scale_up() -> ScalingRules {
-    ScalingRules {
-        stabilization_window: dur("0s"),
-        select_policy: SelectPolicy::Max,
-        policies: vec![
-            ScalingPolicy {
-                policy_type: PolicyType::Percent,
-                value: 100,
-                period: dur("15s"),
-            },
-            ScalingPolicy {
-                policy_type: PolicyType::Pods,
-                value: 4,
-                period: dur("15s"),
-            },
-        ],
-    }
-}
-/// Kubernetes' default: 300 s stabilisation; −100% per 15 s.
-fn default_scale_down() -> ScalingRules {
-    ScalingRules {
-        stabilization_window: dur("300s"),
-        select_policy: SelectPolicy::Max,
-        policies: vec![ScalingPolicy {
-            policy_type: PolicyType::Percent,
-            value: 100,
-            period: dur("15s"),
-        }],
-    }
 }
 
 impl Default for HpaConfig {
     fn default() -> Self {
         HpaConfig {
-            tolerance: default_tolerance(),
-            sync_period: default_sync_period(),
-            scale_up: default_scale_up(),
-            scale_down: default_scale_down(),
+            tolerance: 0.1,
+            sync_period: dur("15s"),
+            // Kubernetes' default: no stabilisation; +100% or +4 pods per 15 s, whichever is more.
+            scale_up: ScalingRules {
+                stabilization_window: dur("0s"),
+                select_policy: SelectPolicy::Max,
+                policies: vec![
+                    ScalingPolicy {
+                        policy_type: PolicyType::Percent,
+                        value: 100,
+                        period: dur("15s"),
+                    },
+                    ScalingPolicy {
+                        policy_type: PolicyType::Pods,
+                        value: 4,
+                        period: dur("15s"),
+                    },
+                ],
+            },
+            // Kubernetes' default: 300 s stabilisation; −100% per 15 s.
+            scale_down: ScalingRules {
+                stabilization_window: dur("300s"),
+                select_policy: SelectPolicy::Max,
+                policies: vec![ScalingPolicy {
+                    policy_type: PolicyType::Percent,
+                    value: 100,
+                    period: dur("15s"),
+                }],
+            },
         }
     }
 }

@@ -11,22 +11,30 @@ use super::source::SourceRecord;
 use crate::time::{dur, HumanDuration};
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct FeatureConfig {
     /// Lags of the target.
-    #[serde(default = "default_lags")]
     pub lags: Vec<HumanDuration>,
     /// Trailing windows for the target's rolling mean and standard deviation.
-    #[serde(default = "default_rolling")]
     pub rolling_windows: Vec<HumanDuration>,
     /// Seasonal lags, counted back from the forecast time (t + horizon). A seasonal lag longer
     /// than a third of the data is left out, and the manifest says so.
-    #[serde(default = "default_seasonal")]
     pub seasonal_lags: Vec<HumanDuration>,
     /// Gaps up to this long are filled with the last value seen; longer gaps stay missing and
     /// the rows that would need them are dropped.
-    #[serde(default = "default_fill_limit")]
     pub fill_limit: HumanDuration,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        let durations = |texts: &[&str]| texts.iter().copied().map(dur).collect();
+        FeatureConfig {
+            lags: durations(&["5m", "15m", "30m", "60m"]),
+            rolling_windows: durations(&["15m", "60m"]),
+            seasonal_lags: durations(&["1d", "7d"]),
+            fill_limit: dur("5m"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -39,48 +47,17 @@ pub enum LabelKind {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LabelConfig {
-    #[serde(default = "default_horizon")]
     pub horizon: HumanDuration,
-    #[serde(default = "default_label_kind")]
     pub kind: LabelKind,
 }
 
-fn default_lags() -> Vec<HumanDuration> {
-    ["5m", "15m", "30m", "60m"].into_iter().map(dur).collect()
-}
-fn default_rolling() -> Vec<HumanDuration> {
-    ["15m", "60m"].into_iter().map(dur).collect()
-}
-fn default_seasonal() -> Vec<HumanDuration> {
-    ["1d", "7d"].into_iter().map(dur).collect()
-}
-fn default_fill_limit() -> HumanDuration {
-    dur("5m")
-}
-fn default_horizon() -> HumanDuration {
-    dur("15m")
-}
-fn default_label_kind() -> LabelKind {
-    LabelKind::At
-}
-
-impl Default for FeatureConfig {
-    fn default() -> Self {
-        FeatureConfig {
-            lags: default_lags(),
-            rolling_windows: default_rolling(),
-            seasonal_lags: default_seasonal(),
-            fill_limit: default_fill_limit(),
-        }
-    }
-}
 impl Default for LabelConfig {
     fn default() -> Self {
         LabelConfig {
-            horizon: default_horizon(),
-            kind: default_label_kind(),
+            horizon: dur("15m"),
+            kind: LabelKind::At,
         }
     }
 }

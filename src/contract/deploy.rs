@@ -6,37 +6,34 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::document::{document_kind, ApiVersion};
+use super::document::{document_kind, wire_enum, ApiVersion};
 use super::interval::Interval;
 use crate::time::{dur, HumanDuration};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Publish the recommendation; change nothing.
-    Advisory,
-    /// The recommendation may raise the HPA's `minReplicas` (a patch is written).
-    Assisted,
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum Mode {
+        /// Publish the recommendation; change nothing.
+        Advisory = "advisory",
+        /// The recommendation may raise the HPA's `minReplicas` (a patch is written).
+        Assisted = "assisted",
+    }
 }
 
 /// How forecasts are turned into advice, and when to distrust them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeployConfig {
-    #[serde(default = "default_mode")]
     pub mode: Mode,
     /// Fall back when the latest sample is older than this.
-    #[serde(default = "default_max_staleness")]
     pub max_staleness: HumanDuration,
     /// Fall back when (upper − lower) / |point| exceeds this.
-    #[serde(default = "default_max_relative_width")]
     #[schemars(range(min = 0.0))]
     pub max_relative_interval_width: f64,
     /// Recommend at most this many replicas fewer than the current count (absent: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_scale_down_step: Option<u32>,
     /// Recommend a scale-down only to the highest count recommended during this window.
-    #[serde(default = "default_observation_window")]
     pub scale_down_observation_window: HumanDuration,
     /// The HPA the assisted-mode patch is for (default: the workload's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,54 +72,29 @@ fn default_severity() -> String {
     "warning".into()
 }
 
-fn default_mode() -> Mode {
-    Mode::Advisory
-}
-fn default_max_staleness() -> HumanDuration {
-    dur("5m")
-}
-fn default_max_relative_width() -> f64 {
-    1.0
-}
-fn default_observation_window() -> HumanDuration {
-    dur("10m")
-}
-
 impl Default for DeployConfig {
     fn default() -> Self {
         DeployConfig {
-            mode: default_mode(),
-            max_staleness: default_max_staleness(),
-            max_relative_interval_width: default_max_relative_width(),
+            mode: Mode::Advisory,
+            max_staleness: dur("5m"),
+            max_relative_interval_width: 1.0,
             max_scale_down_step: None,
-            scale_down_observation_window: default_observation_window(),
+            scale_down_observation_window: dur("10m"),
             hpa_name: None,
             surge_alert: None,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum FallbackReason {
-    NoPromotedModel,
-    MetricsMissing,
-    MetricsStale,
-    FeatureWindowIncomplete,
-    FeatureMismatch,
-    IntervalTooWide,
-}
-
-impl FallbackReason {
-    pub fn word(self) -> &'static str {
-        match self {
-            FallbackReason::NoPromotedModel => "no-promoted-model",
-            FallbackReason::MetricsMissing => "metrics-missing",
-            FallbackReason::MetricsStale => "metrics-stale",
-            FallbackReason::FeatureWindowIncomplete => "feature-window-incomplete",
-            FallbackReason::FeatureMismatch => "feature-mismatch",
-            FallbackReason::IntervalTooWide => "interval-too-wide",
-        }
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum FallbackReason {
+        NoPromotedModel = "no-promoted-model",
+        MetricsMissing = "metrics-missing",
+        MetricsStale = "metrics-stale",
+        FeatureWindowIncomplete = "feature-window-incomplete",
+        FeatureMismatch = "feature-mismatch",
+        IntervalTooWide = "interval-too-wide",
     }
 }
 

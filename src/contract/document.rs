@@ -40,6 +40,38 @@ macro_rules! document_kind {
 }
 pub(crate) use document_kind;
 
+/// Declares a unit enum whose variants each have one name, written once: the name serde writes
+/// (so the schema's) and `as_str` returns (for files, logs and Prometheus labels).
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $wire:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$variant_meta])* #[serde(rename = $wire)] $variant,)+
+        }
+
+        impl $name {
+            /// The name in documents and schemas.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use wire_enum;
+
 /// A versioned, schema'd document.
 pub trait Document: Serialize + DeserializeOwned + JsonSchema {
     /// The `kind` value, also the schema's file name: `schemas/<KIND>.schema.json`.
@@ -106,7 +138,7 @@ pub fn canonical_json<T: Serialize + ?Sized>(doc: &T) -> Vec<u8> {
 /// Validates `value` against `schema`; the error names every failing field (JSON pointer).
 pub fn validate_against(schema: &serde_json::Value, value: &serde_json::Value, origin: &str, kind: &str) -> Result<()> {
     let validator = jsonschema::validator_for(schema)
-        .map_err(|e| Error::Data(format!("internal: schema of {kind} does not compile: {e}")))?;
+        .map_err(|e| Error::Internal(format!("the schema of {kind} does not compile: {e}")))?;
     let problems: Vec<(String, String)> = validator
         .iter_errors(value)
         .map(|e| {
@@ -123,9 +155,9 @@ pub fn validate_against(schema: &serde_json::Value, value: &serde_json::Value, o
             } else {
                 String::new()
             };
-            Err(Error::invalid(
+            Err(Error::field(
                 origin,
-                format!("field `{field}`"),
+                field,
                 format!("{problem}{more} (expected a {kind} document)"),
             ))
         }
@@ -158,14 +190,4 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
-}
-
-/// The name a value of a unit enum has in documents (its serde name, as the schema lists it):
-/// `VersionStatus::RolledBack` → `rolled-back`.
-pub fn wire_name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
-    }
 }

@@ -4,18 +4,19 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::document::{document_kind, ApiVersion};
+use super::document::{document_kind, wire_enum, ApiVersion};
 use super::validation::Metrics;
 
 document_kind!(GatePolicy, GatePolicyKind, "GatePolicy");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorMetric {
-    Mae,
-    Mape,
-    Rmse,
-    PeakWeightedMae,
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum ErrorMetric {
+        Mae = "mae",
+        Mape = "mape",
+        Rmse = "rmse",
+        PeakWeightedMae = "peak_weighted_mae",
+    }
 }
 
 impl ErrorMetric {
@@ -27,35 +28,23 @@ impl ErrorMetric {
             ErrorMetric::PeakWeightedMae => m.peak_weighted_mae,
         }
     }
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorMetric::Mae => "mae",
-            ErrorMetric::Mape => "mape",
-            ErrorMetric::Rmse => "rmse",
-            ErrorMetric::PeakWeightedMae => "peak_weighted_mae",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct GatePolicy {
     #[serde(rename = "apiVersion", default)]
     pub api_version: ApiVersion,
     #[serde(default)]
     pub kind: GatePolicyKind,
     /// The error metric compared on the shadow window.
-    #[serde(default = "default_metric")]
     pub metric: ErrorMetric,
     /// The candidate's error must be at most the control's × (1 − min_improvement).
-    #[serde(default = "default_min_improvement")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub min_improvement: f64,
     /// Holdout interval coverage must be within this of the interval's level.
-    #[serde(default = "default_coverage_tolerance")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub coverage_tolerance: f64,
-    #[serde(default = "default_min_training_rows")]
     pub min_training_rows: u64,
     /// Ask an operator even when every check passes.
     #[serde(default)]
@@ -64,14 +53,11 @@ pub struct GatePolicy {
     #[serde(default)]
     pub approval_for_first_promotions: u32,
     /// In the replay, the candidate's under-provisioned minutes must not exceed this policy's.
-    #[serde(default = "default_under_provisioning_baseline")]
     pub under_provisioning_baseline: ReplayBaseline,
     /// In the replay, the candidate's oscillations must not exceed the control's × (1 + this).
-    #[serde(default = "default_oscillation_tolerance")]
     #[schemars(range(min = 0.0))]
     pub oscillation_tolerance: f64,
     /// In the replay, the candidate's replica-minutes must not exceed the control's × (1 + this).
-    #[serde(default = "default_replica_minutes_increase")]
     #[schemars(range(min = 0.0))]
     pub replica_minutes_increase: f64,
 }
@@ -83,62 +69,30 @@ pub enum ReplayBaseline {
     Reactive,
 }
 
-fn default_under_provisioning_baseline() -> ReplayBaseline {
-    ReplayBaseline::Control
-}
-fn default_oscillation_tolerance() -> f64 {
-    0.25
-}
-fn default_replica_minutes_increase() -> f64 {
-    0.1
-}
-
-fn default_metric() -> ErrorMetric {
-    ErrorMetric::Mae
-}
-fn default_min_improvement() -> f64 {
-    0.01
-}
-fn default_coverage_tolerance() -> f64 {
-    0.1
-}
-fn default_min_training_rows() -> u64 {
-    1000
-}
-
 impl Default for GatePolicy {
     fn default() -> Self {
         GatePolicy {
             api_version: ApiVersion::V1,
             kind: GatePolicyKind::Kind,
-            metric: default_metric(),
-            min_improvement: default_min_improvement(),
-            coverage_tolerance: default_coverage_tolerance(),
-            min_training_rows: default_min_training_rows(),
+            metric: ErrorMetric::Mae,
+            min_improvement: 0.01,
+            coverage_tolerance: 0.1,
+            min_training_rows: 1000,
             require_approval: false,
             approval_for_first_promotions: 0,
-            under_provisioning_baseline: default_under_provisioning_baseline(),
-            oscillation_tolerance: default_oscillation_tolerance(),
-            replica_minutes_increase: default_replica_minutes_increase(),
+            under_provisioning_baseline: ReplayBaseline::Control,
+            oscillation_tolerance: 0.25,
+            replica_minutes_increase: 0.1,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Promote,
-    Reject,
-    NeedsApproval,
-}
-
-impl Verdict {
-    pub fn word(self) -> &'static str {
-        match self {
-            Verdict::Promote => "promote",
-            Verdict::Reject => "reject",
-            Verdict::NeedsApproval => "needs-approval",
-        }
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum Verdict {
+        Promote = "promote",
+        Reject = "reject",
+        NeedsApproval = "needs-approval",
     }
 }
 

@@ -6,53 +6,37 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::LabelKind;
-use super::document::{document_kind, ApiVersion};
+use super::document::{document_kind, wire_enum, ApiVersion};
 use super::interval::Interval;
 use crate::time::{dur, HumanDuration};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelKind {
-    ElasticNet,
-    LastValue,
-    SeasonalNaive,
-}
-
-impl ModelKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::ElasticNet => "elastic-net",
-            ModelKind::LastValue => "last-value",
-            ModelKind::SeasonalNaive => "seasonal-naive",
-        }
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum ModelKind {
+        ElasticNet = "elastic-net",
+        LastValue = "last-value",
+        SeasonalNaive = "seasonal-naive",
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
-    #[serde(default = "default_model_kind")]
     pub kind: ModelKind,
     /// Overall regularisation strength (alpha) of the elastic net.
-    #[serde(default = "default_penalty")]
     #[schemars(range(min = 0.0))]
     pub penalty: f64,
     /// Share of L1 in the penalty (1 = lasso, 0 = ridge).
-    #[serde(default = "default_l1_ratio")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub l1_ratio: f64,
     /// What the fit minimises: `absolute` error (the forecast is a conditional median: the
     /// metric the gate compares by default, and robust to bursts) or `squared` error (a mean).
-    #[serde(default = "default_loss")]
     pub loss: Loss,
-    #[serde(default = "default_max_iterations")]
     #[schemars(range(min = 1))]
     pub max_iterations: u32,
-    #[serde(default = "default_tolerance")]
     #[schemars(range(min = 0.0))]
     pub tolerance: f64,
     /// Coverage of the prediction interval (split-conformal).
-    #[serde(default = "default_interval_level")]
     #[schemars(range(min = 0.5, max = 0.999))]
     pub interval_level: f64,
 }
@@ -65,79 +49,41 @@ pub enum Loss {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SplitConfig {
     /// The most recent window, kept away from training and validation, for shadow-compare.
-    #[serde(default = "default_shadow_window")]
     pub shadow_window: HumanDuration,
     /// Share of the remaining rows (the latest ones) held out for validation.
-    #[serde(default = "default_holdout")]
     #[schemars(range(min = 0.05, max = 0.5))]
     pub holdout_fraction: f64,
     /// Share of the training rows (the latest ones) used to calibrate the interval.
-    #[serde(default = "default_calibration")]
     #[schemars(range(min = 0.05, max = 0.5))]
     pub calibration_fraction: f64,
     /// Rolling-origin folds evaluated by `validate`.
-    #[serde(default = "default_folds")]
     #[schemars(range(min = 0, max = 10))]
     pub folds: u32,
-}
-
-fn default_model_kind() -> ModelKind {
-    ModelKind::ElasticNet
-}
-fn default_penalty() -> f64 {
-    0.01
-}
-fn default_l1_ratio() -> f64 {
-    0.5
-}
-fn default_loss() -> Loss {
-    Loss::Absolute
-}
-fn default_max_iterations() -> u32 {
-    10_000
-}
-fn default_tolerance() -> f64 {
-    1e-6
-}
-fn default_interval_level() -> f64 {
-    0.8
-}
-fn default_shadow_window() -> HumanDuration {
-    dur("2d")
-}
-fn default_holdout() -> f64 {
-    0.2
-}
-fn default_calibration() -> f64 {
-    0.2
-}
-fn default_folds() -> u32 {
-    3
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            kind: default_model_kind(),
-            penalty: default_penalty(),
-            l1_ratio: default_l1_ratio(),
-            loss: default_loss(),
-            max_iterations: default_max_iterations(),
-            tolerance: default_tolerance(),
-            interval_level: default_interval_level(),
+            kind: ModelKind::ElasticNet,
+            penalty: 0.01,
+            l1_ratio: 0.5,
+            loss: Loss::Absolute,
+            max_iterations: 10_000,
+            tolerance: 1e-6,
+            interval_level: 0.8,
         }
     }
 }
 impl Default for SplitConfig {
     fn default() -> Self {
         SplitConfig {
-            shadow_window: default_shadow_window(),
-            holdout_fraction: default_holdout(),
-            calibration_fraction: default_calibration(),
-            folds: default_folds(),
+            shadow_window: dur("2d"),
+            holdout_fraction: 0.2,
+            calibration_fraction: 0.2,
+            folds: 3,
         }
     }
 }

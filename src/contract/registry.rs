@@ -6,22 +6,23 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::document::{document_kind, ApiVersion};
+use super::document::{document_kind, wire_enum, ApiVersion};
 use super::gate::{GatePolicy, Verdict};
 
 document_kind!(ChangeLogEntry, ChangeLogEntryKind, "ChangeLogEntry");
 document_kind!(Registry, RegistryKind, "Registry");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum VersionStatus {
-    /// Published, waiting for an operator's approval.
-    Candidate,
-    Promoted,
-    /// Was promoted; a later version took its place.
-    Superseded,
-    Rejected,
-    RolledBack,
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum VersionStatus {
+        /// Published, waiting for an operator's approval.
+        Candidate = "candidate",
+        Promoted = "promoted",
+        /// Was promoted; a later version took its place.
+        Superseded = "superseded",
+        Rejected = "rejected",
+        RolledBack = "rolled-back",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

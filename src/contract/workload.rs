@@ -57,6 +57,10 @@ pub struct WorkloadConfig {
     #[serde(skip)]
     #[schemars(skip)]
     pub base_dir: PathBuf,
+    /// The config file, for errors about a field of it (not serialised).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: String,
 }
 
 fn default_resolution() -> HumanDuration {
@@ -68,6 +72,7 @@ impl WorkloadConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let mut config = Self::read(path)?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.origin = path.display().to_string();
         config.check(&path.display().to_string())?;
         Ok(config)
     }
@@ -76,7 +81,7 @@ impl WorkloadConfig {
     pub fn check(&self, origin: &str) -> Result<()> {
         let step = self.resolution.seconds();
         if step <= 0 {
-            return Err(Error::invalid(origin, "field `/resolution`", "must be longer than 0s"));
+            return Err(Error::field(origin, "/resolution", "must be longer than 0s"));
         }
         let mut durations: Vec<(String, &HumanDuration)> = vec![
             ("/label/horizon".into(), &self.label.horizon),
@@ -94,25 +99,21 @@ impl WorkloadConfig {
         }
         for (field, d) in durations {
             if d.seconds() % step != 0 {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    format!("field `{field}`"),
+                    &field,
                     format!("{d} is not a whole number of the resolution {}", self.resolution),
                 ));
             }
         }
         if self.label.horizon.seconds() == 0 {
-            return Err(Error::invalid(
-                origin,
-                "field `/label/horizon`",
-                "must be longer than 0s",
-            ));
+            return Err(Error::field(origin, "/label/horizon", "must be longer than 0s"));
         }
         for w in &self.features.rolling_windows {
             if w.seconds() < 2 * step {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    "field `/features/rolling_windows`",
+                    "/features/rolling_windows",
                     format!("{w} must cover at least two grid steps"),
                 ));
             }
@@ -122,23 +123,23 @@ impl WorkloadConfig {
         }
         match (&self.source, &self.signals.features) {
             (SourceConfig::File(_), FeatureSignals::Queries(_)) => {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    "field `/signals/features`",
+                    "/signals/features",
                     "a file source lists its feature series by name (a YAML list), not `name: query`",
                 ))
             }
             (SourceConfig::Prometheus(_), FeatureSignals::Names(names)) if !names.is_empty() => {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    "field `/signals/features`",
+                    "/signals/features",
                     "a Prometheus source names each feature and its query (`name: PromQL query`), not a list",
                 ))
             }
             (SourceConfig::File(_), FeatureSignals::Names(names)) if names.contains(&self.signals.target) => {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    "field `/signals/features`",
+                    "/signals/features",
                     format!("lists the target `{}` itself", self.signals.target),
                 ))
             }
@@ -149,9 +150,9 @@ impl WorkloadConfig {
                             .chars()
                             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
                 }) {
-                    return Err(Error::invalid(
+                    return Err(Error::field(
                         origin,
-                        format!("field `/signals/features/{bad}`"),
+                        format!("/signals/features/{bad}"),
                         "a feature name is lower-case letters, digits and `_`",
                     ));
                 }
@@ -161,23 +162,23 @@ impl WorkloadConfig {
         if let SourceConfig::Prometheus(prometheus) = &self.source {
             let query_step = prometheus.step.as_ref().unwrap_or(&self.resolution).seconds();
             if query_step <= 0 || step % query_step != 0 {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    "field `/source/prometheus/step`",
+                    "/source/prometheus/step",
                     format!("must divide the resolution {} (and be longer than 0s)", self.resolution),
                 ));
             }
             if prometheus.lookback.seconds() <= 0 || prometheus.lookback.seconds() % step != 0 {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    "field `/source/prometheus/lookback`",
+                    "/source/prometheus/lookback",
                     format!("must be a whole, non-zero number of the resolution {}", self.resolution),
                 ));
             }
             if prometheus.timeout.seconds() <= 0 {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    "field `/source/prometheus/timeout`",
+                    "/source/prometheus/timeout",
                     "must be longer than 0s",
                 ));
             }

@@ -43,7 +43,7 @@ impl Model {
                 data.column(name).ok_or_else(|| {
                     Error::Data(format!(
                         "the {} model needs feature `{name}`, which the dataset does not have",
-                        self.algorithm.name()
+                        self.algorithm.as_str()
                     ))
                 })
             })
@@ -81,27 +81,28 @@ impl Model {
     pub fn check(&self, origin: &str) -> Result<()> {
         if self.algorithm == ModelKind::ElasticNet {
             let n = self.features.len();
-            let st = self.standardisation.as_ref().ok_or_else(|| {
-                Error::invalid(origin, "field `/standardisation`", "missing for an elastic-net model")
-            })?;
+            let st = self
+                .standardisation
+                .as_ref()
+                .ok_or_else(|| Error::field(origin, "/standardisation", "missing for an elastic-net model"))?;
             if self.coefficients.len() != n || st.mean.len() != n || st.scale.len() != n {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    "field `/coefficients`",
+                    "/coefficients",
                     format!("expected {n} values, one per feature"),
                 ));
             }
             if st.scale.iter().any(|s| s.is_nan() || *s <= 0.0 || !s.is_finite()) {
-                return Err(Error::invalid(
+                return Err(Error::field(
                     origin,
-                    "field `/standardisation/scale`",
+                    "/standardisation/scale",
                     "every scale must be a positive number",
                 ));
             }
         } else if self.features.len() != 1 {
-            return Err(Error::invalid(
+            return Err(Error::field(
                 origin,
-                "field `/features`",
+                "/features",
                 "a baseline reads exactly one feature",
             ));
         }
@@ -127,7 +128,7 @@ pub fn baseline(
     let column = baseline_column(kind, data_features).ok_or_else(|| {
         Error::Data(format!(
             "the {} baseline needs a {} column, which the dataset does not have",
-            kind.name(),
+            kind.as_str(),
             if kind == ModelKind::LastValue {
                 "`target`"
             } else {

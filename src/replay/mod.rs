@@ -132,7 +132,7 @@ fn saturation_starts(trace: &Trace, capacity: &CapacityConfig) -> Vec<usize> {
 }
 
 /// The metrics of `trace`, with lead times against the reactive saturation episodes.
-pub fn measure(
+pub(crate) fn measure(
     trace: &Trace,
     capacity: &CapacityConfig,
     reactive_saturations: &[usize],

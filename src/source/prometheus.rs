@@ -99,7 +99,7 @@ pub fn load(
         name: name.clone(),
         query: query.clone(),
     }));
-    let client = Client::new(config, &workload.base_dir)?;
+    let client = Client::new(config, &workload.base_dir, &workload.origin)?;
     let fetched = client.fetch(&signals, window, config.chunk_points, config.concurrency)?;
     let description = SourceDescription {
         kind: "prometheus",
@@ -149,7 +149,7 @@ pub struct Client {
 fn read_secret(base_dir: &Path, path: &Path, field: &str) -> Result<String> {
     let path = base_dir.join(path);
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::invalid(
+        Error::field(
             &path,
             field,
             format!("cannot be read ({e}); it must be a file holding the secret"),
@@ -160,10 +160,11 @@ fn read_secret(base_dir: &Path, path: &Path, field: &str) -> Result<String> {
 
 impl Client {
     /// Builds the client: credentials and the CA file are read now, so a missing file is an
-    /// error before any request. Relative paths are relative to `base_dir`.
-    pub fn new(config: &PrometheusSourceConfig, base_dir: &Path) -> Result<Client> {
+    /// error before any request. Relative paths are relative to `base_dir`; `origin` names the
+    /// config file in errors.
+    pub fn new(config: &PrometheusSourceConfig, base_dir: &Path, origin: &str) -> Result<Client> {
         let location = config.url.trim_end_matches('/').to_string();
-        let invalid_url = |problem: String| Error::invalid("config", "field `/source/prometheus/url`", problem);
+        let invalid_url = |problem: String| Error::field(origin, "/source/prometheus/url", problem);
         let mut endpoint =
             Url::parse(&format!("{location}/")).map_err(|e| invalid_url(format!("`{location}`: {e}")))?;
         if !endpoint.username().is_empty() || endpoint.password().is_some() {
@@ -176,23 +177,19 @@ impl Client {
             .map_err(|e| invalid_url(format!("`{location}`: {e}")))?;
         let auth = match (&config.bearer_token_file, &config.basic_auth) {
             (Some(_), Some(_)) => {
-                return Err(Error::invalid(
-                    "config",
-                    "field `/source/prometheus`",
+                return Err(Error::field(
+                    origin,
+                    "/source/prometheus",
                     "give bearer_token_file or basic_auth, not both",
                 ))
             }
-            (Some(file), None) => Auth::Bearer(read_secret(
-                base_dir,
-                file,
-                "field `/source/prometheus/bearer_token_file`",
-            )?),
+            (Some(file), None) => Auth::Bearer(read_secret(base_dir, file, "/source/prometheus/bearer_token_file")?),
             (None, Some(basic)) => Auth::Basic {
                 username: basic.username.clone(),
                 password: read_secret(
                     base_dir,
                     &basic.password_file,
-                    "field `/source/prometheus/basic_auth/password_file`",
+                    "/source/prometheus/basic_auth/password_file",
                 )?,
             },
             (None, None) => Auth::None,
@@ -202,13 +199,12 @@ impl Client {
             .connect_timeout(Duration::from_secs(config.timeout.seconds().min(10) as u64));
         if let Some(ca) = &config.tls_ca_file {
             let path = base_dir.join(ca);
-            let field = "field `/source/prometheus/tls_ca_file`";
-            let pem =
-                std::fs::read(&path).map_err(|e| Error::invalid(&path, field, format!("cannot be read ({e})")))?;
+            let field = "/source/prometheus/tls_ca_file";
+            let pem = std::fs::read(&path).map_err(|e| Error::field(&path, field, format!("cannot be read ({e})")))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| Error::invalid(&path, field, format!("is not a PEM certificate bundle: {e}")))?;
+                .map_err(|e| Error::field(&path, field, format!("is not a PEM certificate bundle: {e}")))?;
             if certs.is_empty() {
-                return Err(Error::invalid(&path, field, "holds no PEM certificate"));
+                return Err(Error::field(&path, field, "holds no PEM certificate"));
             }
             builder = builder.tls_certs_merge(certs);
         }
@@ -508,7 +504,7 @@ mod tests {
     fn client() -> Client {
         let config: PrometheusSourceConfig =
             serde_json::from_str(r#"{"url": "http://127.0.0.1:9", "lookback": "1d"}"#).unwrap();
-        Client::new(&config, Path::new(".")).unwrap()
+        Client::new(&config, Path::new("."), "config.yaml").unwrap()
     }
 
     #[test]
@@ -556,7 +552,10 @@ mod tests {
     fn credentials_in_the_url_are_refused() {
         let config: PrometheusSourceConfig =
             serde_json::from_str(r#"{"url": "http://u:p@127.0.0.1:9", "lookback": "1d"}"#).unwrap();
-        let e = Client::new(&config, Path::new(".")).err().unwrap().to_string();
+        let e = Client::new(&config, Path::new("."), "config.yaml")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("must not carry credentials"), "{e}");
     }
 

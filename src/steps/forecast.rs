@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::{parse_time, Step};
 use crate::contract::deploy::{DeployConfig, Mode, Recommendation};
-use crate::contract::document::{canonical_json, wire_name, write_atomic, Document};
+use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
     CONFIGMAP_FILE, HPA_PATCH_FILE, PROMETHEUS_TEXT_FILE, RECOMMENDATION_FILE, VALUES_DIR, VALUE_FALLBACK,
     VALUE_PATCH_HPA, VALUE_POINT, VALUE_REPLICAS, VALUE_UPPER,
@@ -134,7 +134,7 @@ impl Step for Args {
         }
         tracing::info!(
             replicas = %rec.replicas.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
-            fallback = rec.fallback.as_ref().map_or("none", |f| f.reason.word()),
+            fallback = rec.fallback.as_ref().map_or("none", |f| f.reason.as_str()),
             "recommendation written to {}",
             self.out.display()
         );
@@ -156,8 +156,8 @@ pub fn configmap_yaml(rec: &Recommendation) -> String {
         "data": {
             "recommendation.json": json,
             "replicas": rec.replicas.map(|r| r.to_string()).unwrap_or_default(),
-            "mode": wire_name(&rec.mode),
-            "fallback": rec.fallback.as_ref().map(|f| f.reason.word()).unwrap_or_default(),
+            "mode": rec.mode.as_str(),
+            "fallback": rec.fallback.as_ref().map(|f| f.reason.as_str()).unwrap_or_default(),
         },
     });
     serde_yaml_ng::to_string(&value).expect("YAML")
@@ -196,7 +196,7 @@ pub fn values(rec: &Recommendation, deploy: &DeployConfig) -> Vec<(&'static str,
             VALUE_FALLBACK,
             rec.fallback
                 .as_ref()
-                .map(|f| f.reason.word())
+                .map(|f| f.reason.as_str())
                 .unwrap_or("none")
                 .to_string(),
         ),
@@ -216,13 +216,13 @@ pub fn prometheus_text(rec: &Recommendation) -> String {
     }
     out.push_str("# HELP mttd_recommended_replicas Replicas recommended after the guardrails.\n# TYPE mttd_recommended_replicas gauge\n");
     if let Some(r) = rec.replicas {
-        let mode = wire_name(&rec.mode);
+        let mode = rec.mode.as_str();
         out.push_str(&format!(
             "mttd_recommended_replicas{{workload=\"{w}\",mode=\"{mode}\"}} {r}\n"
         ));
     }
     out.push_str("# HELP mttd_forecast_fallback 1 when the forecast fell back to the reactive baseline.\n# TYPE mttd_forecast_fallback gauge\n");
-    let reason = rec.fallback.as_ref().map(|f| f.reason.word()).unwrap_or("none");
+    let reason = rec.fallback.as_ref().map(|f| f.reason.as_str()).unwrap_or("none");
     out.push_str(&format!(
         "mttd_forecast_fallback{{workload=\"{w}\",reason=\"{reason}\"}} {}\n",
         u8::from(rec.fallback.is_some())

@@ -53,8 +53,11 @@ impl Step for Args {
         };
         let decision = gate::decide(&policy, &validation, &comparison, &manifest, promotions_so_far)?;
         decision.write(&self.out.join(DECISION_FILE))?;
-        write_atomic(&self.out.join(DECISION_WORD_FILE), decision.decision.word().as_bytes())?;
-        tracing::info!(decision = decision.decision.word(), reason = %decision.reason, "decision written to {}", self.out.display());
+        write_atomic(
+            &self.out.join(DECISION_WORD_FILE),
+            decision.decision.as_str().as_bytes(),
+        )?;
+        tracing::info!(decision = decision.decision.as_str(), reason = %decision.reason, "decision written to {}", self.out.display());
         Ok(decision)
     }
 }

@@ -84,11 +84,12 @@ pub fn read_model(dir: &Path) -> anyhow::Result<(Model, ModelManifest)> {
     model.check(&path.display().to_string())?;
     let manifest = ModelManifest::read(&dir.join(MODEL_MANIFEST_FILE))?;
     if sha256_hex(&model.to_bytes()) != manifest.model_sha256 {
-        anyhow::bail!(
+        return Err(Error::Lineage(format!(
             "{}: sha256 does not match {} (the model was changed)",
             path.display(),
             MODEL_MANIFEST_FILE
-        );
+        ))
+        .into());
     }
     Ok((model, manifest))
 }

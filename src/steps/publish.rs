@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::{read_model, Step};
 use crate::contract::comparison::Comparison;
 use crate::contract::dataset::DatasetManifest;
-use crate::contract::document::{sha256_hex, wire_name, write_atomic, Document};
+use crate::contract::document::{sha256_hex, write_atomic, Document};
 use crate::contract::gate::Decision;
 use crate::contract::layout::{
     COMPARISON_FILE, DATASET_FILE, DATASET_MANIFEST_FILE, DECISION_FILE, MODEL_FILE, MODEL_MANIFEST_FILE, PLOT_FILE,
@@ -17,6 +17,7 @@ use crate::contract::layout::{
 };
 use crate::contract::registry::{Registry, VersionStatus};
 use crate::contract::validation::Validation;
+use crate::error::Error;
 use crate::store::{registry, Store};
 use crate::time::now_rfc3339;
 
@@ -61,10 +62,11 @@ impl Args {
         if sha256_hex(&dataset_bytes) != dataset_manifest.dataset_sha256
             || manifest.dataset_sha256 != dataset_manifest.dataset_sha256
         {
-            anyhow::bail!(
+            return Err(Error::Lineage(format!(
                 "{}: not the dataset the model was trained on (sha256 differs)",
                 dataset_path.display()
-            );
+            ))
+            .into());
         }
         let validation = Validation::read(&self.validation.join(VALIDATION_FILE))?;
         let comparison = Comparison::read(&self.comparison.join(COMPARISON_FILE))?;
@@ -75,10 +77,11 @@ impl Args {
             ("decision", &decision.model_sha256),
         ] {
             if *sha != manifest.model_sha256 {
-                anyhow::bail!(
+                return Err(Error::Lineage(format!(
                     "the {what} is of model {sha}, not of the model being published ({})",
                     manifest.model_sha256
-                );
+                ))
+                .into());
             }
         }
         let mut documents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -124,10 +127,10 @@ impl Step for Args {
             .find(|v| v.version == version)
             .map(|v| v.status)
             .context("the registry after publishing does not list the version published")?;
-        tracing::info!(version, status = %wire_name(&status), "published to {}", store.url());
+        tracing::info!(version, status = %status.as_str(), "published to {}", store.url());
         if let Some(out) = &self.out {
             write_atomic(&out.join(PUBLISHED_VERSION_FILE), version.to_string().as_bytes())?;
-            write_atomic(&out.join(PUBLISHED_STATUS_FILE), wire_name(&status).as_bytes())?;
+            write_atomic(&out.join(PUBLISHED_STATUS_FILE), status.as_str().as_bytes())?;
         }
         Ok(Published {
             version,

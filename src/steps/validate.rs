@@ -37,7 +37,7 @@ impl Step for Args {
         let title = format!(
             "{}: {} forecast {} ahead over the holdout",
             data_manifest.workload,
-            model.algorithm.name(),
+            model.algorithm.as_str(),
             data_manifest.label.horizon
         );
         write_atomic(

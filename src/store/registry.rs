@@ -49,17 +49,17 @@ pub fn read_log(store: &Store, workload: &str) -> Result<Vec<(ChangeLogEntry, St
         let entry = ChangeLogEntry::from_bytes(&bytes, &origin)?;
         let expected_sequence = entries.len() as u64 + 1;
         if entry.sequence != expected_sequence || key != changelog_key(workload, expected_sequence) {
-            return Err(Error::invalid(
+            return Err(Error::field(
                 &origin,
-                "field `/sequence`",
+                "/sequence",
                 format!("expected entry {expected_sequence} of the change log here"),
             ));
         }
         let previous = entries.last().map(|(_, sha)| sha.clone());
         if entry.previous_sha256 != previous {
-            return Err(Error::invalid(
+            return Err(Error::field(
                 &origin,
-                "field `/previous_sha256`",
+                "/previous_sha256",
                 format!(
                     "is {:?} but the previous entry hashes to {:?}: the change log was altered",
                     entry.previous_sha256, previous
@@ -215,7 +215,7 @@ pub fn write_documents(store: &Store, publication: &Publication) -> Result<(u32,
     let model_bytes = publication
         .documents
         .get(MODEL_FILE)
-        .ok_or_else(|| Error::Data("publish needs model.json".into()))?;
+        .ok_or_else(|| Error::Internal("a publication without model.json".into()))?;
     store.put_new(
         &layout::dataset_key(w, &publication.dataset_sha256),
         &publication.dataset,
@@ -336,7 +336,7 @@ pub fn approve(
     let log = read_log(store, workload)?;
     let registry = derive_registry(workload, &log);
     let record = registry.versions.iter().find(|v| v.version == version).ok_or_else(|| {
-        Error::Data(format!(
+        Error::NotFound(format!(
             "{workload} has no version v{version} (versions: {})",
             registry.versions.len()
         ))
@@ -369,7 +369,7 @@ pub fn rollback(
     let registry = derive_registry(workload, &log);
     let from = registry
         .promoted
-        .ok_or_else(|| Error::Data(format!("{workload} has no promoted version to roll back")))?;
+        .ok_or_else(|| Error::NotFound(format!("{workload} has no promoted version to roll back")))?;
     let to = match to {
         Some(v) => v,
         None => registry
@@ -379,7 +379,7 @@ pub fn rollback(
             .find(|v| v.version != from && v.status == VersionStatus::Superseded)
             .map(|v| v.version)
             .ok_or_else(|| {
-                Error::Data(format!(
+                Error::NotFound(format!(
                     "{workload} has no earlier promoted version to roll back to (name one with --to)"
                 ))
             })?,
@@ -391,7 +391,7 @@ pub fn rollback(
         .versions
         .iter()
         .find(|v| v.version == to)
-        .ok_or_else(|| Error::Data(format!("{workload} has no version v{to}")))?;
+        .ok_or_else(|| Error::NotFound(format!("{workload} has no version v{to}")))?;
     // Never roll back onto a model whose bytes changed.
     load_document(store, workload, record, MODEL_FILE)?;
     let event = Event::Rollback {
@@ -443,7 +443,7 @@ pub fn diff(store: &Store, workload: &str, a: u32, b: u32) -> Result<Vec<String>
             .versions
             .iter()
             .find(|r| r.version == v)
-            .ok_or_else(|| Error::Data(format!("{workload} has no version v{v}")))
+            .ok_or_else(|| Error::NotFound(format!("{workload} has no version v{v}")))
     };
     let (ra, rb) = (find(a)?, find(b)?);
     let mut lines = Vec::new();
