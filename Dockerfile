@@ -16,7 +16,8 @@ LABEL org.opencontainers.image.title="mttd" \
       org.opencontainers.image.description="Monitor, Train, Test, Deploy: predictive autoscaling as a safe operating loop" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="0.1.0"
-USER nonroot:nonroot
+# Numeric, so that the kubelet can check runAsNonRoot without a runAsUser in the pod.
+USER 65532:65532
 
 FROM runtime AS extract-features
 COPY --from=builder /src/target/release/mttd-extract-features /mttd-extract-features

@@ -133,6 +133,7 @@ impl RunArgs {
                     now: Some(end.map(|t| t.to_string()).unwrap_or_else(|| "latest".into())),
                     current_replicas: None,
                     state: None,
+                    namespace: None,
                 }
                 .run()?;
                 Some(describe(&rec))

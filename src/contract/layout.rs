@@ -61,6 +61,7 @@ pub const VALUE_POINT: &str = "point";
 pub const VALUE_UPPER: &str = "upper";
 pub const VALUE_FALLBACK: &str = "fallback";
 pub const VALUE_PATCH_HPA: &str = "patch-hpa";
+pub const VALUE_MODEL_VERSION: &str = "model-version";
 
 /// `mttd run` only: the config's `gate:` policy, written beside the step folders for the gate.
 pub const RUN_GATE_POLICY_FILE: &str = "gate-policy.json";
@@ -110,6 +111,7 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
             "values/upper",
             "values/fallback",
             "values/patch-hpa",
+            "values/model-version",
         ],
     },
 ];
@@ -183,6 +185,7 @@ mod tests {
             VALUE_UPPER,
             VALUE_FALLBACK,
             VALUE_PATCH_HPA,
+            VALUE_MODEL_VERSION,
         ] {
             assert!(forecast.files.contains(&value_file(name).as_str()), "{name}");
         }

@@ -194,6 +194,19 @@ impl Client {
             },
             (None, None) => Auth::None,
         };
+        // A token or password over plain http is readable by anyone on the path; loopback (a
+        // sidecar proxy, a test listener) is the one place that is not a network.
+        let loopback = match endpoint.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if !matches!(auth, Auth::None) && endpoint.scheme() == "http" && !loopback {
+            return Err(invalid_url(format!(
+                "`{location}` is plain http: credentials (bearer_token_file, basic_auth) are sent only over https, or to loopback"
+            )));
+        }
         let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout.seconds() as u64))
             .connect_timeout(Duration::from_secs(config.timeout.seconds().min(10) as u64));
@@ -557,6 +570,23 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("must not carry credentials"), "{e}");
+    }
+
+    #[test]
+    fn credentials_go_only_over_https_or_to_loopback() {
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::write(dir.path().join("token"), "secret").unwrap();
+        let client = |url: &str| {
+            let config: PrometheusSourceConfig =
+                serde_json::from_value(serde_json::json!({"url": url, "lookback": "1d", "bearer_token_file": "token"}))
+                    .unwrap();
+            Client::new(&config, dir.path(), "config.yaml").map(|_| ())
+        };
+        let e = client("http://prometheus.monitoring:9090").unwrap_err().to_string();
+        assert!(e.contains("config.yaml") && e.contains("plain http"), "{e}");
+        client("https://prometheus.monitoring:9090").unwrap();
+        client("http://127.0.0.1:9090").unwrap();
+        client("http://localhost:9090").unwrap();
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::contract::deploy::{DeployConfig, Mode, Recommendation};
 use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
     CONFIGMAP_FILE, HPA_PATCH_FILE, PROMETHEUS_TEXT_FILE, RECOMMENDATION_FILE, VALUES_DIR, VALUE_FALLBACK,
-    VALUE_PATCH_HPA, VALUE_POINT, VALUE_REPLICAS, VALUE_UPPER,
+    VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT, VALUE_REPLICAS, VALUE_UPPER,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::error::Error;
@@ -41,6 +41,10 @@ pub struct Args {
     /// The previous recommendation (the observation window's memory); default OUT/recommendation.json.
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// The namespace of the workload's HPA, written into the assisted-mode patch (default: the
+    /// namespace the patch is applied in).
+    #[arg(long)]
+    pub namespace: Option<String>,
 }
 
 impl Step for Args {
@@ -103,7 +107,7 @@ impl Step for Args {
         let deploy = config.deploy.clone().unwrap_or_default();
         write_atomic(&self.out.join(CONFIGMAP_FILE), configmap_yaml(&rec).as_bytes())?;
         let patch = self.out.join(HPA_PATCH_FILE);
-        match hpa_patch_yaml(&rec, &deploy) {
+        match hpa_patch_yaml(&rec, &deploy, self.namespace.as_deref()) {
             Some(yaml) => write_atomic(&patch, yaml.as_bytes())?,
             None if patch.exists() => {
                 std::fs::remove_file(&patch).with_context(|| format!("removing {}", patch.display()))?
@@ -164,16 +168,21 @@ pub fn configmap_yaml(rec: &Recommendation) -> String {
 }
 
 /// In assisted mode with a recommendation: a merge patch raising the HPA's minReplicas
-/// (`kubectl patch hpa NAME --type merge --patch-file hpa-patch.yaml`).
-pub fn hpa_patch_yaml(rec: &Recommendation, deploy: &DeployConfig) -> Option<String> {
+/// (`kubectl patch hpa NAME --type merge --patch-file hpa-patch.yaml`), in `namespace` when
+/// given (else the namespace it is applied in).
+pub fn hpa_patch_yaml(rec: &Recommendation, deploy: &DeployConfig, namespace: Option<&str>) -> Option<String> {
     let replicas = rec.replicas?;
     if deploy.mode != Mode::Assisted {
         return None;
     }
+    let mut metadata = serde_json::json!({"name": deploy.hpa_name.clone().unwrap_or_else(|| rec.workload.clone())});
+    if let Some(namespace) = namespace {
+        metadata["namespace"] = namespace.into();
+    }
     let value = serde_json::json!({
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": deploy.hpa_name.clone().unwrap_or_else(|| rec.workload.clone())},
+        "metadata": metadata,
         "spec": {"minReplicas": replicas},
     });
     Some(serde_yaml_ng::to_string(&value).expect("YAML"))
@@ -181,7 +190,8 @@ pub fn hpa_patch_yaml(rec: &Recommendation, deploy: &DeployConfig) -> Option<Str
 
 /// One-value files for a workflow engine's conditions and metrics (Argo output parameters):
 /// `replicas`, `point`, `upper` (a number, or `none`), `fallback` (the reason, or `none`) and
-/// `patch-hpa` (`true` when an HPA patch was written).
+/// `patch-hpa` (`true` when an HPA patch was written), `model-version` (the promoted version
+/// used, or `none`).
 pub fn values(rec: &Recommendation, deploy: &DeployConfig) -> Vec<(&'static str, String)> {
     let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
     let forecast = rec.forecast.as_ref().filter(|_| rec.fallback.is_none());
@@ -200,7 +210,13 @@ pub fn values(rec: &Recommendation, deploy: &DeployConfig) -> Vec<(&'static str,
                 .unwrap_or("none")
                 .to_string(),
         ),
-        (VALUE_PATCH_HPA, hpa_patch_yaml(rec, deploy).is_some().to_string()),
+        (VALUE_PATCH_HPA, hpa_patch_yaml(rec, deploy, None).is_some().to_string()),
+        (
+            VALUE_MODEL_VERSION,
+            rec.model_version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "none".into()),
+        ),
     ]
 }
 

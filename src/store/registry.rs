@@ -257,7 +257,20 @@ pub fn write_documents(store: &Store, publication: &Publication) -> Result<(u32,
 
 /// Publishes a version (documents first, then the change-log entry that makes it visible);
 /// returns its number and the registry after it.
+///
+/// Idempotent: when a version with exactly these documents (the same sha256 of each) is
+/// already in the registry — a publish retried after its entry was written, as Argo retries a
+/// step whose pod failed late — that version is returned and nothing is written.
 pub fn publish(store: &Store, publication: &Publication) -> Result<(u32, Registry)> {
+    let shas: BTreeMap<String, String> = publication
+        .documents
+        .iter()
+        .map(|(name, bytes)| (name.clone(), sha256_hex(bytes)))
+        .collect();
+    let registry = derive_registry(&publication.workload, &read_log(store, &publication.workload)?);
+    if let Some(done) = registry.versions.iter().find(|v| v.documents == shas) {
+        return Ok((done.version, registry));
+    }
     let (version, documents) = write_documents(store, publication)?;
     let decision = &publication.decision;
     let status = match decision.decision {
@@ -342,6 +355,14 @@ pub fn approve(
         ))
     })?;
     if registry.promoted == Some(version) {
+        // Retry-safe: the same operator's approval of the version in service, already recorded.
+        let recorded = log.iter().rev().find_map(|(entry, _)| match &entry.event {
+            Event::Approve { version: v, reason: r } if *v == version => Some((entry.actor.as_str(), r.as_str())),
+            _ => None,
+        });
+        if recorded == Some((approved_by, reason)) {
+            return Ok(registry);
+        }
         return Err(Error::Data(format!(
             "{workload} v{version} is already the promoted version"
         )));

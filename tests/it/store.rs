@@ -38,6 +38,10 @@ fn publication(actor: &str) -> Publication {
     });
     let mut p = base.clone();
     p.actor = actor.to_string();
+    // Each publisher's version differs (publishing the very same documents again is a retry,
+    // which returns the version already made).
+    p.documents
+        .insert("report.md".into(), format!("published by {actor}\n").into_bytes());
     p
 }
 
@@ -87,12 +91,25 @@ fn suite(store: &Store) {
     assert!(store.get("demo-api/models/v9/model.json").unwrap().is_none());
     let (version, _) = registry::publish(store, &publication("after-gc")).unwrap();
     assert_eq!(version, 9);
+    // A retried publish of the same documents (Argo retries a step whose pod failed after
+    // the entry was written) returns that version and writes nothing.
+    let head = registry::registry(store, w).unwrap().head_sequence;
+    let (again, r) = registry::publish(store, &publication("after-gc")).unwrap();
+    assert_eq!(
+        (again, r.head_sequence),
+        (9, head),
+        "no duplicate version, no new entry"
+    );
 
     // Promote (approve), roll back, with who and why.
     let promoted = registry::registry(store, w).unwrap().promoted.unwrap();
     let candidate = if promoted == 9 { 8 } else { 9 };
     let r = registry::approve(store, w, candidate, "alice", "replay reviewed", "2026-11-28T10:00:00Z").unwrap();
     assert_eq!(r.promoted, Some(candidate));
+    // A retried approval by the same operator is a no-op; another's is refused.
+    let again = registry::approve(store, w, candidate, "alice", "replay reviewed", "2026-11-28T10:01:00Z").unwrap();
+    assert_eq!(again.head_sequence, r.head_sequence);
+    assert!(registry::approve(store, w, candidate, "mallory", "again", "2026-11-28T10:02:00Z").is_err());
     let r = registry::rollback(store, w, None, "bob", "latency regression", "2026-11-28T11:00:00Z").unwrap();
     assert_eq!(r.promoted, Some(promoted), "back to the version promoted before");
     let rolled = r.versions.iter().find(|v| v.version == candidate).unwrap();
