@@ -4,7 +4,7 @@
 //! configured) an autoscaler replay of the window under the reactive HPA, the control and the
 //! candidate.
 
-use crate::contract::capacity::{CapacityConfig, ForecastBound};
+use crate::contract::capacity::CapacityConfig;
 use crate::contract::comparison::{Comparison, ComparisonKind, ControlRef, ModelRef, ReplayReport};
 use crate::contract::dataset::DatasetManifest;
 use crate::contract::document::{sha256_hex, ApiVersion, Document};
@@ -14,6 +14,7 @@ use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::evaluate::{calibrated_baseline, metrics};
 use crate::model::PromotedModel;
+use crate::policy::Forecast;
 use crate::replay::{self, Forecasts, ReplayTraces};
 use crate::time::{parse_timestamp, HumanDuration};
 use crate::train::rows_of;
@@ -139,17 +140,20 @@ fn replay_window(
         out
     };
     let demand = on_grid(target, n, start);
-    let forecasts = |model: &Model| -> Result<Vec<f64>> {
-        let bound: Vec<f64> = model
-            .predict(&slice)?
-            .iter()
-            .map(|p| match capacity.predictive.bound {
-                ForecastBound::Upper => p.upper,
-                ForecastBound::Point => p.point,
+    // The forecast made from grid time g − h for g, g in 0..n + h: from the row at that time,
+    // or none where the dataset has no row (a gap: the forecast step would fall back).
+    let forecasts = |model: &Model| -> Result<Vec<Option<Forecast>>> {
+        let predictions = model.predict(&slice)?;
+        Ok((0..n + h)
+            .map(|g| {
+                let made_at = start + (g as i64 - h as i64) * step;
+                slice.timestamps.binary_search(&made_at).ok().map(|i| Forecast {
+                    point: predictions[i].point,
+                    lower: predictions[i].lower,
+                    upper: predictions[i].upper,
+                })
             })
-            .collect();
-        // Issued at grid g − h for target g, g in 0..n + h.
-        Ok(on_grid(&bound, n + h, start - h as i64 * step))
+            .collect())
     };
     let control = forecasts(control)?;
     let candidate = forecasts(candidate)?;

@@ -13,7 +13,7 @@ use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::features;
 use crate::model::PromotedModel;
-use crate::policy::guard;
+use crate::policy::{floor_for, Distrust, Forecast};
 use crate::source::{RawSeries, SourceDescription};
 use crate::time::{parse_timestamp, rfc3339};
 
@@ -42,7 +42,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             config.workload
         ))
     })?;
-    let window = deploy.scale_down_observation_window.seconds();
+    let window = capacity.predictive.scale_down_observation_window.seconds();
     let recent: Vec<Recorded> = input
         .previous
         .map(|p| {
@@ -74,6 +74,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         guardrails: Vec::new(),
         fallback: None,
         history: recent.clone(),
+        operator_floor: Some(capacity.min_replicas),
         surge: None,
     };
     let fall_back = |mut rec: Recommendation, reason: FallbackReason, detail: String| {
@@ -133,21 +134,16 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         lower: prediction.lower,
         upper: prediction.upper,
     });
-    let width = (prediction.upper - prediction.lower) / prediction.point.abs().max(f64::MIN_POSITIVE);
-    if width > deploy.max_relative_interval_width {
-        return fall_back(
-            rec,
-            FallbackReason::IntervalTooWide,
-            format!(
-                "the interval is {:.0}% of the forecast, more than {:.0}%",
-                width * 100.0,
-                deploy.max_relative_interval_width * 100.0
-            ),
-        );
-    }
-    let needed = capacity.replicas_for(prediction.upper);
     let recent_counts: Vec<u32> = recent.iter().map(|r| r.replicas).collect();
-    let (replicas, guardrails) = guard(needed, current, &recent_counts, capacity, &deploy);
+    let forecast = Forecast {
+        point: prediction.point,
+        lower: prediction.lower,
+        upper: prediction.upper,
+    };
+    let floor = match floor_for(&forecast, current, &recent_counts, capacity) {
+        Ok(floor) => floor,
+        Err(Distrust(why)) => return fall_back(rec, FallbackReason::IntervalTooWide, why),
+    };
     if let (Some(alert), Some(current)) = (&deploy.surge_alert, current) {
         let current_capacity = f64::from(current) * capacity.per_replica;
         if prediction.upper > alert.factor * current_capacity {
@@ -159,12 +155,12 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             });
         }
     }
-    rec.needed_replicas = Some(needed);
-    rec.replicas = Some(replicas);
-    rec.guardrails = guardrails;
+    rec.needed_replicas = Some(floor.needed);
+    rec.replicas = Some(floor.replicas);
+    rec.guardrails = floor.guardrails;
     rec.history.push(Recorded {
         at: rfc3339(input.now),
-        replicas: needed.clamp(capacity.min_replicas, capacity.max_replicas),
+        replicas: floor.remembered,
     });
     Ok(rec)
 }

@@ -1,14 +1,10 @@
-//! How a forecast becomes replicas: the demand a replica count serves, and the guardrails that
-//! hold a predictive policy back from scaling down too far or too fast. Their one home, used by
-//! the forecast step (`guard`, over the recommendations it recorded on earlier runs) and by the
-//! replay (`replay_guard`, at every HPA sync).
-//!
-//! The two still differ — their configs (`deploy:` and `capacity.predictive`) and their cadence —
-//! which is the issue "Test what you deploy" to make one; here they only sit side by side.
+//! How a forecast becomes replicas — the predictive policy, in one place. The forecast step
+//! calls [`floor_for`] once per run; the replay calls it at each of the same cadence ticks, from
+//! the same samples, with the same memory of its earlier floors; so the policy the gate judges
+//! is the one that runs. The policy's settings are `capacity.predictive`
+//! (`contract::capacity::PredictiveConfig`).
 
-use crate::contract::capacity::{CapacityConfig, PredictiveConfig};
-use crate::contract::deploy::DeployConfig;
-use crate::replay::hpa::Stabilizer;
+use crate::contract::capacity::{CapacityConfig, ForecastBound};
 
 impl CapacityConfig {
     /// The replicas that serve `demand` (none for demand ≤ 0). A tiny epsilon keeps exact
@@ -18,15 +14,67 @@ impl CapacityConfig {
     }
 }
 
-/// Applies min/max, the scale-down step and the observation window to `needed`, given the
-/// current replica count and the recent recommendations (`recent`, all within the window).
-pub fn guard(
-    needed: u32,
-    current: Option<u32>,
+/// One forecast: its point and interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Forecast {
+    pub point: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// The floor one forecast asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Floor {
+    /// Replicas for the policy's bound, before the guardrails.
+    pub needed: u32,
+    /// After the guardrails: within [operator's floor, max], never lowered faster or further
+    /// than the guardrails allow. What the HPA's minReplicas becomes.
+    pub replicas: u32,
+    /// The guardrails that changed the count, in order.
+    pub guardrails: Vec<String>,
+    /// What is remembered for the observation window of later runs.
+    pub remembered: u32,
+}
+
+/// Why a forecast gives no floor (the operator's floor then holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distrust(pub String);
+
+/// The floor for `forecast`, given the previous floor (`previous`, absent when the last run fell
+/// back or there was none) and the counts remembered within the observation window (`recent`).
+pub fn floor_for(
+    forecast: &Forecast,
+    previous: Option<u32>,
     recent: &[u32],
     capacity: &CapacityConfig,
-    deploy: &DeployConfig,
-) -> (u32, Vec<String>) {
+) -> Result<Floor, Distrust> {
+    let policy = &capacity.predictive;
+    let width = (forecast.upper - forecast.lower) / forecast.point.abs().max(f64::MIN_POSITIVE);
+    if width > policy.max_relative_interval_width {
+        return Err(Distrust(format!(
+            "the interval is {:.0}% of the forecast, more than {:.0}%",
+            width * 100.0,
+            policy.max_relative_interval_width * 100.0
+        )));
+    }
+    let demand = match policy.bound {
+        ForecastBound::Upper => forecast.upper,
+        ForecastBound::Point => forecast.point,
+    };
+    let needed = capacity.replicas_for(demand);
+    let (replicas, guardrails) = guard(needed, previous, recent, capacity);
+    Ok(Floor {
+        needed,
+        replicas,
+        guardrails,
+        remembered: needed.clamp(capacity.min_replicas, capacity.max_replicas),
+    })
+}
+
+/// Applies min/max (the operator's floor and the cap), the observation window and the
+/// scale-down step to `needed`, given the current floor and the recent counts.
+pub fn guard(needed: u32, current: Option<u32>, recent: &[u32], capacity: &CapacityConfig) -> (u32, Vec<String>) {
+    let policy = &capacity.predictive;
     let mut applied = Vec::new();
     let mut r = needed;
     if r < capacity.min_replicas || r > capacity.max_replicas {
@@ -43,10 +91,10 @@ pub fn guard(
                 r = highest;
                 applied.push(format!(
                     "observation window {}: no scale-down below the highest recent recommendation",
-                    deploy.scale_down_observation_window
+                    policy.scale_down_observation_window
                 ));
             }
-            if let Some(step) = deploy.max_scale_down_step {
+            if let Some(step) = policy.max_scale_down_step {
                 if cur - r > step {
                     r = cur - step;
                     applied.push(format!("max scale-down step {step}"));
@@ -57,50 +105,52 @@ pub fn guard(
     (r.clamp(capacity.min_replicas, capacity.max_replicas), applied)
 }
 
-/// The replay's predictive policy at one HPA sync: `desired` (already combined with the reactive
-/// HPA and within min/max) held at the highest count asked for during the observation window,
-/// then at most `max_scale_down_step` below `current`.
-pub(crate) fn replay_guard(
-    observation: &mut Stabilizer,
-    now: i64,
-    current: u32,
-    desired: u32,
-    predictive: &PredictiveConfig,
-    capacity: &CapacityConfig,
-) -> u32 {
-    let window = predictive.scale_down_observation_window.seconds();
-    let mut desired = observation.stabilize(now, current, desired, 0, window);
-    if let Some(step) = predictive.max_scale_down_step {
-        desired = desired.max(current.saturating_sub(step));
-    }
-    desired.clamp(capacity.min_replicas, capacity.max_replicas)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn capacity(min: u32, max: u32) -> CapacityConfig {
-        serde_yaml_ng::from_str(&format!("per_replica: 10\nmin_replicas: {min}\nmax_replicas: {max}\n")).unwrap()
+    fn capacity(min: u32, max: u32, step: Option<u32>) -> CapacityConfig {
+        let mut c: CapacityConfig =
+            serde_yaml_ng::from_str(&format!("per_replica: 10\nmin_replicas: {min}\nmax_replicas: {max}\n")).unwrap();
+        c.predictive.max_scale_down_step = step;
+        c
     }
 
     #[test]
     fn guardrails_in_order() {
-        let deploy = DeployConfig {
-            max_scale_down_step: Some(2),
-            ..DeployConfig::default()
-        };
-        assert_eq!(guard(50, None, &[], &capacity(2, 20), &deploy).0, 20);
-        assert_eq!(guard(0, None, &[], &capacity(2, 20), &deploy).0, 2);
+        let cap = |min, max| capacity(min, max, Some(2));
+        assert_eq!(guard(50, None, &[], &cap(2, 20)).0, 20);
+        assert_eq!(guard(0, None, &[], &cap(2, 20)).0, 2);
         // From 10 to 3: the window saw 8, so 8; then within the step.
-        assert_eq!(guard(3, Some(10), &[8], &capacity(1, 20), &deploy).0, 8);
+        assert_eq!(guard(3, Some(10), &[8], &cap(1, 20)).0, 8);
+        assert_eq!(guard(3, Some(10), &[], &cap(1, 20)).0, 8, "at most 2 fewer");
+        assert_eq!(guard(12, Some(10), &[], &cap(1, 20)), (12, vec![]));
+    }
+
+    #[test]
+    fn the_floor_is_sized_for_the_bound_and_never_below_the_operators() {
+        let mut cap = capacity(3, 40, None);
+        let f = Forecast {
+            point: 100.0,
+            lower: 80.0,
+            upper: 150.0,
+        };
+        assert_eq!(floor_for(&f, None, &[], &cap).unwrap().replicas, 15);
+        cap.predictive.bound = ForecastBound::Point;
+        assert_eq!(floor_for(&f, None, &[], &cap).unwrap().replicas, 10);
+        let low = Forecast {
+            point: 1.0,
+            lower: 0.5,
+            upper: 1.5,
+        };
         assert_eq!(
-            guard(3, Some(10), &[], &capacity(1, 20), &deploy).0,
-            8,
-            "at most 2 fewer"
+            floor_for(&low, None, &[], &cap).unwrap().replicas,
+            3,
+            "the operator's floor"
         );
-        assert_eq!(guard(12, Some(10), &[], &capacity(1, 20), &deploy), (12, vec![]));
+        cap.predictive.max_relative_interval_width = 0.1;
+        assert!(floor_for(&f, None, &[], &cap).is_err(), "too wide to act on");
     }
 
     proptest! {
@@ -113,9 +163,8 @@ mod tests {
             extra in 0u32..100,
             step in prop::option::of(1u32..10),
         ) {
-            let cap = capacity(min, min + extra);
-            let deploy = DeployConfig { max_scale_down_step: step, ..DeployConfig::default() };
-            let (r, _) = guard(needed, current, &recent, &cap, &deploy);
+            let cap = capacity(min, min + extra, step);
+            let (r, _) = guard(needed, current, &recent, &cap);
             prop_assert!(r >= cap.min_replicas && r <= cap.max_replicas);
             if let Some(cur) = current {
                 if r < cur {

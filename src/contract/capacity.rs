@@ -67,16 +67,29 @@ pub enum Combine {
     Alone,
 }
 
-/// How a predictive policy turns a forecast into replicas, and its guardrails.
+/// The predictive policy: how a forecast becomes the floor under the HPA (its `minReplicas`),
+/// when to distrust it, and the guardrails. One definition, used by the forecast step as it
+/// runs and by the replay that convinces the gate (`crate::policy`): the gate judges what runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PredictiveConfig {
+    /// What the floor is sized for: the interval's upper bound or the point forecast.
     pub bound: ForecastBound,
+    /// In the replay: the floor under the reactive HPA (as assisted mode deploys it), or the
+    /// forecast alone.
     pub combine: Combine,
-    /// Remove at most this many replicas in one decision (absent: no limit).
+    /// How often a forecast is made: the forecast CronWorkflow's period.
+    pub cadence: HumanDuration,
+    /// How long after its time a sample can be read (scrape interval, rule evaluation): a
+    /// forecast made at T sees the samples up to T − metric_delay.
+    pub metric_delay: HumanDuration,
+    /// No floor (the operator's) when (upper − lower) / |point| exceeds this.
+    #[schemars(range(min = 0.0))]
+    pub max_relative_interval_width: f64,
+    /// Lower the floor by at most this many replicas at a time (absent: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_scale_down_step: Option<u32>,
-    /// Scale down only to the highest replica count asked for during this window.
+    /// Lower the floor only to the highest count asked for during this window.
     pub scale_down_observation_window: HumanDuration,
 }
 
@@ -85,8 +98,11 @@ impl Default for PredictiveConfig {
         PredictiveConfig {
             bound: ForecastBound::Upper,
             combine: Combine::Max,
+            cadence: dur("5m"),
+            metric_delay: dur("1m"),
+            max_relative_interval_width: 1.0,
             max_scale_down_step: None,
-            scale_down_observation_window: dur("5m"),
+            scale_down_observation_window: dur("10m"),
         }
     }
 }
@@ -100,6 +116,13 @@ impl CapacityConfig {
                 origin,
                 "/capacity/hpa/sync_period",
                 format!("{} must divide the resolution evenly", self.hpa.sync_period),
+            ));
+        }
+        if self.predictive.cadence.seconds() <= 0 {
+            return Err(Error::field(
+                origin,
+                "/capacity/predictive/cadence",
+                "must be longer than 0s",
             ));
         }
         if self.min_replicas > self.max_replicas {

@@ -27,14 +27,6 @@ pub struct DeployConfig {
     pub mode: Mode,
     /// Fall back when the latest sample is older than this.
     pub max_staleness: HumanDuration,
-    /// Fall back when (upper − lower) / |point| exceeds this.
-    #[schemars(range(min = 0.0))]
-    pub max_relative_interval_width: f64,
-    /// Recommend at most this many replicas fewer than the current count (absent: no limit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_scale_down_step: Option<u32>,
-    /// Recommend a scale-down only to the highest count recommended during this window.
-    pub scale_down_observation_window: HumanDuration,
     /// The HPA the assisted-mode patch is for (default: the workload's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hpa_name: Option<String>,
@@ -77,9 +69,6 @@ impl Default for DeployConfig {
         DeployConfig {
             mode: Mode::Advisory,
             max_staleness: dur("5m"),
-            max_relative_interval_width: 1.0,
-            max_scale_down_step: None,
-            scale_down_observation_window: dur("10m"),
             hpa_name: None,
             surge_alert: None,
         }
@@ -143,10 +132,15 @@ pub struct Recommendation {
     pub horizon: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forecast: Option<ForecastValue>,
-    /// Replicas for the interval's upper bound after the guardrails; absent on fallback (then
-    /// nothing is recommended beyond what the HPA does).
+    /// The floor the forecast asks for (sized for the policy's bound) after the guardrails,
+    /// never below the operator's; absent on fallback (then nothing is recommended beyond what
+    /// the HPA does, and assisted mode gives the HPA its operator's floor back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<u32>,
+    /// The operator's own floor (`capacity.min_replicas`, the HPA's configured minReplicas):
+    /// the floor assisted mode sets on a fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_floor: Option<u32>,
     /// Replicas the forecast asked for before the guardrails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed_replicas: Option<u32>,

@@ -12,15 +12,24 @@ pub mod hpa;
 
 use crate::contract::capacity::{CapacityConfig, Combine};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
-use crate::policy::replay_guard;
-use hpa::{desired_replicas, Hpa, Stabilizer};
+use crate::policy::{floor_for, Forecast};
+use hpa::{desired_replicas, Hpa};
 
-/// Forecasts for the replay, indexed by *target* row: `by_target[t]` is the forecast issued
-/// `horizon_rows` before row t for row t, for t in 0..rows + horizon_rows (forecasts for the
-/// first rows were issued before the window).
+/// The forecasts a model makes over the window, indexed by *target* row: `by_target[t]` is the
+/// forecast made from row t − horizon_rows (from the samples up to it) for row t, for t in
+/// 0..rows + horizon_rows (the first ones are made before the window); `None` where no forecast
+/// can be made (a gap: the forecast step falls back there).
 pub struct Forecasts<'a> {
-    pub by_target: &'a [f64],
+    pub by_target: &'a [Option<Forecast>],
     pub horizon_rows: usize,
+}
+
+/// A floor the predictive policy set: when (seconds from the window's start, a cadence tick)
+/// and what (`None`: no forecast, or one not trusted — the operator's floor holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloorSet {
+    pub at: i64,
+    pub replicas: Option<u32>,
 }
 
 /// One policy's replicas over the window.
@@ -32,6 +41,8 @@ pub struct Trace {
     pub serving: Vec<u32>,
     /// Per tick, the demand.
     pub demand: Vec<f64>,
+    /// The predictive policy's floors, one per cadence tick (empty for the reactive HPA).
+    pub floors: Vec<FloorSet>,
 }
 
 /// Pods, each with the time it starts serving.
@@ -59,9 +70,20 @@ impl Pods {
     }
 }
 
-/// Replays one policy over `demand` (one value per data row of `row_seconds`). Without
-/// forecasts it is the reactive HPA; with them, a predictive policy.
-pub fn replay(demand: &[f64], row_seconds: i64, capacity: &CapacityConfig, forecasts: Option<&Forecasts>) -> Trace {
+/// Replays one policy over `demand` (one value per data row of `row_seconds`, the first at Unix
+/// time `start`). Without forecasts it is the reactive HPA; with them, the predictive policy as
+/// it runs: at each cadence tick (Unix times divisible by the cadence, as the CronWorkflow fires)
+/// a forecast is made from the samples that have arrived (up to the tick − metric_delay) and
+/// turned into a floor by [`floor_for`], with the same memory as the forecast step (the
+/// previous floor, the counts remembered in the observation window); the floor holds until
+/// the next tick as the HPA's minReplicas (combine: max), or decides alone (combine: alone).
+pub fn replay(
+    demand: &[f64],
+    start: i64,
+    row_seconds: i64,
+    capacity: &CapacityConfig,
+    forecasts: Option<&Forecasts>,
+) -> Trace {
     let tick = capacity.hpa.sync_period.seconds().min(row_seconds).max(1);
     let ticks_per_row = (row_seconds / tick).max(1) as usize;
     let delay = capacity.startup_delay.seconds();
@@ -73,13 +95,22 @@ pub fn replay(demand: &[f64], row_seconds: i64, capacity: &CapacityConfig, forec
         ready_at: vec![i64::MIN; initial as usize],
     };
     let mut hpa = Hpa::default();
-    let mut observation = Stabilizer::default();
-    let delay_rows = (delay + row_seconds - 1) / row_seconds;
+    let policy = &capacity.predictive;
+    let cadence = policy.cadence.seconds().max(1);
+    let window = policy.scale_down_observation_window.seconds();
+    // The next cadence tick, in seconds from the window's start.
+    let mut next_forecast = start.div_euclid(cadence) * cadence - start;
+    if next_forecast < 0 {
+        next_forecast += cadence;
+    }
+    let mut floor: Option<u32> = None;
+    let mut remembered: Vec<(i64, u32)> = Vec::new();
     let mut trace = Trace {
         tick_seconds: tick,
         replicas: Vec::with_capacity(demand.len() * ticks_per_row),
         serving: Vec::with_capacity(demand.len() * ticks_per_row),
         demand: Vec::with_capacity(demand.len() * ticks_per_row),
+        floors: Vec::new(),
     };
     for (row, &d) in demand.iter().enumerate() {
         for k in 0..ticks_per_row {
@@ -95,22 +126,40 @@ pub fn replay(demand: &[f64], row_seconds: i64, capacity: &CapacityConfig, forec
             } else {
                 desired_replicas(current, ratio, capacity.hpa.tolerance)
             };
-            let reactive = hpa.decide(&capacity.hpa, now, current, recommendation, min, max);
-            let target = match forecasts {
-                None => reactive,
-                Some(f) => {
-                    // Size for the forecasts whose target time falls between when capacity
-                    // started now would serve and the horizon (all issued by now).
-                    let h = f.horizon_rows;
-                    let from = row + (delay_rows as usize).min(h);
-                    let need = f.by_target[from..=row + h].iter().copied().fold(0.0, f64::max);
-                    let predicted = capacity.replicas_for(need);
-                    let desired = match capacity.predictive.combine {
-                        Combine::Max => predicted.max(reactive),
-                        Combine::Alone => predicted,
-                    }
-                    .clamp(min, max);
-                    replay_guard(&mut observation, now, current, desired, &capacity.predictive, capacity)
+            if let Some(f) = forecasts {
+                while now >= next_forecast {
+                    let at = next_forecast;
+                    next_forecast += cadence;
+                    // The forecast made at `at`, from the samples up to at − metric_delay.
+                    let made_from = (at - policy.metric_delay.seconds()).div_euclid(row_seconds);
+                    let target_row = made_from + f.horizon_rows as i64;
+                    remembered.retain(|(t, _)| *t > at - window && *t < at);
+                    let recent: Vec<u32> = remembered.iter().map(|(_, r)| *r).collect();
+                    let made = usize::try_from(target_row)
+                        .ok()
+                        .and_then(|t| f.by_target.get(t).copied().flatten());
+                    floor = match made.map(|fc| floor_for(&fc, floor, &recent, capacity)) {
+                        Some(Ok(set)) => {
+                            remembered.push((at, set.remembered));
+                            Some(set.replicas)
+                        }
+                        // A gap or a forecast not trusted: the forecast step falls back, and
+                        // assisted mode gives the HPA its operator's floor back.
+                        _ => None,
+                    };
+                    trace.floors.push(FloorSet { at, replicas: floor });
+                }
+            }
+            let target = match (forecasts, policy.combine) {
+                (None, _) => hpa.decide(&capacity.hpa, now, current, recommendation, min, max),
+                // The floor is the HPA's minReplicas: the HPA scales above it as it always does.
+                (Some(_), Combine::Max) => {
+                    let floor = floor.unwrap_or(min).max(min);
+                    hpa.decide(&capacity.hpa, now, current, recommendation, floor, max)
+                }
+                (Some(_), Combine::Alone) => {
+                    let reactive = hpa.decide(&capacity.hpa, now, current, recommendation, min, max);
+                    floor.unwrap_or(reactive)
                 }
             };
             hpa.rates.record(now, target as i64 - current as i64);
@@ -217,11 +266,11 @@ pub fn compare(
     control: &Forecasts,
     candidate: &Forecasts,
 ) -> (ReplayReport, ReplayTraces) {
-    let reactive = replay(demand, row_seconds, capacity, None);
+    let reactive = replay(demand, start, row_seconds, capacity, None);
     let saturations = saturation_starts(&reactive, capacity);
     let cap = control.horizon_rows as i64 * row_seconds;
-    let control = replay(demand, row_seconds, capacity, Some(control));
-    let candidate = replay(demand, row_seconds, capacity, Some(candidate));
+    let control = replay(demand, start, row_seconds, capacity, Some(control));
+    let candidate = replay(demand, start, row_seconds, capacity, Some(candidate));
     let measured = |trace: &Trace| measure(trace, capacity, &saturations, cap);
     let report = ReplayReport {
         capacity: capacity.clone(),
@@ -261,19 +310,46 @@ mod tests {
         }
     }
 
+    fn exact(v: f64) -> Option<Forecast> {
+        Some(Forecast {
+            point: v,
+            lower: v,
+            upper: v,
+        })
+    }
+
     /// A perfect forecast of `demand` for horizon `h` (beyond the window: the last value).
-    fn perfect(demand: &[f64], h: usize) -> Vec<f64> {
-        (0..demand.len() + h).map(|t| demand[t.min(demand.len() - 1)]).collect()
+    fn perfect(demand: &[f64], h: usize) -> Vec<Option<Forecast>> {
+        (0..demand.len() + h)
+            .map(|t| exact(demand[t.min(demand.len() - 1)]))
+            .collect()
+    }
+
+    /// The floor in force at each tick of `trace` (the operator's where none is set).
+    fn floors_in_force(trace: &Trace, min: u32) -> Vec<u32> {
+        (0..trace.replicas.len())
+            .map(|i| {
+                let now = i as i64 * trace.tick_seconds;
+                trace
+                    .floors
+                    .iter()
+                    .rev()
+                    .find(|f| f.at <= now)
+                    .and_then(|f| f.replicas)
+                    .unwrap_or(min)
+            })
+            .collect()
     }
 
     #[test]
     fn predictive_serves_a_ramp_the_reactive_hpa_lags_behind() {
         let demand: Vec<f64> = (0..120).map(|m| if m < 60 { 20.0 } else { 200.0 }).collect();
         let cap = capacity(1, 50, "2m");
-        let reactive = replay(&demand, 60, &cap, None);
+        let reactive = replay(&demand, 0, 60, &cap, None);
         let forecast = perfect(&demand, 15);
         let predictive = replay(
             &demand,
+            0,
             60,
             &cap,
             Some(&Forecasts {
@@ -316,31 +392,41 @@ mod tests {
             let mut cap = capacity(min, min + extra, "1m");
             cap.predictive.combine = if alone { Combine::Alone } else { Combine::Max };
             cap.predictive.max_scale_down_step = step;
-            let forecast: Vec<f64> = perfect(&demand, 15).iter().enumerate().map(|(i, v)| (v + noise[i % noise.len()]).max(0.0)).collect();
+            let forecast: Vec<Option<Forecast>> = perfect(&demand, 15).iter().enumerate().map(|(i, v)| exact((v.unwrap().point + noise[i % noise.len()]).max(0.0))).collect();
             for f in [None, Some(Forecasts { by_target: &forecast, horizon_rows: 15 })] {
-                let trace = replay(&demand, 60, &cap, f.as_ref());
+                let trace = replay(&demand, 0, 60, &cap, f.as_ref());
                 prop_assert!(trace.replicas.iter().all(|&r| r >= cap.min_replicas && r <= cap.max_replicas));
             }
         }
 
         #[test]
-        fn a_perfect_forecast_with_no_start_up_delay_never_under_provisions(
+        fn the_hpa_never_goes_below_the_floor_in_force_and_a_floor_is_set_at_every_cadence_tick(
             demand in demand_strategy(),
-            alone in any::<bool>(),
             h in 1usize..30,
+            start_minute in 0i64..10,
+            gaps in prop::collection::vec(any::<bool>(), 200),
         ) {
-            let mut cap = capacity(1, 1000, "0s");
-            cap.predictive.combine = if alone { Combine::Alone } else { Combine::Max };
-            let forecast = perfect(&demand, h);
-            let trace = replay(&demand, 60, &cap, Some(&Forecasts { by_target: &forecast, horizon_rows: h }));
-            let m = measure(&trace, &cap, &[], 0);
-            prop_assert_eq!(m.under_provisioned_minutes, 0.0);
+            let cap = capacity(2, 1000, "1m");
+            let forecast: Vec<Option<Forecast>> = perfect(&demand, h)
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| f.filter(|_| !gaps[i % gaps.len()]))
+                .collect();
+            let trace = replay(&demand, start_minute * 60, 60, &cap, Some(&Forecasts { by_target: &forecast, horizon_rows: h }));
+            for (i, floor) in floors_in_force(&trace, cap.min_replicas).iter().enumerate() {
+                prop_assert!(trace.replicas[i] >= *floor, "tick {}: {} replicas under the floor {}", i, trace.replicas[i], floor);
+            }
+            // One forecast per 5 minutes of wall-clock time, aligned as a CronWorkflow fires.
+            let window = demand.len() as i64 * 60;
+            let expected = (start_minute * 60..start_minute * 60 + window).filter(|t| t % 300 == 0).count();
+            prop_assert_eq!(trace.floors.len(), expected);
+            prop_assert!(trace.floors.iter().all(|f| (f.at + start_minute * 60) % 300 == 0));
         }
 
         #[test]
         fn the_reactive_hpa_never_scales_inside_the_tolerance(demand in demand_strategy(), delay in 0i64..4) {
             let cap = capacity(1, 1000, &format!("{delay}m"));
-            let trace = replay(&demand, 60, &cap, None);
+            let trace = replay(&demand, 0, 60, &cap, None);
             for i in 1..trace.replicas.len() {
                 let current = trace.replicas[i - 1] as f64;
                 let ratio = trace.demand[i] / (current * cap.per_replica);
@@ -355,8 +441,8 @@ mod tests {
             let cap = capacity(2, 40, "2m");
             let forecast = perfect(&demand, 15);
             let f = Forecasts { by_target: &forecast, horizon_rows: 15 };
-            prop_assert_eq!(replay(&demand, 60, &cap, Some(&f)), replay(&demand, 60, &cap, Some(&f)));
-            prop_assert_eq!(replay(&demand, 60, &cap, None), replay(&demand, 60, &cap, None));
+            prop_assert_eq!(replay(&demand, 0, 60, &cap, Some(&f)), replay(&demand, 0, 60, &cap, Some(&f)));
+            prop_assert_eq!(replay(&demand, 0, 60, &cap, None), replay(&demand, 0, 60, &cap, None));
         }
     }
 }

@@ -167,14 +167,15 @@ pub fn configmap_yaml(rec: &Recommendation) -> String {
     serde_yaml_ng::to_string(&value).expect("YAML")
 }
 
-/// In assisted mode with a recommendation: a merge patch raising the HPA's minReplicas
+/// In assisted mode: a merge patch setting the HPA's minReplicas to the recommendation — never
+/// below the operator's floor — or, on a fallback, back to the operator's floor
 /// (`kubectl patch hpa NAME --type merge --patch-file hpa-patch.yaml`), in `namespace` when
 /// given (else the namespace it is applied in).
 pub fn hpa_patch_yaml(rec: &Recommendation, deploy: &DeployConfig, namespace: Option<&str>) -> Option<String> {
-    let replicas = rec.replicas?;
     if deploy.mode != Mode::Assisted {
         return None;
     }
+    let replicas = rec.replicas.or(rec.operator_floor)?;
     let mut metadata = serde_json::json!({"name": deploy.hpa_name.clone().unwrap_or_else(|| rec.workload.clone())});
     if let Some(namespace) = namespace {
         metadata["namespace"] = namespace.into();

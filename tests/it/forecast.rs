@@ -128,9 +128,9 @@ fn recommendation_and_each_fallback() {
     );
 
     // An interval wider than allowed.
-    let narrow = format!(
-        "{}deploy:\n  max_relative_interval_width: 0.0001\n",
-        std::fs::read_to_string(root.join("w.yaml")).unwrap()
+    let narrow = std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
+        "  max_replicas: 40\n",
+        "  max_replicas: 40\n  predictive:\n    max_relative_interval_width: 0.0001\n",
     );
     std::fs::write(root.join("narrow.yaml"), narrow).unwrap();
     let rec = forecast(root, "narrow.yaml", &["--now", "latest"]);
@@ -145,8 +145,11 @@ fn assisted_mode_patches_the_hpa_floor_within_the_guardrails() {
     let root = dir.path();
     promoted(root);
     let assisted = format!(
-        "{}deploy:\n  mode: assisted\n  max_scale_down_step: 2\n  hpa_name: api\n",
-        std::fs::read_to_string(root.join("w.yaml")).unwrap()
+        "{}deploy:\n  mode: assisted\n  hpa_name: api\n",
+        std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
+            "  max_replicas: 40\n",
+            "  max_replicas: 40\n  predictive:\n    max_scale_down_step: 2\n"
+        )
     );
     std::fs::write(root.join("assisted.yaml"), assisted).unwrap();
     // 39 replicas run now and the forecast needs far fewer: at most 2 fewer are recommended.
@@ -184,6 +187,14 @@ fn assisted_mode_patches_the_hpa_floor_within_the_guardrails() {
         std::fs::read_to_string(root.join("out/values/patch-hpa")).unwrap(),
         "true"
     );
+
+    // On a fallback, assisted mode gives the HPA its operator's floor back (min_replicas: 2).
+    let stale = forecast(root, "assisted.yaml", &["--now", "2030-01-01T00:00:00Z"]);
+    assert_eq!(fallback(&stale), "metrics-stale");
+    assert_eq!(stale["operator_floor"], 2);
+    let patch: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join("out/hpa-patch.yaml")).unwrap()).unwrap();
+    assert_eq!(patch["spec"]["minReplicas"], 2, "the operator's floor restored");
 }
 
 #[test]

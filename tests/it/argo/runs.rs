@@ -94,6 +94,28 @@ fn metric<'a>(wf: &'a Workflow, name: &str) -> Vec<&'a BTreeMap<String, String>>
 
 const REACTIVE: &str = "under_provisioning_baseline: reactive\n";
 
+/// The workload's HPA in its namespace (minReplicas `min`), and the example Role there granting
+/// mttd-forecast that HPA (the example's is `api`; this workload's is `demo-api`).
+fn with_hpa(c: &mut Cluster, min: u32) {
+    let hpa = json!({
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": WORKLOAD, "namespace": NAMESPACE},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": WORKLOAD},
+                 "minReplicas": min, "maxReplicas": 40,
+                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+    });
+    c.objects.insert(hpa_key(), hpa);
+    for (_, d) in c.rbac.iter_mut() {
+        if d["metadata"]["name"] == "mttd-forecast-api" && d["kind"] == "Role" {
+            d["rules"][0]["resourceNames"] = json!([WORKLOAD]);
+        }
+    }
+}
+
+fn hpa_key() -> (String, String, String) {
+    ("HorizontalPodAutoscaler".into(), NAMESPACE.into(), WORKLOAD.into())
+}
+
 #[test]
 fn a_retrain_that_the_gate_promotes_is_published_and_forecast_in_assisted_mode() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -114,24 +136,7 @@ fn a_retrain_that_the_gate_promotes_is_published_and_forecast_in_assisted_mode()
     // The forecast of the model just promoted, in assisted mode, for an HPA in `shop`.
     let deploy = "deploy:\n  mode: assisted\n  max_staleness: 1000d\n";
     let mut c2 = cluster(dir.path(), &demo, REACTIVE, "metrics.csv", deploy);
-    c2.rbac = c.rbac.clone();
-    let hpa = json!({
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": WORKLOAD, "namespace": NAMESPACE},
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": WORKLOAD},
-                 "minReplicas": 2, "maxReplicas": 40,
-                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
-    });
-    c2.objects.insert(
-        ("HorizontalPodAutoscaler".into(), NAMESPACE.into(), WORKLOAD.into()),
-        hpa,
-    );
-    // The example grants mttd-forecast the HPA `api` in `shop`; this workload's is `demo-api`.
-    for (_, d) in c2.rbac.iter_mut() {
-        if d["metadata"]["name"] == "mttd-forecast-api" && d["kind"] == "Role" {
-            d["rules"][0]["resourceNames"] = json!([WORKLOAD]);
-        }
-    }
+    with_hpa(&mut c2, 2);
     let template = &workflow_templates()["mttd-forecast"];
     let store = store_url(dir.path());
     let f = c2
@@ -151,11 +156,7 @@ fn a_retrain_that_the_gate_promotes_is_published_and_forecast_in_assisted_mode()
         "mttd",
         "the forecast container has no API rights"
     );
-    let floor = &c2.objects[&(
-        "HorizontalPodAutoscaler".to_string(),
-        NAMESPACE.to_string(),
-        WORKLOAD.to_string(),
-    )];
+    let floor = &c2.objects[&hpa_key()];
     assert_eq!(floor["spec"]["minReplicas"].to_string(), outputs["replicas"]);
     assert_eq!(floor["spec"]["maxReplicas"], 40, "a merge patch keeps the rest");
     assert!(c2.objects.contains_key(&(
@@ -243,6 +244,7 @@ fn a_forecast_without_a_model_falls_back_and_every_metric_when_evaluates() {
     let demo = demo(dir.path());
     let deploy = "deploy:\n  mode: assisted\n  max_staleness: 1000d\n";
     let mut c = cluster(dir.path(), &demo, REACTIVE, "metrics.csv", deploy);
+    with_hpa(&mut c, 10);
     let template = &workflow_templates()["mttd-forecast"];
     let store = store_url(dir.path());
     let f = c
@@ -254,11 +256,9 @@ fn a_forecast_without_a_model_falls_back_and_every_metric_when_evaluates() {
     assert_eq!(f.phase(), "Succeeded", "{}", f.summary());
     assert_eq!(f.node("forecast").outputs["fallback"], "no-promoted-model");
     assert_eq!(f.phase_of("publish-advice"), Some(Phase::Succeeded), "{}", f.summary());
-    assert_eq!(
-        f.phase_of("raise-hpa-floor"),
-        Some(Phase::Skipped),
-        "a fallback never patches"
-    );
+    // Assisted mode on a fallback: the HPA gets its operator's floor back (2, raised to 10 before).
+    assert_eq!(f.phase_of("raise-hpa-floor"), Some(Phase::Succeeded), "{}", f.summary());
+    assert_eq!(c.objects[&hpa_key()]["spec"]["minReplicas"], 2);
     assert!(f.metric_errors.is_empty(), "{:?}", f.metric_errors);
     assert!(metric(&f, "mttd_recommended_replicas").is_empty());
     assert_eq!(
