@@ -103,16 +103,30 @@ pub fn shadow_compare(
     Ok((comparison, traces))
 }
 
-/// Replays the window on the regular grid. Demand is the target; a grid time without a row (a
-/// gap in the data) repeats the last value, and so does a missing forecast.
-fn replay_window(
-    data: &Dataset,
-    meta: &DatasetManifest,
-    window: &Interval,
-    capacity: &CapacityConfig,
-    control: &Model,
-    candidate: &Model,
-) -> Result<(ReplayReport, ReplayTraces)> {
+/// What the replay of one model over a window needs: demand on the regular grid (a grid time
+/// without a row — a gap in the data — repeats the last value) and the forecasts the model
+/// makes from each grid time (none where a gap is: the forecast step would fall back there).
+pub struct ReplayInputs {
+    /// Unix time of the window's first grid time.
+    pub start: i64,
+    pub row_seconds: i64,
+    pub horizon_rows: usize,
+    pub demand: Vec<f64>,
+    /// See [`Forecasts::by_target`].
+    pub forecasts: Vec<Option<Forecast>>,
+}
+
+impl ReplayInputs {
+    pub fn forecasts(&self) -> Forecasts<'_> {
+        Forecasts {
+            by_target: &self.forecasts,
+            horizon_rows: self.horizon_rows,
+        }
+    }
+}
+
+/// The replay's inputs for `model` over `window` of `data`.
+pub fn replay_inputs(data: &Dataset, meta: &DatasetManifest, window: &Interval, model: &Model) -> Result<ReplayInputs> {
     let step = HumanDuration::parse(&meta.resolution)
         .map_err(|e| Error::Data(format!("dataset manifest: resolution {e}")))?
         .seconds();
@@ -122,53 +136,56 @@ fn replay_window(
     let n = ((end - start) / step) as usize + 1;
     // Grid position g (from −h) ↔ time start + g·step; rows found by timestamp.
     let first = data.first_at_or_after(start - h as i64 * step);
-    let rows = first..data.rows();
-    let slice = data.slice(rows.clone());
+    let slice = data.slice(first..data.rows());
     let target = slice
         .column("target")
         .ok_or_else(|| Error::Data("the dataset has no `target` column".into()))?;
-    let on_grid = |values: &[f64], len: usize, from: i64| -> Vec<f64> {
-        let mut out = Vec::with_capacity(len);
-        let mut last = values.first().copied().unwrap_or(0.0);
-        for g in 0..len {
-            let t = from + g as i64 * step;
-            if let Ok(i) = slice.timestamps.binary_search(&t) {
-                last = values[i];
-            }
-            out.push(last);
+    let mut demand = Vec::with_capacity(n);
+    let mut last = target.first().copied().unwrap_or(0.0);
+    for g in 0..n {
+        if let Ok(i) = slice.timestamps.binary_search(&(start + g as i64 * step)) {
+            last = target[i];
         }
-        out
-    };
-    let demand = on_grid(target, n, start);
-    // The forecast made from grid time g − h for g, g in 0..n + h: from the row at that time,
-    // or none where the dataset has no row (a gap: the forecast step would fall back).
-    let forecasts = |model: &Model| -> Result<Vec<Option<Forecast>>> {
-        let predictions = model.predict(&slice)?;
-        Ok((0..n + h)
-            .map(|g| {
-                let made_at = start + (g as i64 - h as i64) * step;
-                slice.timestamps.binary_search(&made_at).ok().map(|i| Forecast {
-                    point: predictions[i].point,
-                    lower: predictions[i].lower,
-                    upper: predictions[i].upper,
-                })
+        demand.push(last);
+    }
+    // The forecast made from grid time g − h for g, g in 0..n + h.
+    let predictions = model.predict(&slice)?;
+    let forecasts = (0..n + h)
+        .map(|g| {
+            let made_at = start + (g as i64 - h as i64) * step;
+            slice.timestamps.binary_search(&made_at).ok().map(|i| Forecast {
+                point: predictions[i].point,
+                lower: predictions[i].lower,
+                upper: predictions[i].upper,
             })
-            .collect())
-    };
-    let control = forecasts(control)?;
-    let candidate = forecasts(candidate)?;
-    Ok(replay::compare(
-        &demand,
+        })
+        .collect();
+    Ok(ReplayInputs {
         start,
-        step,
+        row_seconds: step,
+        horizon_rows: h,
+        demand,
+        forecasts,
+    })
+}
+
+/// Replays the window: the reactive HPA, the control and the candidate.
+fn replay_window(
+    data: &Dataset,
+    meta: &DatasetManifest,
+    window: &Interval,
+    capacity: &CapacityConfig,
+    control: &Model,
+    candidate: &Model,
+) -> Result<(ReplayReport, ReplayTraces)> {
+    let control = replay_inputs(data, meta, window, control)?;
+    let candidate = replay_inputs(data, meta, window, candidate)?;
+    Ok(replay::compare(
+        &candidate.demand,
+        candidate.start,
+        candidate.row_seconds,
         capacity,
-        &Forecasts {
-            by_target: &control,
-            horizon_rows: h,
-        },
-        &Forecasts {
-            by_target: &candidate,
-            horizon_rows: h,
-        },
+        &control.forecasts(),
+        &candidate.forecasts(),
     ))
 }

@@ -94,13 +94,11 @@ pub fn decide(
                 ReplayBaseline::Reactive => ("reactive HPA", &replay.reactive),
             };
             checks.push(check(
-                "replay_under_provisioned_minutes",
-                replay.candidate.under_provisioned_minutes,
+                "replay_saturated_minutes",
+                replay.candidate.saturated_minutes,
                 "<=",
-                baseline.under_provisioned_minutes,
-                format!(
-                    "minutes the candidate's replicas could not serve demand; the {baseline_name}'s is the threshold"
-                ),
+                baseline.saturated_minutes,
+                format!("minutes the candidate's replicas were saturated; the {baseline_name}'s is the threshold"),
             ));
             checks.push(check(
                 "replay_oscillations",
@@ -214,12 +212,12 @@ mod tests {
         .unwrap()
     }
 
-    /// Replay numbers: (under-provisioned minutes, oscillations, replica-minutes).
+    /// Replay numbers: (saturated minutes, oscillations, replica-minutes).
     type Policy = (f64, u32, f64);
 
     fn replay(reactive: Policy, control: Policy, candidate: Policy) -> serde_json::Value {
         let policy = |(under, oscillations, replica_minutes): Policy| {
-            json!({"under_provisioned_minutes": under, "unmet_demand": 0.0, "over_provisioned_replica_minutes": 0.0,
+            json!({"above_target_minutes": under, "saturated_minutes": under, "unmet_demand": 0.0, "over_provisioned_replica_minutes": 0.0,
                    "replica_minutes": replica_minutes, "scale_actions": oscillations, "oscillations": oscillations,
                    "saturations_covered": 0, "mean_lead_minutes": 0.0})
         };
@@ -349,7 +347,7 @@ mod tests {
     fn each_replay_check_can_reject() {
         let good = (10.0, 2, 1000.0);
         let cases = [
-            ((11.0, 2, 1000.0), "replay_under_provisioned_minutes"),
+            ((11.0, 2, 1000.0), "replay_saturated_minutes"),
             ((10.0, 3, 1000.0), "replay_oscillations"),
             ((10.0, 2, 1101.0), "replay_replica_minutes"),
         ];
@@ -375,7 +373,7 @@ mod tests {
             Some(replay((30.0, 2, 1000.0), (5.0, 2, 1000.0), (10.0, 2, 1000.0))),
         );
         let against_control = verdict(&GatePolicy::default(), &validation(0.8), &c, None);
-        assert_eq!(failed(&against_control), ["replay_under_provisioned_minutes"]);
+        assert_eq!(failed(&against_control), ["replay_saturated_minutes"]);
         let policy = GatePolicy {
             under_provisioning_baseline: ReplayBaseline::Reactive,
             ..GatePolicy::default()

@@ -157,10 +157,10 @@ impl RunArgs {
             recommendation,
             replay: c.replay.as_ref().map(|r| {
                 format!(
-                    "under-provisioned min: reactive {:.0}, control {:.0}, candidate {:.0}  |  replica-min: {:.0}, {:.0}, {:.0}",
-                    r.reactive.under_provisioned_minutes,
-                    r.control.under_provisioned_minutes,
-                    r.candidate.under_provisioned_minutes,
+                    "saturated min: reactive {:.0}, control {:.0}, candidate {:.0}  |  replica-min: {:.0}, {:.0}, {:.0}",
+                    r.reactive.saturated_minutes,
+                    r.control.saturated_minutes,
+                    r.candidate.saturated_minutes,
                     r.reactive.replica_minutes,
                     r.control.replica_minutes,
                     r.candidate.replica_minutes

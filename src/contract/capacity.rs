@@ -26,6 +26,13 @@ pub struct CapacityConfig {
     /// From scale-up to serving.
     #[serde(default = "default_startup_delay")]
     pub startup_delay: HumanDuration,
+    /// The HPA's target utilisation, as a fraction: a replica saturates at
+    /// `per_replica / target_utilization`. Between the target and saturation a service is
+    /// busier than planned but serves (the HPA's tolerance band is there); the replay counts
+    /// both, and the gate judges saturation. Default 1: saturation at the target.
+    #[serde(default = "default_target_utilization")]
+    #[schemars(range(min = 0.01, max = 1.0))]
+    pub target_utilization: f64,
     /// The reactive HPA, as configured in the cluster.
     #[serde(default)]
     pub hpa: HpaConfig,
@@ -36,6 +43,9 @@ pub struct CapacityConfig {
     pub oscillation_window: HumanDuration,
 }
 
+fn default_target_utilization() -> f64 {
+    1.0
+}
 fn default_min_replicas() -> u32 {
     1
 }

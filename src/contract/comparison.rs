@@ -56,9 +56,14 @@ pub struct ControlRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayMetrics {
-    /// Minutes when demand exceeded what the serving replicas can take.
-    pub under_provisioned_minutes: f64,
-    /// Demand above serving capacity, summed over minutes (target units × minutes).
+    /// Minutes when demand exceeded what the serving replicas take at their target utilisation
+    /// (`serving × per_replica`): busier than planned.
+    pub above_target_minutes: f64,
+    /// Minutes when demand exceeded what the serving replicas can take at all
+    /// (`serving × per_replica / target_utilization`): saturated, the under-provisioning the
+    /// gate judges.
+    pub saturated_minutes: f64,
+    /// Demand above the saturation capacity, summed over minutes (target units × minutes).
     pub unmet_demand: f64,
     /// Replicas beyond what demand needed, × minutes.
     pub over_provisioned_replica_minutes: f64,
@@ -81,7 +86,7 @@ pub struct ReplayMetrics {
 #[serde(deny_unknown_fields)]
 pub struct ReplayReport {
     pub capacity: CapacityConfig,
-    /// Episodes of consecutive under-provisioned ticks under the reactive HPA.
+    /// Episodes of consecutive saturated ticks under the reactive HPA.
     pub reactive_saturation_episodes: u32,
     pub reactive: ReplayMetrics,
     pub control: ReplayMetrics,

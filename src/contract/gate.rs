@@ -52,7 +52,7 @@ pub struct GatePolicy {
     /// Ask an operator for the first N promotions of a workload (the gate then needs the store).
     #[serde(default)]
     pub approval_for_first_promotions: u32,
-    /// In the replay, the candidate's under-provisioned minutes must not exceed this policy's.
+    /// In the replay, the candidate's saturated minutes must not exceed this policy's.
     pub under_provisioning_baseline: ReplayBaseline,
     /// In the replay, the candidate's oscillations must not exceed the control's × (1 + this).
     #[schemars(range(min = 0.0))]

@@ -1,6 +1,6 @@
 //! The autoscaler replay: what each policy would have done to the replicas over a window of
 //! real demand — the reactive HPA, and predictive policies that size for a forecast — and what
-//! it cost: under-provisioned minutes, unmet demand, over-provisioned replica-minutes, scale
+//! it cost: minutes above the target utilisation and saturated, unmet demand, over-provisioned replica-minutes, scale
 //! actions, oscillations, and how long before each reactive saturation a policy had the capacity.
 //!
 //! Time runs in ticks of the HPA's sync period; demand is constant within a data interval. New
@@ -172,9 +172,16 @@ pub fn replay(
     trace
 }
 
-/// Start ticks of the episodes where `trace` could not serve demand.
+impl CapacityConfig {
+    /// What `serving` replicas take before they saturate.
+    fn saturation(&self, serving: u32) -> f64 {
+        f64::from(serving) * self.per_replica / self.target_utilization
+    }
+}
+
+/// Start ticks of the episodes where `trace` was saturated.
 fn saturation_starts(trace: &Trace, capacity: &CapacityConfig) -> Vec<usize> {
-    let short = |i: usize| trace.demand[i] > trace.serving[i] as f64 * capacity.per_replica + 1e-9;
+    let short = |i: usize| trace.demand[i] > capacity.saturation(trace.serving[i]) + 1e-9;
     (0..trace.demand.len())
         .filter(|&i| short(i) && (i == 0 || !short(i - 1)))
         .collect()
@@ -190,7 +197,8 @@ pub(crate) fn measure(
     let lead_cap_ticks = (lead_cap_seconds / trace.tick_seconds).max(0) as usize;
     let minutes = trace.tick_seconds as f64 / 60.0;
     let mut m = ReplayMetrics {
-        under_provisioned_minutes: 0.0,
+        above_target_minutes: 0.0,
+        saturated_minutes: 0.0,
         unmet_demand: 0.0,
         over_provisioned_replica_minutes: 0.0,
         replica_minutes: 0.0,
@@ -202,11 +210,15 @@ pub(crate) fn measure(
     let window_ticks = (capacity.oscillation_window.seconds() / trace.tick_seconds) as usize;
     let mut last_action: Option<(usize, i32)> = None;
     for i in 0..trace.demand.len() {
-        let cap = trace.serving[i] as f64 * capacity.per_replica;
+        let at_target = trace.serving[i] as f64 * capacity.per_replica;
+        let saturation = capacity.saturation(trace.serving[i]);
         let d = trace.demand[i];
-        if d > cap + 1e-9 {
-            m.under_provisioned_minutes += minutes;
-            m.unmet_demand += (d - cap) * minutes;
+        if d > at_target + 1e-9 {
+            m.above_target_minutes += minutes;
+        }
+        if d > saturation + 1e-9 {
+            m.saturated_minutes += minutes;
+            m.unmet_demand += (d - saturation) * minutes;
         }
         let needed = capacity.replicas_for(d).max(capacity.min_replicas);
         m.over_provisioned_replica_minutes += trace.replicas[i].saturating_sub(needed) as f64 * minutes;
@@ -229,7 +241,7 @@ pub(crate) fn measure(
     let mut lead_total = 0.0;
     for &s in reactive_saturations {
         let d = trace.demand[s];
-        let covers = |i: usize| trace.serving[i] as f64 * capacity.per_replica + 1e-9 >= d;
+        let covers = |i: usize| capacity.saturation(trace.serving[i]) + 1e-9 >= d;
         if covers(s) {
             m.saturations_covered += 1;
             let mut t = s;
@@ -304,6 +316,7 @@ mod tests {
             min_replicas: min,
             max_replicas: max,
             startup_delay: dur(delay),
+            target_utilization: 1.0,
             hpa: HpaConfig::default(),
             predictive: PredictiveConfig::default(),
             oscillation_window: dur("10m"),
@@ -360,11 +373,8 @@ mod tests {
         let saturations = saturation_starts(&reactive, &cap);
         let r = measure(&reactive, &cap, &saturations, 900);
         let p = measure(&predictive, &cap, &saturations, 900);
-        assert!(
-            r.under_provisioned_minutes >= 2.0,
-            "the HPA waits for pods to start: {r:?}"
-        );
-        assert_eq!(p.under_provisioned_minutes, 0.0, "{p:?}");
+        assert!(r.saturated_minutes >= 2.0, "the HPA waits for pods to start: {r:?}");
+        assert_eq!(p.saturated_minutes, 0.0, "{p:?}");
         assert_eq!(p.saturations_covered, 1);
         assert!(p.mean_lead_minutes >= 2.0, "{p:?}");
         assert!(

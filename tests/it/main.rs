@@ -20,6 +20,8 @@ mod determinism;
 mod forecast;
 /// The code's own shape: layering, the step layout against the templates.
 mod layering;
+/// One policy: the forecast step at each tick sets the floors the replay judged.
+mod policy;
 /// The Prometheus source against a real Prometheus.
 mod prometheus;
 /// The model store on file://, memory:// and a real S3 server.

@@ -1,6 +1,7 @@
 //! On the real traces in shared/data/traces, the elastic net's 15-minute-ahead MAE on the
 //! time-ordered holdout beats both last-value and seasonal-naive, and in the autoscaler replay of
-//! the shadow window the predictive policy under-provisions less than the reactive HPA.
+//! the shadow window the predictive policy, as deployed, is never saturated longer than the
+//! reactive HPA and is above its target less.
 
 use crate::common;
 
@@ -24,11 +25,13 @@ fn holdout(
     meta.dataset_sha256 = mttd::contract::sha256_hex(&data.to_parquet().unwrap());
     let (model, manifest) = mttd::train::train(&config, &data, &meta).unwrap();
     let (validation, _) = mttd::evaluate::validate(&model, &manifest, &data, &meta, file).unwrap();
-    // Capacity sized so that the median demand needs five replicas; pods take 2 minutes to serve.
+    // Capacity sized so that the median demand needs five replicas at the HPA's 70% target;
+    // pods take 2 minutes to serve; the deployed policy's defaults (a forecast every 5 minutes
+    // from the samples a minute old).
     let mut demand: Vec<f64> = data.column("target").unwrap().to_vec();
     demand.sort_by(f64::total_cmp);
     let capacity_yaml = format!(
-        "per_replica: {}\nmax_replicas: 1000\nstartup_delay: 2m\n",
+        "per_replica: {}\nmax_replicas: 1000\nstartup_delay: 2m\ntarget_utilization: 0.7\n",
         demand[demand.len() / 2] / 5.0
     );
     let capacity: mttd::contract::CapacityConfig = serde_yaml_ng::from_str(&capacity_yaml).unwrap();
@@ -41,8 +44,9 @@ fn holdout(
         ("elastic-net", &replay.candidate),
     ] {
         println!(
-            "{file} replay {name}: under-provisioned {:.1} min, unmet {:.0}, replica-min {:.0}, over-provisioned replica-min {:.0}, actions {}, oscillations {}, covered {}/{} saturations, mean lead {:.1} min",
-            m.under_provisioned_minutes,
+            "{file} replay {name}: above target {:.1} min, saturated {:.1} min, unmet {:.0}, replica-min {:.0}, over-provisioned replica-min {:.0}, actions {}, oscillations {}, covered {}/{} saturations, mean lead {:.1} min",
+            m.above_target_minutes,
+            m.saturated_minutes,
             m.unmet_demand,
             m.replica_minutes,
             m.over_provisioned_replica_minutes,
@@ -68,10 +72,13 @@ fn holdout(
 fn assert_beats_baselines(file: &str, series: &str, resolution: &str) {
     let (h, replay) = holdout(file, series, resolution);
     assert!(
-        replay.candidate.under_provisioned_minutes < replay.reactive.under_provisioned_minutes,
-        "{file}: the predictive policy under-provisions {} min, the reactive HPA {}",
-        replay.candidate.under_provisioned_minutes,
-        replay.reactive.under_provisioned_minutes
+        replay.candidate.saturated_minutes <= replay.reactive.saturated_minutes
+            && replay.candidate.above_target_minutes < replay.reactive.above_target_minutes,
+        "{file}: the predictive policy is saturated {} min and above target {} min, the reactive HPA {} and {}",
+        replay.candidate.saturated_minutes,
+        replay.candidate.above_target_minutes,
+        replay.reactive.saturated_minutes,
+        replay.reactive.above_target_minutes
     );
     assert!(
         h.model.mae < h.last_value.mae,
