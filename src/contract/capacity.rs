@@ -138,7 +138,7 @@ impl CapacityConfig {
         if self.min_replicas > self.max_replicas {
             return Err(Error::field(origin, "/capacity/min_replicas", "is above max_replicas"));
         }
-        Ok(())
+        self.hpa.check(origin)
     }
 }
 
@@ -168,22 +168,77 @@ pub enum SelectPolicy {
     Disabled,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// One direction's `behavior` (`scaleUp` or `scaleDown`), as in the HPA object: each field
+/// absent takes Kubernetes' default for the direction (the API server merges them the same way).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct ScalingRules {
-    pub stabilization_window: HumanDuration,
+    /// Default: 0s up, 300s down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stabilization_window: Option<HumanDuration>,
+    /// Default: Max.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub select_policy: Option<SelectPolicy>,
+    /// Default up: +100% or +4 pods per 15s; down: −100% per 15s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<ScalingPolicy>>,
+    /// This direction's tolerance (`behavior.*.tolerance`, beta and on by default since
+    /// Kubernetes 1.35); default the HPA's `tolerance`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub tolerance: Option<f64>,
+}
+
+/// One direction's rules with every default filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    pub stabilization_window_seconds: i64,
     pub select_policy: SelectPolicy,
     pub policies: Vec<ScalingPolicy>,
+    pub tolerance: f64,
+}
+
+/// How the HPA's metric relates to the replicas (which HPA metric configuration is replayed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HpaMetric {
+    /// An External (or Object) metric with an `AverageValue` target, e.g. the service's total
+    /// requests/s: the usage ratio is demand / (target × status.replicas), pods still starting
+    /// included.
+    ExternalAverageValue,
+    /// A Pods metric (or CPU): the ratio is taken over ready pods; on a scale-up pods still
+    /// starting count as idle, on a scale-down they are left out, and a ratio that reverses
+    /// direction once they are counted keeps the replicas (the controller's
+    /// `calcPlainMetricReplicas`).
+    Pods,
+}
+
+/// Whether the HPA object has `spec.behavior`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HpaBehavior {
+    /// `spec.behavior` set (or defaulted by the API): stabilisation windows and rate policies.
+    Explicit,
+    /// No `spec.behavior` (`kubectl autoscale`, autoscaling/v1): the controller's legacy path —
+    /// the highest recommendation of the downscale window (current ignored), scale-up capped at
+    /// max(2 × current, 4) per sync, no rate policies.
+    Legacy,
 }
 
 /// The HPA as configured on the workload (defaults: Kubernetes' own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HpaConfig {
-    /// No scaling while |currentMetric / target − 1| is at most this.
+    /// No scaling while 1 − down ≤ currentMetric / target ≤ 1 + up, both this unless a
+    /// direction sets its own (`--horizontal-pod-autoscaler-tolerance`).
+    #[schemars(range(min = 0.0))]
     pub tolerance: f64,
     /// How often the controller decides (`--horizontal-pod-autoscaler-sync-period`).
     pub sync_period: HumanDuration,
+    /// How old the metric the HPA reads is (scrape interval, rule evaluation, the adapter).
+    pub metric_delay: HumanDuration,
+    pub metric: HpaMetric,
+    pub behavior: HpaBehavior,
     pub scale_up: ScalingRules,
     pub scale_down: ScalingRules,
 }
@@ -193,33 +248,157 @@ impl Default for HpaConfig {
         HpaConfig {
             tolerance: 0.1,
             sync_period: dur("15s"),
-            // Kubernetes' default: no stabilisation; +100% or +4 pods per 15 s, whichever is more.
-            scale_up: ScalingRules {
-                stabilization_window: dur("0s"),
-                select_policy: SelectPolicy::Max,
-                policies: vec![
-                    ScalingPolicy {
-                        policy_type: PolicyType::Percent,
-                        value: 100,
-                        period: dur("15s"),
-                    },
-                    ScalingPolicy {
-                        policy_type: PolicyType::Pods,
-                        value: 4,
-                        period: dur("15s"),
-                    },
-                ],
-            },
-            // Kubernetes' default: 300 s stabilisation; −100% per 15 s.
-            scale_down: ScalingRules {
-                stabilization_window: dur("300s"),
-                select_policy: SelectPolicy::Max,
-                policies: vec![ScalingPolicy {
+            metric_delay: dur("0s"),
+            metric: HpaMetric::ExternalAverageValue,
+            behavior: HpaBehavior::Explicit,
+            scale_up: ScalingRules::default(),
+            scale_down: ScalingRules::default(),
+        }
+    }
+}
+
+impl HpaConfig {
+    /// The scale-up rules; Kubernetes' defaults: no stabilisation; +100% or +4 pods per 15 s,
+    /// whichever is more.
+    pub fn scale_up_rules(&self) -> Rules {
+        self.resolve(&self.scale_up, 0, || {
+            vec![
+                ScalingPolicy {
                     policy_type: PolicyType::Percent,
                     value: 100,
                     period: dur("15s"),
-                }],
-            },
+                },
+                ScalingPolicy {
+                    policy_type: PolicyType::Pods,
+                    value: 4,
+                    period: dur("15s"),
+                },
+            ]
+        })
+    }
+
+    /// The scale-down rules; Kubernetes' defaults: 300 s stabilisation; −100% per 15 s.
+    pub fn scale_down_rules(&self) -> Rules {
+        self.resolve(&self.scale_down, 300, || {
+            vec![ScalingPolicy {
+                policy_type: PolicyType::Percent,
+                value: 100,
+                period: dur("15s"),
+            }]
+        })
+    }
+
+    fn resolve(&self, rules: &ScalingRules, window: i64, policies: impl Fn() -> Vec<ScalingPolicy>) -> Rules {
+        Rules {
+            stabilization_window_seconds: rules.stabilization_window.as_ref().map_or(window, |w| w.seconds()),
+            select_policy: rules.select_policy.unwrap_or(SelectPolicy::Max),
+            policies: rules.policies.clone().unwrap_or_else(policies),
+            tolerance: rules.tolerance.unwrap_or(self.tolerance),
         }
+    }
+
+    /// What the API server validates (`validateScalingRules`, `validateScalingPolicy`).
+    fn check(&self, origin: &str) -> Result<()> {
+        let at = |field: &str| format!("/capacity/hpa/{field}");
+        if self.tolerance.is_nan() || self.tolerance < 0.0 {
+            return Err(Error::field(origin, at("tolerance"), "must be 0 or more"));
+        }
+        if self.metric_delay.seconds() < 0 {
+            return Err(Error::field(origin, at("metric_delay"), "must be 0s or more"));
+        }
+        for (direction, rules) in [("scale_up", &self.scale_up), ("scale_down", &self.scale_down)] {
+            if let Some(w) = &rules.stabilization_window {
+                if !(0..=3600).contains(&w.seconds()) {
+                    return Err(Error::field(
+                        origin,
+                        at(&format!("{direction}/stabilization_window")),
+                        "must be between 0s and 3600s",
+                    ));
+                }
+            }
+            if rules.tolerance.is_some_and(|t| t.is_nan() || t < 0.0) {
+                return Err(Error::field(
+                    origin,
+                    at(&format!("{direction}/tolerance")),
+                    "must be 0 or more",
+                ));
+            }
+            if let Some(policies) = &rules.policies {
+                if policies.is_empty() {
+                    return Err(Error::field(
+                        origin,
+                        at(&format!("{direction}/policies")),
+                        "must list at least one policy (leave it out for Kubernetes' defaults)",
+                    ));
+                }
+                for (i, p) in policies.iter().enumerate() {
+                    if p.value == 0 {
+                        return Err(Error::field(
+                            origin,
+                            at(&format!("{direction}/policies/{i}/value")),
+                            "must be more than 0",
+                        ));
+                    }
+                    if !(1..=1800).contains(&p.period.seconds()) {
+                        return Err(Error::field(
+                            origin,
+                            at(&format!("{direction}/policies/{i}/period")),
+                            "must be between 1s and 1800s",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(hpa: &str) -> std::result::Result<(), String> {
+        let c: CapacityConfig =
+            serde_yaml_ng::from_str(&format!("per_replica: 10\nhpa:\n{hpa}")).map_err(|e| e.to_string())?;
+        c.check("w.yaml", 60).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_hpa_is_validated_as_the_api_server_does() {
+        check("  tolerance: 0.05\n").unwrap();
+        check("  scale_down:\n    stabilization_window: 60s\n").unwrap();
+        for (hpa, field) in [
+            ("  scale_up:\n    policies: []\n", "/capacity/hpa/scale_up/policies"),
+            (
+                "  scale_up:\n    policies: [{type: Pods, value: 0, period: 15s}]\n",
+                "/capacity/hpa/scale_up/policies/0/value",
+            ),
+            (
+                "  scale_down:\n    policies: [{type: Percent, value: 10, period: 31m}]\n",
+                "/capacity/hpa/scale_down/policies/0/period",
+            ),
+            (
+                "  scale_down:\n    stabilization_window: 2h\n",
+                "/capacity/hpa/scale_down/stabilization_window",
+            ),
+            ("  scale_up:\n    tolerance: -0.1\n", "/capacity/hpa/scale_up/tolerance"),
+            ("  tolerance: -1\n", "/capacity/hpa/tolerance"),
+        ] {
+            let e = check(hpa).unwrap_err();
+            assert!(e.contains("w.yaml") && e.contains(field), "{hpa}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_partial_direction_takes_kubernetes_defaults_for_the_rest() {
+        let c: CapacityConfig =
+            serde_yaml_ng::from_str("per_replica: 10\nhpa:\n  scale_down:\n    stabilization_window: 60s\n").unwrap();
+        let down = c.hpa.scale_down_rules();
+        assert_eq!(down.stabilization_window_seconds, 60);
+        assert_eq!(down.select_policy, SelectPolicy::Max);
+        assert_eq!(down.policies.len(), 1, "−100% per 15 s");
+        assert_eq!(down.tolerance, 0.1);
+        assert_eq!(c.hpa.scale_up_rules().stabilization_window_seconds, 0);
+        assert_eq!(c.hpa.scale_up_rules().policies.len(), 2);
     }
 }

@@ -13,7 +13,7 @@ pub mod hpa;
 use crate::contract::capacity::{CapacityConfig, Combine};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
 use crate::policy::{floor_for, Forecast};
-use hpa::{desired_replicas, Hpa};
+use hpa::Hpa;
 
 /// The forecasts a model makes over the window, indexed by *target* row: `by_target[t]` is the
 /// forecast made from row t − horizon_rows (from the samples up to it) for row t, for t in
@@ -105,6 +105,7 @@ pub fn replay(
     }
     let mut floor: Option<u32> = None;
     let mut remembered: Vec<(i64, u32)> = Vec::new();
+    let metric_lag = (capacity.hpa.metric_delay.seconds().max(0) / tick) as usize;
     let mut trace = Trace {
         tick_seconds: tick,
         replicas: Vec::with_capacity(demand.len() * ticks_per_row),
@@ -116,16 +117,14 @@ pub fn replay(
         for k in 0..ticks_per_row {
             let now = row as i64 * row_seconds + k as i64 * tick;
             let current = pods.total();
-            let ratio = if current == 0 {
-                f64::INFINITY
-            } else {
-                d / (current as f64 * capacity.per_replica)
+            // The HPA reads the demand as its metric pipeline delivers it: metric_delay late
+            // (before the window, the first value).
+            let seen = match trace.demand.len().checked_sub(metric_lag) {
+                _ if metric_lag == 0 => d,
+                Some(i) => trace.demand[i],
+                None => trace.demand.first().copied().unwrap_or(d),
             };
-            let recommendation = if current == 0 {
-                capacity.replicas_for(d)
-            } else {
-                desired_replicas(current, ratio, capacity.hpa.tolerance)
-            };
+            let recommendation = hpa::recommend(&capacity.hpa, current, pods.serving(now), seen, capacity.per_replica);
             if let Some(f) = forecasts {
                 while now >= next_forecast {
                     let at = next_forecast;
