@@ -39,8 +39,13 @@ pub enum Error {
     Prometheus { url: String, problem: String },
     #[error("Alertmanager {url}: {problem}")]
     Alertmanager { url: String, problem: String },
+    /// The store cannot be read or written (unreachable, refusing, missing objects).
     #[error("model store {url}: {problem}")]
     Store { url: String, problem: String },
+    /// What the store holds fails its integrity checks: a document whose bytes changed, a
+    /// change log that names a version it does not have.
+    #[error("model store {url}: {problem}")]
+    Altered { url: String, problem: String },
     #[error("model fit failed: {0}")]
     Fit(String),
 }

@@ -23,6 +23,8 @@ use crate::source::{RawSeries, SourceDescription};
 use crate::time::rfc3339;
 
 const MAX_LISTED_GAPS: usize = 1000;
+/// The largest grid a dataset may have: 19 years of 1-minute rows.
+const MAX_GRID_ROWS: usize = 10_000_000;
 
 /// One series on the grid; `None` where missing after filling.
 struct GridSeries {
@@ -132,7 +134,25 @@ fn extract_rows(
     }
     let start = target_samples.first().map(|s| s.0.div_euclid(step) * step).unwrap_or(0);
     let end = target_samples.last().map(|s| s.0.div_euclid(step) * step).unwrap_or(0);
-    let n = ((end - start) / step) as usize + 1;
+    // Bounded before anything is allocated: one grid row per step between the first and the
+    // last sample.
+    let n = end
+        .checked_sub(start)
+        .map(|span| span / step)
+        .filter(|&rows| rows < MAX_GRID_ROWS as i64)
+        .ok_or_else(|| {
+            Error::invalid(
+                &raw.origin,
+                "column `timestamp`",
+                format!(
+                    "{target} spans {} to {}: more than {MAX_GRID_ROWS} grid steps of {} (a stray timestamp?)",
+                    rfc3339(start),
+                    rfc3339(end),
+                    config.resolution
+                ),
+            )
+        })? as usize
+        + 1;
     let fill_steps = config.steps(&config.features.fill_limit);
     let h = config.steps(&config.label.horizon);
     if h >= n {

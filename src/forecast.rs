@@ -27,8 +27,9 @@ pub struct ForecastInput<'a> {
     pub now: i64,
     pub current_replicas: Option<u32>,
     pub previous: Option<&'a Recommendation>,
-    /// Why the metrics source could not be read (the server down, after retries).
-    pub source_error: Option<String>,
+    /// What went wrong before the forecast could be made (the source, the store, the model,
+    /// the state): the recommendation is then that fallback.
+    pub unavailable: Option<Fallback>,
 }
 
 /// Makes the recommendation; errors only on bad configuration, never on doubtful data (that
@@ -81,6 +82,9 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         rec.fallback = Some(Fallback { reason, detail });
         Ok(rec)
     };
+    if let Some(failure) = input.unavailable {
+        return fall_back(rec, failure.reason, failure.detail);
+    }
     let Some(promoted) = input.promoted else {
         return fall_back(
             rec,
@@ -88,9 +92,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             format!("no version of {} is promoted", config.workload),
         );
     };
-    if let Some(error) = input.source_error {
-        return fall_back(rec, FallbackReason::MetricsMissing, error);
-    }
+
     let Some(&(last, _)) = samples.last() else {
         return fall_back(rec, FallbackReason::MetricsStale, format!("no samples of {target}"));
     };
@@ -128,6 +130,21 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         Ok(p) => p[0],
         Err(e) => return fall_back(rec, FallbackReason::FeatureMismatch, e.to_string()),
     };
+    if ![prediction.point, prediction.lower, prediction.upper]
+        .iter()
+        .all(|v| v.is_finite())
+    {
+        // Not recorded as the forecast: a non-finite number has no JSON form, and the next run
+        // reads this recommendation back as its state.
+        return fall_back(
+            rec,
+            FallbackReason::ForecastInvalid,
+            format!(
+                "the model's forecast is not a finite number (point {}, interval [{}, {}]): the inputs or the model overflowed",
+                prediction.point, prediction.lower, prediction.upper
+            ),
+        );
+    }
     rec.forecast = Some(ForecastValue {
         target_time: rfc3339(latest_slot + config.label.horizon.seconds()),
         point: prediction.point,

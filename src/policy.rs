@@ -50,7 +50,8 @@ pub fn floor_for(
 ) -> Result<Floor, Distrust> {
     let policy = &capacity.predictive;
     let width = (forecast.upper - forecast.lower) / forecast.point.abs().max(f64::MIN_POSITIVE);
-    if width > policy.max_relative_interval_width {
+    // NaN (a non-finite forecast) counts as too wide.
+    if width.is_nan() || width > policy.max_relative_interval_width {
         return Err(Distrust(format!(
             "the interval is {:.0}% of the forecast, more than {:.0}%",
             width * 100.0,

@@ -144,6 +144,11 @@ fn parse_utc_seconds(b: &[u8]) -> Option<i64> {
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
+/// The instants mttd accepts in data (1970-01-01 to 2200-01-01): anything outside is a sentinel
+/// (9999-12-31) or a unit error (milliseconds read as seconds land in the year 57,000), and would
+/// make a grid span millennia.
+pub const PLAUSIBLE: std::ops::RangeInclusive<i64> = 0..=7_258_118_400;
+
 /// The clock's now, as RFC 3339 (UTC, seconds).
 pub fn now_rfc3339() -> String {
     rfc3339(chrono::Utc::now().timestamp())

@@ -84,6 +84,16 @@ wire_enum! {
         FeatureWindowIncomplete = "feature-window-incomplete",
         FeatureMismatch = "feature-mismatch",
         IntervalTooWide = "interval-too-wide",
+        /// The forecast is not a finite number (the model or its inputs overflowed).
+        ForecastInvalid = "forecast-invalid",
+        /// The model store cannot be read.
+        StoreUnavailable = "store-unavailable",
+        /// The promoted model, or the change log that names it, fails its checks (altered,
+        /// not valid, not listed).
+        ModelRejected = "model-rejected",
+        /// The previous recommendation (the state) cannot be read: its memory is lost, so no
+        /// floor is trusted this time; the next run starts from this fallback.
+        StateInvalid = "state-invalid",
     }
 }
 

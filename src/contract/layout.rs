@@ -62,6 +62,8 @@ pub const VALUE_UPPER: &str = "upper";
 pub const VALUE_FALLBACK: &str = "fallback";
 pub const VALUE_PATCH_HPA: &str = "patch-hpa";
 pub const VALUE_MODEL_VERSION: &str = "model-version";
+/// The surge alert's outcome: `posted`, `failed` or `none`.
+pub const VALUE_ALERT: &str = "alert";
 
 /// `mttd run` only: the config's `gate:` policy, written beside the step folders for the gate.
 pub const RUN_GATE_POLICY_FILE: &str = "gate-policy.json";
@@ -112,6 +114,7 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
             "values/fallback",
             "values/patch-hpa",
             "values/model-version",
+            "values/alert",
         ],
     },
 ];
@@ -186,6 +189,7 @@ mod tests {
             VALUE_FALLBACK,
             VALUE_PATCH_HPA,
             VALUE_MODEL_VERSION,
+            VALUE_ALERT,
         ] {
             assert!(forecast.files.contains(&value_file(name).as_str()), "{name}");
         }

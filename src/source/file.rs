@@ -78,6 +78,20 @@ impl<'a> Collector<'a> {
                 format!("`{ts_text}` is not an RFC 3339 timestamp or whole Unix seconds"),
             )
         })?;
+        if !crate::time::PLAUSIBLE.contains(&timestamp) {
+            // A "never" sentinel (9999-12-31) or one millisecond timestamp among seconds would
+            // make the grid span millennia.
+            return Err(Error::invalid(
+                &self.origin,
+                format!("row {row}, column `timestamp`"),
+                format!(
+                    "`{}` is outside {} … {} (a sentinel, or milliseconds among seconds?)",
+                    truncate(ts_text),
+                    crate::time::rfc3339(*crate::time::PLAUSIBLE.start()),
+                    crate::time::rfc3339(*crate::time::PLAUSIBLE.end())
+                ),
+            ));
+        }
         let value = match value {
             Some(v) if v.is_finite() => v,
             _ => {
@@ -252,4 +266,15 @@ fn read_parquet(bytes: &[u8], collector: &mut Collector) -> Result<()> {
         collector.push(i + 1, *ts, ts_text, s.unwrap_or(""), v, &v_text)?;
     }
     Ok(())
+}
+
+/// Echoed input, cut short and with control characters shown escaped (no terminal escapes in logs).
+fn truncate(text: &str) -> String {
+    let cut: String = text.chars().take(64).collect();
+    let shown = cut.escape_debug().to_string();
+    if text.chars().count() > 64 {
+        format!("{shown}…")
+    } else {
+        shown
+    }
 }

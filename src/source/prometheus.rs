@@ -286,7 +286,7 @@ impl Client {
             origin: self.location.clone(),
             series: BTreeMap::new(),
         };
-        let (mut non_finite, mut warnings) = (0u64, Vec::new());
+        let (mut non_finite, mut warnings, mut out_of_window) = (0u64, Vec::new(), 0u64);
         for (signal, chunks) in signals.iter().zip(per_signal) {
             let mut samples: Vec<(i64, f64)> = Vec::new();
             for chunk in chunks.into_iter().flatten() {
@@ -297,10 +297,13 @@ impl Client {
                         warnings.push(w);
                     }
                 }
-                // Chunks are disjoint and in order; a sample at or before the last one kept
-                // could only come from a server answering outside the window asked for.
+                // Chunks are disjoint and in order; a sample at or before the last one kept, or
+                // outside the window, could only come from a server (or a proxy) answering
+                // outside what was asked: dropped and counted, never trusted.
                 for s in chunk.samples {
-                    if samples.last().is_none_or(|last| s.0 > last.0) {
+                    if s.0 < window.start || s.0 > window.end {
+                        out_of_window += 1;
+                    } else if samples.last().is_none_or(|last| s.0 > last.0) {
                         samples.push(s);
                     }
                 }
@@ -314,6 +317,13 @@ impl Client {
                 )));
             }
             raw.series.insert(signal.name.clone(), samples);
+        }
+        if out_of_window > 0 {
+            warnings.push(format!(
+                "{out_of_window} sample(s) outside the window asked for ({} … {}) were dropped",
+                rfc3339(window.start),
+                rfc3339(window.end)
+            ));
         }
         for w in &warnings {
             tracing::warn!("Prometheus warning: {w}");

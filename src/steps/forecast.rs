@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{parse_time, Step};
-use crate::contract::deploy::{DeployConfig, Mode, Recommendation};
+use crate::contract::deploy::{DeployConfig, Fallback, FallbackReason, Mode, Recommendation};
 use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
-    CONFIGMAP_FILE, HPA_PATCH_FILE, PROMETHEUS_TEXT_FILE, RECOMMENDATION_FILE, VALUES_DIR, VALUE_FALLBACK,
-    VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT, VALUE_REPLICAS, VALUE_UPPER,
+    value_file, CONFIGMAP_FILE, HPA_PATCH_FILE, PROMETHEUS_TEXT_FILE, RECOMMENDATION_FILE, VALUES_DIR, VALUE_ALERT,
+    VALUE_FALLBACK, VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT, VALUE_REPLICAS, VALUE_UPPER,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::error::Error;
@@ -51,6 +51,11 @@ impl Step for Args {
     const NAME: &'static str = "forecast";
     type Output = Recommendation;
 
+    /// The exit rule: 0 whenever a recommendation is published — a forecast or a fallback,
+    /// whatever went wrong after the config was read (the source, the store, the model, the
+    /// state, the numbers) and whether or not a surge alert got through (its outcome is
+    /// `values/alert`); non-zero only when the config or the command line cannot be used, or
+    /// the outputs cannot be written. The outputs are written all or nothing.
     fn run(&self) -> anyhow::Result<Recommendation> {
         let config = WorkloadConfig::load(&self.config)?;
         let given = match self.now.as_deref() {
@@ -59,41 +64,55 @@ impl Step for Args {
         };
         // One clock reading: the window a Prometheus source reads ends where "now" is.
         let end = given.unwrap_or_else(|| chrono::Utc::now().timestamp());
-        // A server that cannot answer is a fallback (metrics missing), not a failed step: the
+        let mut unavailable: Option<Fallback> = None;
+        let fail = |reason: FallbackReason, detail: String| Some(Fallback { reason, detail });
+        // A source that cannot be read is a fallback (metrics missing), not a failed step: the
         // published advice must then say "reactive baseline", not keep the last forecast.
-        let (raw, description, source_error) = match source::load(&config, Some(end)) {
-            Ok((raw, description)) => (raw, description, None),
-            Err(e @ Error::Prometheus { .. }) => (
-                source::RawSeries::default(),
-                source::SourceDescription {
-                    kind: "prometheus",
-                    location: String::new(),
-                    sha256: None,
-                    prometheus: None,
-                },
-                Some(e.to_string()),
-            ),
-            Err(e) => return Err(e.into()),
+        let (raw, description) = match source::load(&config, Some(end)) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                unavailable = fail(FallbackReason::MetricsMissing, e.to_string());
+                (
+                    source::RawSeries::default(),
+                    source::SourceDescription {
+                        kind: "none",
+                        location: String::new(),
+                        sha256: None,
+                        prometheus: None,
+                    },
+                )
+            }
         };
         let latest = raw
             .series
             .get(&config.signals.target)
             .and_then(|s| s.last())
             .map(|s| s.0);
-        let now = match (self.now.as_deref(), given) {
-            (Some("latest"), None) if source_error.is_none() => {
-                latest.ok_or_else(|| anyhow::anyhow!("--now latest: the target has no samples"))?
-            }
+        let now = match (self.now.as_deref(), given, latest) {
+            (Some("latest"), None, Some(latest)) => latest,
             _ => end,
         };
         let state = self.state.clone().unwrap_or_else(|| self.out.join(RECOMMENDATION_FILE));
-        let previous = if state.exists() {
-            Some(Recommendation::read(&state)?)
-        } else {
-            None
+        let previous = match state.exists().then(|| Recommendation::read(&state)) {
+            None => None,
+            Some(Ok(previous)) => Some(previous),
+            Some(Err(e)) => {
+                unavailable = unavailable.or(fail(FallbackReason::StateInvalid, e.to_string()));
+                None
+            }
         };
-        let store = Store::open(&self.store)?;
-        let promoted = registry::promoted_model(&store, &config.workload)?;
+        let promoted =
+            match Store::open(&self.store).and_then(|store| registry::promoted_model(&store, &config.workload)) {
+                Ok(promoted) => promoted,
+                Err(e) => {
+                    let reason = match e {
+                        Error::Store { .. } => FallbackReason::StoreUnavailable,
+                        _ => FallbackReason::ModelRejected,
+                    };
+                    unavailable = unavailable.or(fail(reason, e.to_string()));
+                    None
+                }
+            };
         let rec = forecast::recommend(forecast::ForecastInput {
             config: &config,
             promoted,
@@ -102,40 +121,41 @@ impl Step for Args {
             now,
             current_replicas: self.current_replicas,
             previous: previous.as_ref(),
-            source_error,
+            unavailable,
         })?;
         let deploy = config.deploy.clone().unwrap_or_default();
-        write_atomic(&self.out.join(CONFIGMAP_FILE), configmap_yaml(&rec).as_bytes())?;
-        let patch = self.out.join(HPA_PATCH_FILE);
-        match hpa_patch_yaml(&rec, &deploy, self.namespace.as_deref()) {
-            Some(yaml) => write_atomic(&patch, yaml.as_bytes())?,
-            None if patch.exists() => {
-                std::fs::remove_file(&patch).with_context(|| format!("removing {}", patch.display()))?
+        self.write_outputs(&rec, &deploy)?;
+        // The advice is out first; the alert's outcome is recorded, and never keeps the floor
+        // from being raised (the step still succeeds).
+        let outcome = match (&rec.surge, &deploy.surge_alert) {
+            (Some(surge), Some(alert)) => {
+                let alerts = serde_json::Value::Array(vec![alert::surge_alert(
+                    &rec,
+                    surge,
+                    alert,
+                    chrono::Utc::now().timestamp(),
+                    config.label.horizon.seconds(),
+                )]);
+                match alert::post(&alert.alertmanager_url, &alerts) {
+                    Ok(()) => {
+                        tracing::warn!(
+                            upper = surge.upper,
+                            capacity = surge.current_capacity,
+                            "surge alert posted to {}",
+                            alert.alertmanager_url
+                        );
+                        "posted"
+                    }
+                    Err(e) => {
+                        tracing::error!("the surge alert could not be posted: {e}");
+                        eprintln!("warning: the surge alert could not be posted: {e}");
+                        "failed"
+                    }
+                }
             }
-            None => {}
-        }
-        write_atomic(&self.out.join(PROMETHEUS_TEXT_FILE), prometheus_text(&rec).as_bytes())?;
-        for (name, value) in values(&rec, &deploy) {
-            write_atomic(&self.out.join(VALUES_DIR).join(name), value.as_bytes())?;
-        }
-        rec.write(&self.out.join(RECOMMENDATION_FILE))?;
-        // The advice is published first; a failed alert then fails the step visibly.
-        if let (Some(surge), Some(alert)) = (&rec.surge, &deploy.surge_alert) {
-            let alerts = serde_json::Value::Array(vec![alert::surge_alert(
-                &rec,
-                surge,
-                alert,
-                chrono::Utc::now().timestamp(),
-                config.label.horizon.seconds(),
-            )]);
-            alert::post(&alert.alertmanager_url, &alerts)?;
-            tracing::warn!(
-                upper = surge.upper,
-                capacity = surge.current_capacity,
-                "surge alert posted to {}",
-                alert.alertmanager_url
-            );
-        }
+            _ => "none",
+        };
+        write_atomic(&self.out.join(value_file(VALUE_ALERT)), outcome.as_bytes())?;
         tracing::info!(
             replicas = %rec.replicas.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
             fallback = rec.fallback.as_ref().map_or("none", |f| f.reason.as_str()),
@@ -143,6 +163,44 @@ impl Step for Args {
             self.out.display()
         );
         Ok(rec)
+    }
+}
+
+impl Args {
+    /// Writes the output folder all or nothing: a staging folder beside it, then swapped in.
+    fn write_outputs(&self, rec: &Recommendation, deploy: &DeployConfig) -> anyhow::Result<()> {
+        let name = self
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "forecast".into());
+        let staging = self
+            .out
+            .with_file_name(format!(".{name}.staging-{}", std::process::id()));
+        let old = self.out.with_file_name(format!(".{name}.old-{}", std::process::id()));
+        let written = (|| -> anyhow::Result<()> {
+            write_atomic(&staging.join(CONFIGMAP_FILE), configmap_yaml(rec).as_bytes())?;
+            if let Some(yaml) = hpa_patch_yaml(rec, deploy, self.namespace.as_deref()) {
+                write_atomic(&staging.join(HPA_PATCH_FILE), yaml.as_bytes())?;
+            }
+            write_atomic(&staging.join(PROMETHEUS_TEXT_FILE), prometheus_text(rec).as_bytes())?;
+            for (name, value) in values(rec, deploy) {
+                write_atomic(&staging.join(VALUES_DIR).join(name), value.as_bytes())?;
+            }
+            rec.write(&staging.join(RECOMMENDATION_FILE))?;
+            if self.out.exists() {
+                std::fs::rename(&self.out, &old).with_context(|| format!("moving {} aside", self.out.display()))?;
+            }
+            std::fs::rename(&staging, &self.out).with_context(|| format!("renaming into {}", self.out.display()))
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+            if old.exists() && !self.out.exists() {
+                let _ = std::fs::rename(&old, &self.out);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&old);
+        written
     }
 }
 

@@ -20,6 +20,37 @@ pub struct Store {
     runtime: Arc<tokio::runtime::Runtime>,
 }
 
+/// The environment variables of `url`'s scheme (non-UTF-8 ones skipped), without the ones that
+/// turn off security unless mttd's own switch allows it.
+fn environment(
+    url: &str,
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(String, String)> {
+    let scheme = url.split("://").next().unwrap_or_default();
+    let prefix = match scheme {
+        "s3" | "s3a" => "AWS_",
+        "gs" => "GOOGLE_",
+        "az" | "adl" | "azure" | "abfs" | "abfss" => "AZURE_",
+        _ => return Vec::new(),
+    };
+    let vars: Vec<(String, String)> = vars
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let insecure_allowed = vars
+        .iter()
+        .any(|(k, v)| k == "MTTD_STORE_ALLOW_INVALID_CERTIFICATES" && v == "true");
+    vars.into_iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .filter(|(k, _)| {
+            let insecure = k.ends_with("ALLOW_INVALID_CERTIFICATES");
+            if insecure && !insecure_allowed {
+                tracing::warn!("{k} ignored: set MTTD_STORE_ALLOW_INVALID_CERTIFICATES=true to turn TLS checks off");
+            }
+            !insecure || insecure_allowed
+        })
+        .collect()
+}
+
 /// What a create-if-absent write found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Created {
@@ -29,10 +60,13 @@ pub enum Created {
 
 impl Store {
     /// Opens a store; a URL without a scheme is a local folder (created if missing). Cloud
-    /// stores take their settings from the environment as object_store names them
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, `GOOGLE_SERVICE_ACCOUNT`, `AZURE_…`).
+    /// stores take their settings from the environment, only from their own scheme's variables
+    /// as object_store names them (`AWS_*` for s3://, `GOOGLE_*` for gs://, `AZURE_*` for az://:
+    /// `AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`…) — never an unrelated `TOKEN` or
+    /// `ENDPOINT`. TLS checks stay on unless `MTTD_STORE_ALLOW_INVALID_CERTIFICATES=true` says
+    /// otherwise: a stray `*_ALLOW_INVALID_CERTIFICATES` cannot turn them off by accident.
     pub fn open(url: &str) -> Result<Store> {
-        Store::open_with(url, std::env::vars())
+        Store::open_with(url, environment(url, std::env::vars_os()))
     }
 
     /// Opens a store with explicit settings (object_store's keys, e.g. `aws_endpoint`).
@@ -176,5 +210,44 @@ impl Store {
             .collect();
         keys.sort();
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(url: &str, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        environment(url, vars.iter().map(|(k, v)| (k.into(), v.into())))
+    }
+
+    #[test]
+    fn only_the_schemes_own_variables_reach_the_store() {
+        let vars = [
+            ("TOKEN", "ghp_unrelated"),
+            ("ENDPOINT", "http://elsewhere"),
+            ("AWS_ENDPOINT", "http://127.0.0.1:8333"),
+            ("AWS_ALLOW_INVALID_CERTIFICATES", "true"),
+            ("GOOGLE_SERVICE_ACCOUNT", "x"),
+        ];
+        assert_eq!(
+            env("s3://b/p", &vars),
+            [("AWS_ENDPOINT".to_string(), "http://127.0.0.1:8333".to_string())]
+        );
+        assert_eq!(env("gs://b/p", &vars).len(), 1);
+        assert!(env("file:///tmp/x", &vars).is_empty());
+        let mut allowed = vars.to_vec();
+        allowed.push(("MTTD_STORE_ALLOW_INVALID_CERTIFICATES", "true"));
+        assert_eq!(env("s3://b/p", &allowed).len(), 2, "only with mttd's own switch");
+        // A variable that is not UTF-8 is skipped, not a panic.
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStringExt;
+            let odd = vec![(
+                std::ffi::OsString::from_vec(vec![b'A', b'W', b'S', b'_', 0xff]),
+                "v".into(),
+            )];
+            assert!(environment("s3://b", odd.into_iter()).is_empty());
+        }
     }
 }

@@ -41,6 +41,14 @@ fn promote(versions: &mut [VersionRecord], promoted: &mut Option<u32>, version: 
 pub fn read_log(store: &Store, workload: &str) -> Result<Vec<(ChangeLogEntry, String)>> {
     let mut entries: Vec<(ChangeLogEntry, String)> = Vec::new();
     for key in store.list(&layout::changelog_prefix(workload))? {
+        // Only entries are read: anything else under changelog/ (a stray upload, an editor's
+        // backup) is skipped, said in the logs, and never breaks the readers.
+        let name = key.rsplit('/').next().unwrap_or_default();
+        let is_entry = name.len() == 13 && name.ends_with(".json") && name[..8].bytes().all(|b| b.is_ascii_digit());
+        if !is_entry {
+            tracing::warn!("{}/{key} is not a change-log entry: skipped", store.url());
+            continue;
+        }
         let bytes = store.get(&key)?.ok_or_else(|| Error::Store {
             url: store.url().into(),
             problem: format!("{key} was listed but is gone"),
@@ -155,17 +163,17 @@ pub fn promotions(store: &Store, workload: &str) -> Result<u32> {
 /// Loads a version's document, refusing it when its bytes do not match the recorded sha256.
 pub fn load_document(store: &Store, workload: &str, record: &VersionRecord, file: &str) -> Result<Vec<u8>> {
     let key = version_key(workload, record.version, file);
-    let expected = record.documents.get(file).ok_or_else(|| Error::Store {
+    let expected = record.documents.get(file).ok_or_else(|| Error::Altered {
         url: store.url().into(),
         problem: format!("{} has no document {file}", record.name),
     })?;
-    let bytes = store.get(&key)?.ok_or_else(|| Error::Store {
+    let bytes = store.get(&key)?.ok_or_else(|| Error::Altered {
         url: store.url().into(),
         problem: format!("{key} is missing"),
     })?;
     let sha = sha256_hex(&bytes);
     if &sha != expected {
-        return Err(Error::Store {
+        return Err(Error::Altered {
             url: store.url().into(),
             problem: format!("{key} hashes to {sha}, but the change log records {expected}: it was altered"),
         });
@@ -183,7 +191,10 @@ pub fn promoted_model(store: &Store, workload: &str) -> Result<Option<PromotedMo
         .versions
         .iter()
         .find(|v| v.version == version)
-        .expect("promoted version is listed");
+        .ok_or_else(|| Error::Altered {
+            url: store.url().into(),
+            problem: format!("the change log promotes v{version} of {workload}, which it never published"),
+        })?;
     let key = version_key(workload, version, MODEL_FILE);
     let bytes = load_document(store, workload, record, MODEL_FILE)?;
     let model = Model::from_bytes(&bytes, &format!("{}/{key}", store.url()))?;

@@ -65,6 +65,52 @@ fn nan_value() {
     );
 }
 
+/// One "never" sentinel, or one millisecond timestamp among seconds, used to make the grid span
+/// millennia and abort the process allocating it (review: security-and-robustness H2).
+#[test]
+fn a_sentinel_or_millisecond_timestamp_is_refused_before_any_allocation() {
+    let csv = small_csv(5);
+    for (row, shown) in [
+        ("9999-12-31T23:59:00Z,rps,3", "9999-12-31T23:59:00Z"),
+        ("1767571200000,rps,3", "1767571200000"),
+    ] {
+        let data = format!("{}{row}\n", csv);
+        let rows = data.lines().count();
+        refused(
+            "d.csv",
+            data.as_bytes(),
+            None,
+            &[
+                &format!("d.csv: row {rows}, column `timestamp`: `{shown}` is outside"),
+                "a sentinel, or milliseconds among seconds?",
+            ],
+        );
+    }
+}
+
+/// A forecast over such an export falls back (metrics-missing) instead of aborting.
+#[test]
+fn a_sentinel_timestamp_in_a_forecast_is_a_fallback() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    let data = format!("{}9999-12-31T23:59:00Z,rps,3\n", small_csv(5));
+    std::fs::write(root.join("d.csv"), data).unwrap();
+    std::fs::write(
+        root.join("w.yaml"),
+        small_config("bad", "d.csv", "capacity:\n  per_replica: 10\n"),
+    )
+    .unwrap();
+    step("forecast")
+        .current_dir(root)
+        .args(["--config", "w.yaml", "--store", "store", "--out", "out"])
+        .assert()
+        .success();
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("out/recommendation.json")).unwrap()).unwrap();
+    assert_eq!(rec["fallback"]["reason"], "metrics-missing");
+    assert!(rec["fallback"]["detail"].as_str().unwrap().contains("outside"));
+}
+
 #[test]
 fn unparsable_timestamp() {
     refused(

@@ -126,7 +126,7 @@ fn check_window(t: &Trace, at_fraction: f64, rows: usize, predictive: Predictive
             now,
             current_replicas: None,
             previous: previous.as_ref(),
-            source_error: None,
+            unavailable: None,
         })
         .unwrap();
         prop_assert_eq!(

@@ -290,11 +290,20 @@ fn emitted_words() -> BTreeMap<&'static str, Vec<String>> {
         let d = &s["$defs"][def];
         let values: Vec<String> = match d["enum"].as_array() {
             Some(e) => e.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+            // Documented variants are a `const` each, the others an `enum` together.
             None => d["oneOf"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|v| v["const"].as_str().unwrap().to_string())
+                .flat_map(|v| match v["const"].as_str() {
+                    Some(c) => vec![c.to_string()],
+                    None => v["enum"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e.as_str().unwrap().to_string())
+                        .collect(),
+                })
                 .collect(),
         };
         assert!(!values.is_empty(), "{schema} {def}");
