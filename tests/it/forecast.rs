@@ -28,18 +28,10 @@ fn promoted(root: &Path) {
         .stdout(contains("recommendation  "));
 }
 
+/// A forecast into a fresh `root/out` (no state), its recommendation checked and read.
 fn forecast(root: &Path, config: &str, extra: &[&str]) -> serde_json::Value {
-    let out = root.join("out");
-    let _ = std::fs::remove_dir_all(&out);
-    step("forecast")
-        .current_dir(root)
-        .args(["--config", config, "--store", "store", "--out", "out"])
-        .args(extra)
-        .assert()
-        .success();
-    let path = out.join("recommendation.json");
-    assert_valid_document(&path);
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    let _ = std::fs::remove_dir_all(root.join("out"));
+    forecast_with(root, config, "store", extra)
 }
 
 fn fallback(rec: &serde_json::Value) -> &str {
@@ -268,27 +260,9 @@ fn every_failure_after_the_config_is_a_fallback() {
     // The state is not a recommendation: state-invalid; the fallback it writes is the next
     // run's state, and that run forecasts again.
     std::fs::write(root.join("out/recommendation.json"), "{not json").unwrap();
-    let step_out = step("forecast")
-        .current_dir(root)
-        .args([
-            "--config", "w.yaml", "--store", "store", "--out", "out", "--now", "latest",
-        ])
-        .assert()
-        .success();
-    drop(step_out);
-    let rec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root.join("out/recommendation.json")).unwrap()).unwrap();
+    let rec = forecast_with(root, "w.yaml", "store", &["--now", "latest"]);
     assert_eq!(fallback(&rec), "state-invalid");
-    let rec: serde_json::Value = {
-        step("forecast")
-            .current_dir(root)
-            .args([
-                "--config", "w.yaml", "--store", "store", "--out", "out", "--now", "latest",
-            ])
-            .assert()
-            .success();
-        serde_json::from_slice(&std::fs::read(root.join("out/recommendation.json")).unwrap()).unwrap()
-    };
+    let rec = forecast_with(root, "w.yaml", "store", &["--now", "latest"]);
     assert_eq!(fallback(&rec), "none", "recovered");
 
     // The store cannot be opened (a file where its folder should be): store-unavailable.
@@ -364,6 +338,7 @@ fn every_failure_after_the_config_is_a_fallback() {
     assert_eq!(fallback(&forecast(root, "w.yaml", &["--now", "latest"])), "none");
 }
 
+/// A forecast into `root/out` as it is (its recommendation.json is the state), with `store`.
 fn forecast_with(root: &Path, config: &str, store: &str, extra: &[&str]) -> serde_json::Value {
     let out = root.join("out");
     step("forecast")
