@@ -8,6 +8,9 @@ use std::fmt;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The longest duration mttd accepts: 10 years.
+const MAX_DURATION_SECONDS: i64 = 10 * 365 * 86_400;
+
 /// A whole number of seconds written as `<n><unit>`, unit one of `s`, `m`, `h`, `d`, `w`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HumanDuration {
@@ -32,9 +35,14 @@ impl HumanDuration {
             "w" => 604_800,
             _ => return Err(format!("`{text}` has unknown unit `{unit}` (expected s, m, h, d or w)")),
         };
+        // Bounded: a longer duration is a typo, and would overflow the arithmetic on times.
+        let seconds = n
+            .checked_mul(scale)
+            .filter(|&s| s <= MAX_DURATION_SECONDS)
+            .ok_or_else(|| format!("`{text}` is longer than 10 years"))?;
         Ok(HumanDuration {
             text: text.to_string(),
-            seconds: n * scale,
+            seconds,
         })
     }
 
@@ -165,6 +173,11 @@ mod tests {
         assert!(HumanDuration::parse("15").is_err());
         assert!(HumanDuration::parse("m").is_err());
         assert!(HumanDuration::parse("3y").is_err());
+        // Overflow and absurd lengths are refused, not wrapped (review: security L1).
+        assert!(HumanDuration::parse("153722867280912931m").is_err());
+        assert!(HumanDuration::parse("4611686018427387919m").is_err());
+        assert!(HumanDuration::parse("3651d").is_err());
+        assert_eq!(HumanDuration::parse("3650d").unwrap().seconds(), 315_360_000);
     }
 
     #[test]

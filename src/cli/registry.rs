@@ -34,6 +34,9 @@ pub enum RegistryAction {
         approved_by: String,
         #[arg(long)]
         reason: String,
+        /// Approve a version the gate rejected (recorded as forced in the change log).
+        #[arg(long)]
+        force: bool,
     },
     /// Move the promoted pointer back (to the previous promoted version, or --to vN).
     Rollback {
@@ -100,9 +103,10 @@ impl RegistryArgs {
                 version,
                 approved_by,
                 reason,
+                force,
             } => {
                 let n = parse_version(version)?;
-                registry::approve(&store, w, n, approved_by, reason, &now_rfc3339())?;
+                registry::approve(&store, w, n, approved_by, reason, &now_rfc3339(), *force)?;
                 println!("{w} v{n} promoted, approved by {approved_by}");
             }
             RegistryAction::Rollback { to, by, reason } => {

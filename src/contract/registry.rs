@@ -60,7 +60,13 @@ pub enum Event {
         policy: GatePolicy,
     },
     /// An operator promoted a version (the human approval path); the entry's actor is who.
-    Approve { version: u32, reason: String },
+    Approve {
+        version: u32,
+        reason: String,
+        /// The version had been rejected by the gate: the operator overrode it (`--force`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        forced: bool,
+    },
     /// The promoted pointer moved back to `to`; the version in service before is rolled back.
     Rollback { from: u32, to: u32, reason: String },
 }
@@ -106,4 +112,7 @@ pub struct Approval {
     pub by: String,
     pub at: String,
     pub reason: String,
+    /// Over the gate's rejection (`--force`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
 }

@@ -31,10 +31,14 @@ pub trait Step: clap::Args {
     fn run(&self) -> anyhow::Result<Self::Output>;
 }
 
-/// A command-line time: RFC 3339 or Unix seconds.
+/// A command-line time: RFC 3339 or Unix seconds, between 1970 and 2200.
 pub fn parse_time(text: &str) -> std::result::Result<i64, String> {
-    crate::time::parse_timestamp(text)
-        .ok_or_else(|| format!("`{text}` is not an RFC 3339 timestamp (2026-01-31T00:00:00Z) or Unix seconds"))
+    let t = crate::time::parse_timestamp(text)
+        .ok_or_else(|| format!("`{text}` is not an RFC 3339 timestamp (2026-01-31T00:00:00Z) or Unix seconds"))?;
+    if !crate::time::PLAUSIBLE.contains(&t) {
+        return Err(format!("`{text}` is not between 1970 and 2200"));
+    }
+    Ok(t)
 }
 
 /// Writes `dataset.parquet` and `dataset.manifest.json` into `dir`; the manifest's sha256 is set
@@ -64,8 +68,16 @@ pub fn read_dataset(dir: &Path) -> Result<(Dataset, DatasetManifest)> {
             ),
         ));
     }
+    check_manifest(&manifest, &dir.join(DATASET_MANIFEST_FILE))?;
     let dataset = Dataset::from_parquet(&bytes, &origin)?;
     drop(bytes);
+    if dataset.rows() as u64 != manifest.rows {
+        return Err(Error::invalid(
+            &origin,
+            "rows",
+            format!("{} rows, but the manifest records {}", dataset.rows(), manifest.rows),
+        ));
+    }
     let expected: Vec<String> = manifest.features.iter().map(|f| f.name.clone()).collect();
     if dataset.feature_names() != expected {
         return Err(Error::invalid(
@@ -75,6 +87,39 @@ pub fn read_dataset(dir: &Path) -> Result<(Dataset, DatasetManifest)> {
         ));
     }
     Ok((dataset, manifest))
+}
+
+/// What a dataset manifest's schema cannot say: a positive resolution, a horizon that is that
+/// many steps, an interval in order. (Steps divide by the one and allocate by the other.)
+fn check_manifest(manifest: &DatasetManifest, path: &Path) -> Result<()> {
+    use crate::time::{parse_timestamp, HumanDuration};
+    let field = |f: &str, problem: String| Error::field(path, f, problem);
+    let resolution = HumanDuration::parse(&manifest.resolution).map_err(|e| field("/resolution", e))?;
+    if resolution.seconds() <= 0 {
+        return Err(field("/resolution", "must be longer than 0s".into()));
+    }
+    let horizon = HumanDuration::parse(&manifest.label.horizon).map_err(|e| field("/label/horizon", e))?;
+    if horizon.seconds() <= 0 || manifest.label.horizon_steps as i64 * resolution.seconds() != horizon.seconds() {
+        return Err(field(
+            "/label/horizon_steps",
+            format!(
+                "{} steps of {} is not the horizon {}",
+                manifest.label.horizon_steps, manifest.resolution, manifest.label.horizon
+            ),
+        ));
+    }
+    let start = parse_timestamp(&manifest.interval.start).filter(|t| crate::time::PLAUSIBLE.contains(t));
+    let end = parse_timestamp(&manifest.interval.end).filter(|t| crate::time::PLAUSIBLE.contains(t));
+    match (start, end) {
+        (Some(a), Some(b)) if a <= b => Ok(()),
+        _ => Err(field(
+            "/interval",
+            format!(
+                "{} … {} is not an interval of times in order",
+                manifest.interval.start, manifest.interval.end
+            ),
+        )),
+    }
 }
 
 /// Reads a model folder: model.json and its manifest, checked against each other.

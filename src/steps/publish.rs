@@ -18,6 +18,7 @@ use crate::contract::layout::{
 use crate::contract::registry::{Registry, VersionStatus};
 use crate::contract::validation::Validation;
 use crate::error::Error;
+use crate::gate;
 use crate::store::{registry, Store};
 use crate::time::now_rfc3339;
 
@@ -83,6 +84,23 @@ impl Args {
                 ))
                 .into());
             }
+        }
+        // The decision is recomputed, not trusted: it must be what the gate makes of this
+        // validation and comparison under its own recorded policy.
+        let promotions_so_far = match decision.policy.approval_for_first_promotions {
+            0 => None,
+            _ => Some(registry::promotions(&Store::open(&self.store)?, &manifest.workload)?),
+        };
+        let recomputed = gate::decide(&decision.policy, &validation, &comparison, &manifest, promotions_so_far)?;
+        if recomputed != decision {
+            return Err(Error::Lineage(format!(
+                "{}: the decision `{}` does not follow from the validation, the comparison and its own policy (the gate decides `{}`: {}); refusing to publish",
+                self.decision.join(DECISION_FILE).display(),
+                decision.decision,
+                recomputed.decision,
+                recomputed.reason
+            ))
+            .into());
         }
         let mut documents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         documents.insert(MODEL_FILE.into(), model.to_bytes());

@@ -118,13 +118,18 @@ pub fn derive_registry(workload: &str, log: &[(ChangeLogEntry, String)]) -> Regi
                     v.status = VersionStatus::RolledBack;
                 }
             }
-            Event::Approve { version, reason } => {
+            Event::Approve {
+                version,
+                reason,
+                forced,
+            } => {
                 promote(&mut versions, &mut promoted, *version);
                 if let Some(v) = versions.iter_mut().find(|v| v.version == *version) {
                     v.approval = Some(Approval {
                         by: entry.actor.clone(),
                         at: entry.recorded_at.clone(),
                         reason: reason.clone(),
+                        forced: *forced,
                     });
                 }
             }
@@ -356,6 +361,7 @@ pub fn approve(
     approved_by: &str,
     reason: &str,
     recorded_at: &str,
+    force: bool,
 ) -> Result<Registry> {
     let log = read_log(store, workload)?;
     let registry = derive_registry(workload, &log);
@@ -368,7 +374,9 @@ pub fn approve(
     if registry.promoted == Some(version) {
         // Retry-safe: the same operator's approval of the version in service, already recorded.
         let recorded = log.iter().rev().find_map(|(entry, _)| match &entry.event {
-            Event::Approve { version: v, reason: r } if *v == version => Some((entry.actor.as_str(), r.as_str())),
+            Event::Approve {
+                version: v, reason: r, ..
+            } if *v == version => Some((entry.actor.as_str(), r.as_str())),
             _ => None,
         });
         if recorded == Some((approved_by, reason)) {
@@ -378,11 +386,19 @@ pub fn approve(
             "{workload} v{version} is already the promoted version"
         )));
     }
+    // The gate rejected it: an operator may still put it in service, but says so.
+    if record.status == VersionStatus::Rejected && !force {
+        return Err(Error::Data(format!(
+            "{workload} v{version} was rejected by the gate ({}): approving it needs --force, and the change log records it",
+            record.reason
+        )));
+    }
     // The version's model must still be the one published before it goes into service.
     load_document(store, workload, record, MODEL_FILE)?;
     let event = Event::Approve {
         version,
         reason: reason.to_string(),
+        forced: force && record.status == VersionStatus::Rejected,
     };
     append(store, workload, approved_by, recorded_at, event, log)
 }

@@ -81,6 +81,32 @@ fn first_promotion_waits_for_an_operator_and_the_log_says_who() {
         assert_valid_document(&file);
     }
 
+    // v2 is the gate's to reject when it is not better than v1; approving a rejected version
+    // takes --force, and the change log says it was forced.
+    let registry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("mttd-store/demo-api/registry.json")).unwrap()).unwrap();
+    assert_eq!(registry["versions"][1]["status"], "rejected", "{registry}");
+    registry_cmd(&["approve", "v2", "--approved-by", "carol", "--reason", "hotfix"])
+        .assert()
+        .failure()
+        .stderr(contains("was rejected by the gate"))
+        .stderr(contains("--force"));
+    registry_cmd(&[
+        "approve",
+        "v2",
+        "--approved-by",
+        "carol",
+        "--reason",
+        "hotfix",
+        "--force",
+    ])
+    .assert()
+    .success();
+    let registry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("mttd-store/demo-api/registry.json")).unwrap()).unwrap();
+    assert_eq!(registry["versions"][1]["approval"]["forced"], true);
+    assert_eq!(registry["promoted"], 2);
+
     registry_cmd(&["verify"]).assert().success();
     let report = root.join("mttd-store/demo-api/models/v1/report.md");
     let mut bytes = std::fs::read(&report).unwrap();

@@ -234,8 +234,8 @@ fn truncated_parquet_source() {
     );
 }
 
-#[test]
-fn truncated_dataset_between_steps() {
+/// A folder with `d.csv` (5 days), `w.yaml` and `data/`, the dataset extract-features made.
+fn extracted() -> assert_fs::TempDir {
     let dir = assert_fs::TempDir::new().unwrap();
     let root = dir.path();
     std::fs::write(root.join("d.csv"), small_csv(5)).unwrap();
@@ -245,6 +245,13 @@ fn truncated_dataset_between_steps() {
         .args(["extract-features", "--config", "w.yaml", "--out", "data"])
         .assert()
         .success();
+    dir
+}
+
+#[test]
+fn truncated_dataset_between_steps() {
+    let dir = extracted();
+    let root = dir.path();
     let parquet = root.join("data/dataset.parquet");
     let bytes = std::fs::read(&parquet).unwrap();
     std::fs::write(&parquet, &bytes[..bytes.len() - 100]).unwrap();
@@ -256,4 +263,77 @@ fn truncated_dataset_between_steps() {
         .stderr(predicate::str::contains("data/dataset.parquet: sha256: is "))
         .stderr(predicate::str::contains("file changed or truncated"));
     assert!(!root.join("model").exists());
+}
+
+/// A dataset manifest is read as untrusted input: a zero resolution (a division by zero in
+/// shadow-compare) or a horizon that is not its steps is refused with the field named
+/// (review: security-and-robustness L3).
+#[test]
+fn a_manifest_that_cannot_be_right_is_refused() {
+    let dir = extracted();
+    let root = dir.path();
+    let manifest = root.join("data/dataset.manifest.json");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    for (from, to, field) in [
+        (
+            "\"resolution\": \"1m\"",
+            "\"resolution\": \"0s\"",
+            "field `/resolution`",
+        ),
+        (
+            "\"horizon_steps\": 15",
+            "\"horizon_steps\": 1500000",
+            "field `/label/horizon_steps`",
+        ),
+    ] {
+        assert!(original.contains(from), "{from}");
+        std::fs::write(&manifest, original.replace(from, to)).unwrap();
+        mttd()
+            .current_dir(root)
+            .args(["train", "--config", "w.yaml", "--dataset", "data", "--out", "model"])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("dataset.manifest.json: "))
+            .stderr(predicate::str::contains(field));
+    }
+}
+
+/// publish recomputes the gate's decision from the validation, the comparison and the
+/// decision's own policy: a decision.json edited to say more than the gate did is refused
+/// (review: security-and-robustness M3, "publish trusts decision.json as given").
+#[test]
+fn publish_refuses_a_decision_the_gate_did_not_make() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    mttd()
+        .current_dir(root)
+        .args(["run", "--demo", "--store", "first"])
+        .assert()
+        .success();
+    let run = root.join("mttd-out/demo-api");
+    let decision = run.join("decision/decision.json");
+    let text = std::fs::read_to_string(&decision).unwrap();
+    assert!(text.contains("\"decision\": \"promote\""), "{text}");
+    std::fs::write(
+        &decision,
+        text.replace("\"decision\": \"promote\"", "\"decision\": \"reject\""),
+    )
+    .unwrap();
+    let folder = |name: &str| run.join(name).display().to_string();
+    mttd()
+        .current_dir(root)
+        .args(["publish", "--store", "second"])
+        .args(["--dataset", &folder("dataset"), "--model", &folder("model")])
+        .args([
+            "--validation",
+            &folder("validation"),
+            "--comparison",
+            &folder("comparison"),
+        ])
+        .args(["--decision", &folder("decision")])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("does not follow from the validation"))
+        .stderr(predicate::str::contains("the gate decides `promote`"));
+    assert!(!root.join("second/demo-api").exists(), "nothing published");
 }

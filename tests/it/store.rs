@@ -104,12 +104,30 @@ fn suite(store: &Store) {
     // Promote (approve), roll back, with who and why.
     let promoted = registry::registry(store, w).unwrap().promoted.unwrap();
     let candidate = if promoted == 9 { 8 } else { 9 };
-    let r = registry::approve(store, w, candidate, "alice", "replay reviewed", "2026-11-28T10:00:00Z").unwrap();
+    let r = registry::approve(
+        store,
+        w,
+        candidate,
+        "alice",
+        "replay reviewed",
+        "2026-11-28T10:00:00Z",
+        false,
+    )
+    .unwrap();
     assert_eq!(r.promoted, Some(candidate));
     // A retried approval by the same operator is a no-op; another's is refused.
-    let again = registry::approve(store, w, candidate, "alice", "replay reviewed", "2026-11-28T10:01:00Z").unwrap();
+    let again = registry::approve(
+        store,
+        w,
+        candidate,
+        "alice",
+        "replay reviewed",
+        "2026-11-28T10:01:00Z",
+        false,
+    )
+    .unwrap();
     assert_eq!(again.head_sequence, r.head_sequence);
-    assert!(registry::approve(store, w, candidate, "mallory", "again", "2026-11-28T10:02:00Z").is_err());
+    assert!(registry::approve(store, w, candidate, "mallory", "again", "2026-11-28T10:02:00Z", false).is_err());
     let r = registry::rollback(store, w, None, "bob", "latency regression", "2026-11-28T11:00:00Z").unwrap();
     assert_eq!(r.promoted, Some(promoted), "back to the version promoted before");
     let rolled = r.versions.iter().find(|v| v.version == candidate).unwrap();
