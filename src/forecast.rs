@@ -9,6 +9,7 @@ use crate::contract::deploy::{
 };
 use crate::contract::document::ApiVersion;
 use crate::contract::interval::Interval;
+use crate::contract::registry::LogWitness;
 use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::features;
@@ -30,6 +31,9 @@ pub struct ForecastInput<'a> {
     /// What went wrong before the forecast could be made (the source, the store, the model,
     /// the state): the recommendation is then that fallback.
     pub unavailable: Option<Fallback>,
+    /// The change log's last entry as read now; absent when the store could not be read (the
+    /// previous recommendation's is carried forward).
+    pub log_witness: Option<LogWitness>,
 }
 
 /// Makes the recommendation; errors only on bad configuration, never on doubtful data (that
@@ -76,6 +80,10 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         fallback: None,
         history: recent.clone(),
         operator_floor: Some(capacity.min_replicas),
+        log_witness: input
+            .log_witness
+            .clone()
+            .or_else(|| input.previous.and_then(|p| p.log_witness.clone())),
         surge: None,
     };
     let fall_back = |mut rec: Recommendation, reason: FallbackReason, detail: String| {

@@ -48,6 +48,15 @@ pub enum Command {
     Registry(RegistryArgs),
     /// Writes the JSON Schema of every document kind into a folder.
     Schemas(SchemasArgs),
+    /// Writes a new change-log signing key to a file and prints its public key.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeygenArgs {
+    /// Where the signing key goes (readable by its owner only).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -95,6 +104,9 @@ pub fn main() -> ExitCode {
         Command::Forecast(a) => a.run().map(drop),
         Command::Registry(a) => a.run(),
         Command::Schemas(a) => crate::contract::write_schemas(&a.out).map_err(Into::into),
+        Command::Keygen(a) => crate::store::signing::keygen(&a.out)
+            .map(|public| println!("{public}"))
+            .map_err(Into::into),
     })
 }
 

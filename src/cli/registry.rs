@@ -57,7 +57,12 @@ pub enum RegistryAction {
         min_age: String,
     },
     /// Check the change-log chain and every stored document's sha256; exit 1 on any mismatch.
-    Verify,
+    Verify {
+        /// A recommendation.json (the forecast's ConfigMap carries one): the log must still
+        /// have the entry it saw, so a deleted or rewritten tail shows.
+        #[arg(long)]
+        witness: Option<std::path::PathBuf>,
+    },
 }
 
 fn parse_version(text: &str) -> anyhow::Result<u32> {
@@ -127,8 +132,20 @@ impl RegistryArgs {
                 }
                 println!("{w}: {} orphan object(s) deleted", deleted.len());
             }
-            RegistryAction::Verify => {
-                let problems = registry::verify(&store, w)?;
+            RegistryAction::Verify { witness } => {
+                let mut problems = registry::verify(&store, w)?;
+                if let Some(path) = witness {
+                    let rec =
+                        <crate::contract::deploy::Recommendation as crate::contract::document::Document>::read(path)?;
+                    match rec.log_witness {
+                        None => anyhow::bail!("{}: it carries no change-log witness", path.display()),
+                        Some(seen) => {
+                            if let Err(e) = registry::witnessed(&store, w, Some(&seen)) {
+                                problems.push(e.to_string());
+                            }
+                        }
+                    }
+                }
                 if !problems.is_empty() {
                     for p in &problems {
                         eprintln!("mismatch: {p}");

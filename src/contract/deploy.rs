@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::document::{document_kind, wire_enum, ApiVersion};
 use super::interval::Interval;
+use super::registry::LogWitness;
 use crate::time::{dur, HumanDuration};
 
 wire_enum! {
@@ -147,6 +148,10 @@ pub struct Recommendation {
     /// the HPA does, and assisted mode gives the HPA its operator's floor back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<u32>,
+    /// The last change-log entry this forecast saw (carried forward when the store could not be
+    /// read): the next forecast refuses a log that no longer has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_witness: Option<LogWitness>,
     /// The operator's own floor (`capacity.min_replicas`, the HPA's configured minReplicas):
     /// the floor assisted mode sets on a fallback.
     #[serde(default, skip_serializing_if = "Option::is_none")]

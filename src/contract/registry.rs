@@ -41,6 +41,32 @@ pub struct ChangeLogEntry {
     /// Who or what triggered it (a CronWorkflow, a webhook, a person).
     pub actor: String,
     pub event: Event,
+    /// Who wrote it: an Ed25519 signature of the entry's canonical bytes without this field.
+    /// Readers that trust keys (`MTTD_TRUSTED_KEYS`) refuse an entry not signed by a key
+    /// trusted for its event (publish: a publisher's; approve, rollback: an approver's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<EntrySignature>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntrySignature {
+    /// The signer's public key (hex).
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub key: String,
+    /// The signature (hex).
+    #[schemars(regex(pattern = r"^[0-9a-f]{128}$"))]
+    pub value: String,
+}
+
+/// A point of the change log seen from outside the store (the forecast's ConfigMap keeps one):
+/// a later log must still have this entry, so a truncation or a rewrite shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogWitness {
+    pub sequence: u64,
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

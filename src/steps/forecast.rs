@@ -101,18 +101,24 @@ impl Step for Args {
                 None
             }
         };
-        let promoted =
-            match Store::open(&self.store).and_then(|store| registry::promoted_model(&store, &config.workload)) {
-                Ok(promoted) => promoted,
-                Err(e) => {
-                    let reason = match e {
-                        Error::Store { .. } => FallbackReason::StoreUnavailable,
-                        _ => FallbackReason::ModelRejected,
-                    };
-                    unavailable = unavailable.or(fail(reason, e.to_string()));
-                    None
-                }
-            };
+        // The store: the log must still have the entry the last forecast saw (a truncation or
+        // a rewrite is refused), then the promoted model, verified.
+        let seen = previous.as_ref().and_then(|p| p.log_witness.as_ref());
+        let loaded = Store::open(&self.store).and_then(|store| {
+            let witness = registry::witnessed(&store, &config.workload, seen)?;
+            Ok((registry::promoted_model(&store, &config.workload)?, witness))
+        });
+        let (promoted, log_witness) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let reason = match e {
+                    Error::Store { .. } => FallbackReason::StoreUnavailable,
+                    _ => FallbackReason::ModelRejected,
+                };
+                unavailable = unavailable.or(fail(reason, e.to_string()));
+                (None, None)
+            }
+        };
         let rec = forecast::recommend(forecast::ForecastInput {
             config: &config,
             promoted,
@@ -122,6 +128,7 @@ impl Step for Args {
             current_replicas: self.current_replicas,
             previous: previous.as_ref(),
             unavailable,
+            log_witness,
         })?;
         let deploy = config.deploy.clone().unwrap_or_default();
         self.write_outputs(&rec, &deploy)?;

@@ -3,6 +3,7 @@
 //! API, because the steps are synchronous programs.
 
 pub mod registry;
+pub mod signing;
 
 use std::sync::Arc;
 
@@ -18,6 +19,10 @@ pub struct Store {
     /// A small multi-threaded runtime: its workers drive the HTTP client's connections, so
     /// handles used from several threads at once all make progress.
     runtime: Arc<tokio::runtime::Runtime>,
+    /// Signs the change-log entries this process writes.
+    signer: Option<Arc<signing::Signer>>,
+    /// The keys change-log entries must be signed by, when given.
+    trust: Option<Arc<signing::TrustedKeys>>,
 }
 
 /// The environment variables of `url`'s scheme (non-UTF-8 ones skipped), without the ones that
@@ -65,8 +70,38 @@ impl Store {
     /// `AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`…) — never an unrelated `TOKEN` or
     /// `ENDPOINT`. TLS checks stay on unless `MTTD_STORE_ALLOW_INVALID_CERTIFICATES=true` says
     /// otherwise: a stray `*_ALLOW_INVALID_CERTIFICATES` cannot turn them off by accident.
+    /// The change log's keys come from `MTTD_SIGNING_KEY` (the key this process signs its
+    /// entries with) and `MTTD_TRUSTED_KEYS` (the public keys every entry read must be signed
+    /// by), both paths.
     pub fn open(url: &str) -> Result<Store> {
-        Store::open_with(url, environment(url, std::env::vars_os()))
+        let mut store = Store::open_with(url, environment(url, std::env::vars_os()))?;
+        if let Some(path) = std::env::var_os("MTTD_SIGNING_KEY") {
+            store.signer = Some(Arc::new(signing::Signer::from_file(std::path::Path::new(&path))?));
+        }
+        if let Some(path) = std::env::var_os("MTTD_TRUSTED_KEYS") {
+            store.trust = Some(Arc::new(signing::TrustedKeys::from_file(std::path::Path::new(&path))?));
+        }
+        Ok(store)
+    }
+
+    /// This store, signing the entries it writes with `signer`.
+    pub fn with_signer(mut self, signer: signing::Signer) -> Store {
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// This store, refusing entries not signed by `trust`'s keys.
+    pub fn with_trust(mut self, trust: signing::TrustedKeys) -> Store {
+        self.trust = Some(Arc::new(trust));
+        self
+    }
+
+    pub(crate) fn signer(&self) -> Option<&signing::Signer> {
+        self.signer.as_deref()
+    }
+
+    pub(crate) fn trust(&self) -> Option<&signing::TrustedKeys> {
+        self.trust.as_deref()
     }
 
     /// Opens a store with explicit settings (object_store's keys, e.g. `aws_endpoint`).
@@ -102,6 +137,8 @@ impl Store {
             inner,
             prefix,
             runtime,
+            signer: None,
+            trust: None,
         })
     }
 
@@ -112,6 +149,8 @@ impl Store {
             inner: self.inner.clone(),
             prefix: self.prefix.clone(),
             runtime: self.runtime.clone(),
+            signer: self.signer.clone(),
+            trust: self.trust.clone(),
         }
     }
 

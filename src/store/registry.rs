@@ -19,7 +19,8 @@ use crate::contract::gate::{Decision, Verdict};
 use crate::contract::layout::{self, changelog_key, version_key, MODEL_FILE};
 use crate::contract::model::Model;
 use crate::contract::registry::{
-    Approval, ChangeLogEntry, ChangeLogEntryKind, Event, Registry, RegistryKind, VersionRecord, VersionStatus,
+    Approval, ChangeLogEntry, ChangeLogEntryKind, Event, LogWitness, Registry, RegistryKind, VersionRecord,
+    VersionStatus,
 };
 use crate::error::{Error, Result};
 use crate::model::PromotedModel;
@@ -55,6 +56,9 @@ pub fn read_log(store: &Store, workload: &str) -> Result<Vec<(ChangeLogEntry, St
         })?;
         let origin = format!("{}/{key}", store.url());
         let entry = ChangeLogEntry::from_bytes(&bytes, &origin)?;
+        if let Some(trust) = store.trust() {
+            trust.check(&entry, &origin)?;
+        }
         let expected_sequence = entries.len() as u64 + 1;
         if entry.sequence != expected_sequence || key != changelog_key(workload, expected_sequence) {
             return Err(Error::field(
@@ -184,6 +188,33 @@ pub fn load_document(store: &Store, workload: &str, record: &VersionRecord, file
         });
     }
     Ok(bytes)
+}
+
+/// The change log's last entry, after checking that the log still has the entry `witness`
+/// (seen earlier from outside the store) unchanged: a log truncated or rewritten since is
+/// refused. `None` for an empty log.
+pub fn witnessed(store: &Store, workload: &str, witness: Option<&LogWitness>) -> Result<Option<LogWitness>> {
+    let log = read_log(store, workload)?;
+    if let Some(w) = witness {
+        let seen = usize::try_from(w.sequence)
+            .ok()
+            .and_then(|s| s.checked_sub(1))
+            .and_then(|i| log.get(i))
+            .map(|(_, sha)| sha);
+        if seen != Some(&w.sha256) {
+            return Err(Error::Altered {
+                url: store.url().into(),
+                problem: format!(
+                    "the change log of {workload} no longer has entry {} ({}) seen before: it was truncated or rewritten",
+                    w.sequence, w.sha256
+                ),
+            });
+        }
+    }
+    Ok(log.last().map(|(entry, sha)| LogWitness {
+        sequence: entry.sequence,
+        sha256: sha.clone(),
+    }))
 }
 
 /// The promoted model of a workload, verified, or `None` when none is promoted.
@@ -327,7 +358,7 @@ fn append(
     mut log: Vec<(ChangeLogEntry, String)>,
 ) -> Result<Registry> {
     for _ in 0..MAX_ATTEMPTS {
-        let entry = ChangeLogEntry {
+        let mut entry = ChangeLogEntry {
             api_version: ApiVersion::V1,
             kind: ChangeLogEntryKind::Kind,
             workload: workload.to_string(),
@@ -336,7 +367,11 @@ fn append(
             recorded_at: recorded_at.to_string(),
             actor: actor.to_string(),
             event: event.clone(),
+            signature: None,
         };
+        if let Some(signer) = store.signer() {
+            signer.sign(&mut entry);
+        }
         let bytes = entry.to_bytes();
         if store.put_new(&changelog_key(workload, entry.sequence), &bytes)? == Created::Yes {
             log.push((entry, sha256_hex(&bytes)));
@@ -540,16 +575,46 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, S
 /// Walks the change log (its chain) and every document of every version (its sha256);
 /// returns what does not match, empty when all is well.
 pub fn verify(store: &Store, workload: &str) -> Result<Vec<String>> {
-    let registry = match read_log(store, workload) {
-        Ok(log) => derive_registry(workload, &log),
+    let log = match read_log(store, workload) {
+        Ok(log) => log,
         Err(e) => return Ok(vec![e.to_string()]),
     };
     let mut problems = Vec::new();
+    // Each event names versions that exist when it is recorded.
+    let mut published = std::collections::BTreeSet::new();
+    for (entry, _) in &log {
+        let named: Vec<u32> = match &entry.event {
+            Event::Publish { version, .. } => {
+                if !published.insert(*version) {
+                    problems.push(format!("entry {}: v{version} is published twice", entry.sequence));
+                }
+                Vec::new()
+            }
+            Event::Approve { version, .. } => vec![*version],
+            Event::Rollback { from, to, .. } => vec![*from, *to],
+        };
+        for v in named.into_iter().filter(|v| !published.contains(v)) {
+            problems.push(format!(
+                "entry {}: names v{v}, which was never published",
+                entry.sequence
+            ));
+        }
+    }
+    let registry = derive_registry(workload, &log);
     for record in &registry.versions {
         for file in record.documents.keys() {
             if let Err(e) = load_document(store, workload, record, file) {
                 problems.push(e.to_string());
             }
+        }
+        // The dataset, stored once by content: its bytes must still hash to its name.
+        let key = layout::dataset_key(workload, &record.dataset_sha256);
+        match store.get(&key)? {
+            None => problems.push(format!("{key} is missing")),
+            Some(bytes) if sha256_hex(&bytes) != record.dataset_sha256 => {
+                problems.push(format!("{key} does not hash to its name: it was altered"))
+            }
+            Some(_) => {}
         }
     }
     Ok(problems)

@@ -24,6 +24,8 @@ mod layering;
 mod policy;
 /// The Prometheus source against a real Prometheus.
 mod prometheus;
+/// The change log's signatures and witness.
+mod signing;
 /// The model store on file://, memory:// and a real S3 server.
 mod store;
 /// Real workload traces from ../shared.

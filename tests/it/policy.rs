@@ -127,6 +127,7 @@ fn check_window(t: &Trace, at_fraction: f64, rows: usize, predictive: Predictive
             current_replicas: None,
             previous: previous.as_ref(),
             unavailable: None,
+            log_witness: None,
         })
         .unwrap();
         prop_assert_eq!(

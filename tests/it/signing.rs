@@ -1,0 +1,205 @@
+//! The change log proves who wrote what (review: security-and-robustness M3): entries signed by
+//! a publisher's or an approver's key; readers given the trusted keys refuse an appended entry
+//! that is not signed, or signed by a key not trusted for its event; `verify --witness` shows
+//! a deleted tail; `verify` names events about versions that were never published.
+
+use std::path::Path;
+
+use crate::common::*;
+use predicates::str::contains;
+
+fn keygen(root: &Path, name: &str) -> String {
+    let out = mttd()
+        .current_dir(root)
+        .args(["keygen", "--out", name])
+        .assert()
+        .success();
+    let public = String::from_utf8(out.get_output().stdout.clone())
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(public.len(), 64, "{public}");
+    public
+}
+
+fn entries(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut e: Vec<_> = std::fs::read_dir(root.join("mttd-store/demo-api/changelog"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    e.sort();
+    e
+}
+
+#[test]
+fn a_signed_change_log_refuses_what_the_keys_did_not_write() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    let publisher = keygen(root, "publisher.key");
+    let approver = keygen(root, "approver.key");
+    std::fs::write(
+        root.join("trusted"),
+        format!("publisher: {publisher}\napprover: {approver}\n"),
+    )
+    .unwrap();
+    let signed_by = |key: &str| {
+        let mut c = mttd();
+        c.current_dir(root)
+            .env("MTTD_SIGNING_KEY", key)
+            .env("MTTD_TRUSTED_KEYS", "trusted");
+        c
+    };
+    let registry = |key: &str, args: &[&str]| {
+        let mut c = signed_by(key);
+        c.args(["registry", "--workload", "demo-api"]).args(args);
+        c
+    };
+    signed_by("publisher.key").args(["run", "--demo"]).assert().success();
+    let first: serde_json::Value = serde_json::from_slice(&std::fs::read(&entries(root)[0]).unwrap()).unwrap();
+    assert_eq!(first["signature"]["key"], publisher.as_str());
+    registry("publisher.key", &["verify"]).assert().success();
+
+    // An operator's approval, signed with the approver's key, is accepted.
+    signed_by("publisher.key").args(["run", "--demo"]).assert().success();
+    registry(
+        "approver.key",
+        &["approve", "v2", "--approved-by", "alice", "--reason", "r", "--force"],
+    )
+    .assert()
+    .success();
+    registry("approver.key", &["verify"]).assert().success();
+    // The forecast of this state remembers the log's head.
+    signed_by("publisher.key")
+        .args([
+            "forecast",
+            "--config",
+            "mttd-out/demo/mttd.yaml",
+            "--store",
+            "mttd-store",
+            "--out",
+            "fc",
+            "--now",
+            "latest",
+        ])
+        .assert()
+        .success();
+
+    // An approval signed with the publisher's key: the readers refuse it.
+    registry("publisher.key", &["rollback", "--by", "mallory", "--reason", "x"])
+        .assert()
+        .success();
+    registry("approver.key", &["verify"])
+        .assert()
+        .failure()
+        .stderr(contains("not a trusted approver key"));
+    let last = entries(root).pop().unwrap();
+    std::fs::remove_file(&last).unwrap();
+
+    // A well-formed, chained but unsigned entry appended by someone with store write access.
+    let log = entries(root);
+    let previous = std::fs::read(log.last().unwrap()).unwrap();
+    let sequence = log.len() + 1;
+    let forged = serde_json::json!({
+        "apiVersion": "mttd/v1", "kind": "ChangeLogEntry", "workload": "demo-api", "sequence": sequence,
+        "previous_sha256": mttd::contract::sha256_hex(&previous),
+        "recorded_at": "2026-11-30T00:00:00Z", "actor": "mallory",
+        "event": {"type": "rollback", "from": 2, "to": 1, "reason": "x"},
+    });
+    let forged_path = root.join(format!("mttd-store/demo-api/changelog/{sequence:08}.json"));
+    std::fs::write(&forged_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    registry("approver.key", &["verify"])
+        .assert()
+        .failure()
+        .stderr(contains(format!("entry {sequence} is not signed")));
+    signed_by("publisher.key")
+        .args([
+            "forecast",
+            "--config",
+            "mttd-out/demo/mttd.yaml",
+            "--store",
+            "mttd-store",
+            "--out",
+            "fc2",
+            "--now",
+            "latest",
+        ])
+        .assert()
+        .success();
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("fc2/recommendation.json")).unwrap()).unwrap();
+    assert_eq!(rec["fallback"]["reason"], "model-rejected", "{rec}");
+    std::fs::remove_file(&forged_path).unwrap();
+    registry("approver.key", &["verify"]).assert().success();
+
+    // The last entry deleted (the approval vanishes): the forecast's witness shows it.
+    let last = entries(root).pop().unwrap();
+    std::fs::remove_file(&last).unwrap();
+    registry("approver.key", &["verify", "--witness", "fc/recommendation.json"])
+        .assert()
+        .failure()
+        .stderr(contains("truncated or rewritten"));
+    signed_by("publisher.key")
+        .args([
+            "forecast",
+            "--config",
+            "mttd-out/demo/mttd.yaml",
+            "--store",
+            "mttd-store",
+            "--out",
+            "fc",
+            "--now",
+            "latest",
+        ])
+        .assert()
+        .success();
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("fc/recommendation.json")).unwrap()).unwrap();
+    assert_eq!(rec["fallback"]["reason"], "model-rejected", "{rec}");
+    assert!(rec["fallback"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("truncated or rewritten"));
+}
+
+#[test]
+fn verify_names_events_about_versions_never_published_and_an_altered_dataset() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    mttd().current_dir(root).args(["run", "--demo"]).assert().success();
+    let registry = |args: &[&str]| {
+        let mut c = mttd();
+        c.current_dir(root)
+            .args(["registry", "--workload", "demo-api"])
+            .args(args);
+        c
+    };
+    registry(&["verify"]).assert().success();
+    let log = entries(root);
+    let previous = std::fs::read(log.last().unwrap()).unwrap();
+    let forged = serde_json::json!({
+        "apiVersion": "mttd/v1", "kind": "ChangeLogEntry", "workload": "demo-api", "sequence": log.len() + 1,
+        "previous_sha256": mttd::contract::sha256_hex(&previous),
+        "recorded_at": "2026-11-30T00:00:00Z", "actor": "mallory",
+        "event": {"type": "rollback", "from": 1, "to": 99, "reason": "x"},
+    });
+    let forged_path = root.join(format!("mttd-store/demo-api/changelog/{:08}.json", log.len() + 1));
+    std::fs::write(&forged_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    registry(&["verify"])
+        .assert()
+        .failure()
+        .stderr(contains("names v99, which was never published"));
+    std::fs::remove_file(&forged_path).unwrap();
+    let dataset = std::fs::read_dir(root.join("mttd-store/demo-api/datasets"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&dataset).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&dataset, bytes).unwrap();
+    registry(&["verify"])
+        .assert()
+        .failure()
+        .stderr(contains("does not hash to its name"));
+}
