@@ -276,24 +276,11 @@ fn every_failure_after_the_config_is_a_fallback() {
 
     // A well-formed entry appended by someone with write access, promoting a version that was
     // never published: model-rejected (it used to panic).
-    let log = root.join("store/fc/changelog");
-    let mut entries: Vec<_> = std::fs::read_dir(&log)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    entries.sort();
-    let last = std::fs::read(entries.last().unwrap()).unwrap();
-    let last_entry: serde_json::Value = serde_json::from_slice(&last).unwrap();
-    let sequence = last_entry["sequence"].as_u64().unwrap() + 1;
-    let forged = serde_json::json!({
-        "apiVersion": "mttd/v1", "kind": "ChangeLogEntry", "workload": "fc", "sequence": sequence,
-        "previous_sha256": mttd::contract::sha256_hex(&last),
-        "recorded_at": "2026-11-30T00:00:00Z", "actor": "mallory",
-        "event": {"type": "rollback", "from": 1, "to": 99, "reason": "x"},
-    });
-    let forged_path = log.join(format!("{sequence:08}.json"));
-    std::fs::write(&forged_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    let forged_path = forge_entry(
+        &root.join("store/fc/changelog"),
+        "fc",
+        serde_json::json!({"type": "rollback", "from": 1, "to": 99, "reason": "x"}),
+    );
     let rec = forecast(root, "w.yaml", &["--now", "latest"]);
     assert_eq!(fallback(&rec), "model-rejected", "{rec}");
     std::fs::remove_file(&forged_path).unwrap();

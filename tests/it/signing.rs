@@ -96,17 +96,12 @@ fn a_signed_change_log_refuses_what_the_keys_did_not_write() {
     std::fs::remove_file(&last).unwrap();
 
     // A well-formed, chained but unsigned entry appended by someone with store write access.
-    let log = entries(root);
-    let previous = std::fs::read(log.last().unwrap()).unwrap();
-    let sequence = log.len() + 1;
-    let forged = serde_json::json!({
-        "apiVersion": "mttd/v1", "kind": "ChangeLogEntry", "workload": "demo-api", "sequence": sequence,
-        "previous_sha256": mttd::contract::sha256_hex(&previous),
-        "recorded_at": "2026-11-30T00:00:00Z", "actor": "mallory",
-        "event": {"type": "rollback", "from": 2, "to": 1, "reason": "x"},
-    });
-    let forged_path = root.join(format!("mttd-store/demo-api/changelog/{sequence:08}.json"));
-    std::fs::write(&forged_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    let forged_path = forge_entry(
+        &root.join("mttd-store/demo-api/changelog"),
+        "demo-api",
+        serde_json::json!({"type": "rollback", "from": 2, "to": 1, "reason": "x"}),
+    );
+    let sequence = entries(root).len();
     registry("approver.key", &["verify"])
         .assert()
         .failure()
@@ -174,16 +169,11 @@ fn verify_names_events_about_versions_never_published_and_an_altered_dataset() {
         c
     };
     registry(&["verify"]).assert().success();
-    let log = entries(root);
-    let previous = std::fs::read(log.last().unwrap()).unwrap();
-    let forged = serde_json::json!({
-        "apiVersion": "mttd/v1", "kind": "ChangeLogEntry", "workload": "demo-api", "sequence": log.len() + 1,
-        "previous_sha256": mttd::contract::sha256_hex(&previous),
-        "recorded_at": "2026-11-30T00:00:00Z", "actor": "mallory",
-        "event": {"type": "rollback", "from": 1, "to": 99, "reason": "x"},
-    });
-    let forged_path = root.join(format!("mttd-store/demo-api/changelog/{:08}.json", log.len() + 1));
-    std::fs::write(&forged_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    let forged_path = forge_entry(
+        &root.join("mttd-store/demo-api/changelog"),
+        "demo-api",
+        serde_json::json!({"type": "rollback", "from": 1, "to": 99, "reason": "x"}),
+    );
     registry(&["verify"])
         .assert()
         .failure()

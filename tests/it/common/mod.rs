@@ -269,3 +269,24 @@ pub fn assert_valid_kubernetes(documents: &[(String, serde_json::Value)]) {
     let passed = report.matches(" passed for resource ").count();
     assert_eq!(passed, documents.len(), "every document validated:\n{report}");
 }
+
+/// Appends to the change log in `log_dir` a well-formed, chained, unsigned entry with `event`
+/// — what someone with write access to the store, and no key, can write. Returns its path.
+pub fn forge_entry(log_dir: &Path, workload: &str, event: serde_json::Value) -> PathBuf {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(log_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    entries.sort();
+    let previous = std::fs::read(entries.last().unwrap()).unwrap();
+    let sequence = entries.len() + 1;
+    let forged = serde_json::json!({
+        "apiVersion": "mttd/v1", "kind": "ChangeLogEntry", "workload": workload, "sequence": sequence,
+        "previous_sha256": mttd::contract::sha256_hex(&previous),
+        "recorded_at": "2026-11-30T00:00:00Z", "actor": "mallory", "event": event,
+    });
+    let path = log_dir.join(format!("{sequence:08}.json"));
+    std::fs::write(&path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    path
+}
