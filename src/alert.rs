@@ -83,11 +83,14 @@ pub fn post(base_url: &str, alerts: &serde_json::Value) -> Result<()> {
                 Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) => {
                     let status = r.status();
-                    let text = r.text().await.unwrap_or_default();
+                    let text = match crate::http::read_limited(r, 64 << 10).await {
+                        Ok(body) => crate::error::shown(&String::from_utf8_lossy(&body), 300),
+                        Err(_) => "(an unreadable or oversized answer)".into(),
+                    };
                     if !status.is_server_error() {
-                        return Err(error(format!("HTTP {status}: {}", text.trim())));
+                        return Err(error(format!("HTTP {status}: {text}")));
                     }
-                    format!("HTTP {status}: {}", text.trim())
+                    format!("HTTP {status}: {text}")
                 }
                 Err(e) => crate::http::describe(&e),
             };

@@ -74,3 +74,15 @@ impl Error {
         }
     }
 }
+
+/// Text from elsewhere, for an error line: at most `max` characters, control characters
+/// escaped (no terminal escape sequences reach a log).
+pub fn shown(text: &str, max: usize) -> String {
+    let cut: String = text.trim().chars().take(max).collect();
+    let escaped = cut.escape_debug().to_string();
+    if text.trim().chars().count() > max {
+        format!("{escaped}…")
+    } else {
+        escaped
+    }
+}

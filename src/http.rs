@@ -34,6 +34,35 @@ pub fn describe(e: &reqwest::Error) -> String {
     text
 }
 
+/// Why a body was not read in full.
+pub enum BodyError {
+    /// The answer is larger than the limit: not a transient problem.
+    TooLarge(usize),
+    /// The connection failed while reading.
+    Read(String),
+}
+
+/// Reads a response body of at most `limit` bytes, refusing a larger one as soon as it shows
+/// (by its Content-Length, or while it streams) instead of holding it all.
+pub async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(BodyError::TooLarge(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(BodyError::Read(describe(&e))),
+        }
+    }
+}
+
 /// Exponential backoff with jitter: the delay doubles with each attempt (capped), then a
 /// pseudo-random share of up to half of it is taken off, so that retries of concurrent requests
 /// spread out.

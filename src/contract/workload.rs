@@ -20,6 +20,10 @@ use crate::time::{dur, HumanDuration};
 
 document_kind!(WorkloadConfig, WorkloadConfigKind, "WorkloadConfig");
 
+/// The most points an extraction may ask Prometheus for, all signals together (a year of
+/// 1-minute points is 0.5 M per signal).
+const MAX_QUERY_POINTS: i64 = 20_000_000;
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadConfig {
@@ -175,6 +179,22 @@ impl WorkloadConfig {
                     format!("must be a whole, non-zero number of the resolution {}", self.resolution),
                 ));
             }
+            // Bounded before anything is asked: a year of 1-second points per signal is not a
+            // mistake to find by running out of memory.
+            let points =
+                (prometheus.lookback.seconds() / query_step) * (1 + self.signals.features.names().len() as i64);
+            if points > MAX_QUERY_POINTS {
+                return Err(Error::field(
+                    origin,
+                    "/source/prometheus/lookback",
+                    format!(
+                        "{} at a {}s step for {} signal(s) is {points} points, more than {MAX_QUERY_POINTS}",
+                        prometheus.lookback,
+                        query_step,
+                        1 + self.signals.features.names().len()
+                    ),
+                ));
+            }
             if prometheus.timeout.seconds() <= 0 {
                 return Err(Error::field(
                     origin,
@@ -189,5 +209,27 @@ impl WorkloadConfig {
     /// Number of grid steps in a duration (checked to divide by `check`).
     pub fn steps(&self, d: &HumanDuration) -> usize {
         (d.seconds() / self.resolution.seconds()) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extraction_too_large_to_ask_for_is_refused_before_it_starts() {
+        let config = |lookback: &str, step: &str| {
+            format!(
+                "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: api\nsource:\n  prometheus:\n    url: http://p:9090\n    lookback: {lookback}\n    step: {step}\nsignals:\n  target: up\nresolution: 1m\n"
+            )
+        };
+        let ok = WorkloadConfig::from_bytes(config("365d", "1m").as_bytes(), "w.yaml").unwrap();
+        ok.check("w.yaml").unwrap();
+        let huge = WorkloadConfig::from_bytes(config("3650d", "1s").as_bytes(), "w.yaml").unwrap();
+        let e = huge.check("w.yaml").unwrap_err().to_string();
+        assert!(
+            e.contains("w.yaml") && e.contains("/source/prometheus/lookback") && e.contains("points"),
+            "{e}"
+        );
     }
 }

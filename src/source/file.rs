@@ -86,7 +86,7 @@ impl<'a> Collector<'a> {
                 format!("row {row}, column `timestamp`"),
                 format!(
                     "`{}` is outside {} … {} (a sentinel, or milliseconds among seconds?)",
-                    truncate(ts_text),
+                    crate::error::shown(ts_text, 64),
                     crate::time::rfc3339(*crate::time::PLAUSIBLE.start()),
                     crate::time::rfc3339(*crate::time::PLAUSIBLE.end())
                 ),
@@ -266,15 +266,4 @@ fn read_parquet(bytes: &[u8], collector: &mut Collector) -> Result<()> {
         collector.push(i + 1, *ts, ts_text, s.unwrap_or(""), v, &v_text)?;
     }
     Ok(())
-}
-
-/// Echoed input, cut short and with control characters shown escaped (no terminal escapes in logs).
-fn truncate(text: &str) -> String {
-    let cut: String = text.chars().take(64).collect();
-    let shown = cut.escape_debug().to_string();
-    if text.chars().count() > 64 {
-        format!("{shown}…")
-    } else {
-        shown
-    }
 }

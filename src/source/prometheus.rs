@@ -136,6 +136,10 @@ enum Auth {
     Basic { username: String, password: String },
 }
 
+/// The largest answer read for one chunk: 10,000 points of one series are about 300 KiB, so
+/// anything near this is a query that returns far more than it should.
+const MAX_BODY_BYTES: usize = 256 << 20;
+
 /// An HTTP client for one Prometheus server, with its credentials.
 pub struct Client {
     http: reqwest::Client,
@@ -380,12 +384,18 @@ impl Client {
             Err(e) => return Attempt::Retry(http::describe(&e)),
         };
         let status = response.status();
-        let body = match response.bytes().await {
+        let body = match http::read_limited(response, MAX_BODY_BYTES).await {
             Ok(b) => b,
-            Err(e) => return Attempt::Retry(format!("reading the answer: {}", http::describe(&e))),
+            Err(http::BodyError::Read(e)) => return Attempt::Retry(format!("reading the answer: {e}")),
+            Err(http::BodyError::TooLarge(limit)) => {
+                return Attempt::Refused(format!(
+                    "the answer is larger than {} MiB: the query returns far more than one series (a missing sum()?), or the chunk is too long (chunk_points)",
+                    limit >> 20
+                ))
+            }
         };
         if status.is_success() {
-            return Attempt::Done(body.to_vec());
+            return Attempt::Done(body);
         }
         let text = error_text(&body);
         if status.as_u16() == 429 || status.is_server_error() {

@@ -382,3 +382,68 @@ fn a_bearer_token_file_is_sent_as_the_authorization_header() {
     let manifest = std::fs::read_to_string(dir.path().join("out/dataset.manifest.json")).unwrap();
     assert!(!manifest.contains("t0ken"), "no credentials in the manifest");
 }
+
+/// A listener that answers every query_range request with `answer(start)`: the response's raw
+/// bytes for the chunk starting at `start`. Returns its address.
+fn answering(requests: usize, answer: fn(i64) -> String) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..requests {
+            let Ok((mut stream, _)) = listener.accept() else { return };
+            let mut buf = [0u8; 8192];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).to_string();
+            let start: i64 = request
+                .split("start=")
+                .nth(1)
+                .and_then(|s| s.split('&').next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let _ = stream.write_all(answer(start).as_bytes());
+        }
+    });
+    address
+}
+
+fn one_signal_config(address: std::net::SocketAddr) -> String {
+    format!(
+        "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: api\nsource:\n  prometheus:\n    url: http://{address}\n    lookback: 1h\n    concurrency: 1\n    retries: 0\nsignals:\n  target: up\nfeatures:\n  lags: [5m]\n  rolling_windows: [10m]\n  seasonal_lags: []\nlabel:\n  horizon: 5m\n"
+    )
+}
+
+/// A sample far outside the window asked for (a misbehaving server or proxy) is dropped and
+/// counted, never allowed to stretch the grid (review: security-and-robustness H2).
+#[test]
+fn samples_outside_the_window_asked_for_are_dropped_and_counted() {
+    let address = answering(1, |start| {
+        let mut values: Vec<String> = (0..=60).map(|k| format!("[{},\"{}\"]", start + k * 60, k)).collect();
+        values.push("[253402300740,\"1\"]".into());
+        let body = format!(
+            r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{}},"values":[{}]}}]}}}}"#,
+            values.join(",")
+        );
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+    });
+    let dir = assert_fs::TempDir::new().unwrap();
+    extract(dir.path(), &one_signal_config(address), "out").success();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/dataset.manifest.json")).unwrap()).unwrap();
+    let warnings = manifest["source"]["prometheus"]["warnings"].to_string();
+    assert!(warnings.contains("1 sample(s) outside the window"), "{warnings}");
+}
+
+/// An answer larger than any chunk can be is refused as it shows, not held in memory
+/// (review: security-and-robustness M8).
+#[test]
+fn an_oversized_answer_is_refused_without_reading_it() {
+    let address = answering(1, |_| {
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 314572800\r\nConnection: close\r\n\r\n{"
+            .into()
+    });
+    let dir = assert_fs::TempDir::new().unwrap();
+    extract(dir.path(), &one_signal_config(address), "out")
+        .failure()
+        .stderr(contains("the answer is larger than 256 MiB"));
+}
