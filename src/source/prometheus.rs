@@ -408,57 +408,80 @@ impl Client {
     }
 
     fn parse(&self, body: &[u8], signal: &Signal) -> Result<Chunk> {
-        let what = || signal.describe();
-        let answer: Answer = serde_json::from_slice(body)
-            .map_err(|e| self.error(format!("{}: the answer is not Prometheus' JSON: {e}", what())))?;
-        if answer.status != "success" {
-            return Err(self.error(format!(
-                "{}: {}: {}",
-                what(),
-                answer.error_type.unwrap_or_default(),
-                answer.error.unwrap_or_default()
-            )));
-        }
-        let data = answer
-            .data
-            .ok_or_else(|| self.error(format!("{}: the answer has no `data`", what())))?;
-        if data.result_type != "matrix" {
-            return Err(self.error(format!(
-                "{}: answered a {}, expected a matrix (a range query of an instant vector)",
-                what(),
-                data.result_type
-            )));
-        }
-        if data.result.len() > 1 {
-            let labels: Vec<String> = data.result.iter().take(3).map(|s| labels(&s.metric)).collect();
-            return Err(self.error(format!(
-                "{} returned {} series ({}{}); a signal must be one series: aggregate it, e.g. sum(...)",
-                what(),
-                data.result.len(),
-                labels.join(", "),
-                if data.result.len() > 3 { ", …" } else { "" }
-            )));
-        }
-        let mut chunk = Chunk {
-            samples: Vec::new(),
-            non_finite: 0,
-            warnings: answer.warnings,
-        };
-        if let Some(series) = data.result.into_iter().next() {
-            chunk.samples.reserve(series.values.len());
-            for (t, v) in series.values {
-                let value: f64 = v
-                    .parse()
-                    .map_err(|_| self.error(format!("{}: sample value `{v}` is not a number", what())))?;
-                if value.is_finite() {
-                    chunk.samples.push((t.round() as i64, value));
-                } else {
-                    chunk.non_finite += 1;
-                }
+        parse_chunk(body, signal, &self.location)
+    }
+}
+
+/// Parses one query_range answer for `signal` from the server at `location`.
+fn parse_chunk(body: &[u8], signal: &Signal, location: &str) -> Result<Chunk> {
+    let error = |problem: String| Error::Prometheus {
+        url: location.to_string(),
+        problem,
+    };
+    let what = || signal.describe();
+    let answer: Answer = serde_json::from_slice(body)
+        .map_err(|e| error(format!("{}: the answer is not Prometheus' JSON: {e}", what())))?;
+    if answer.status != "success" {
+        return Err(error(format!(
+            "{}: {}: {}",
+            what(),
+            answer.error_type.unwrap_or_default(),
+            answer.error.unwrap_or_default()
+        )));
+    }
+    let data = answer
+        .data
+        .ok_or_else(|| error(format!("{}: the answer has no `data`", what())))?;
+    if data.result_type != "matrix" {
+        return Err(error(format!(
+            "{}: answered a {}, expected a matrix (a range query of an instant vector)",
+            what(),
+            data.result_type
+        )));
+    }
+    if data.result.len() > 1 {
+        let labels: Vec<String> = data.result.iter().take(3).map(|s| labels(&s.metric)).collect();
+        return Err(error(format!(
+            "{} returned {} series ({}{}); a signal must be one series: aggregate it, e.g. sum(...)",
+            what(),
+            data.result.len(),
+            labels.join(", "),
+            if data.result.len() > 3 { ", …" } else { "" }
+        )));
+    }
+    let mut chunk = Chunk {
+        samples: Vec::new(),
+        non_finite: 0,
+        warnings: answer.warnings,
+    };
+    if let Some(series) = data.result.into_iter().next() {
+        chunk.samples.reserve(series.values.len());
+        for (t, v) in series.values {
+            let value: f64 = v.parse().map_err(|_| {
+                error(format!(
+                    "{}: sample value `{}` is not a number",
+                    what(),
+                    crate::error::shown(v, 64)
+                ))
+            })?;
+            if value.is_finite() {
+                chunk.samples.push((t.round() as i64, value));
+            } else {
+                chunk.non_finite += 1;
             }
         }
-        Ok(chunk)
     }
+    Ok(chunk)
+}
+
+/// Parses one query_range answer as the client does, and counts its samples: for the fuzz
+/// targets (`fuzz/`), which feed it whatever a server could answer.
+pub fn parse_answer(body: &[u8]) -> Result<usize> {
+    let signal = Signal {
+        name: "fuzz".into(),
+        query: "fuzz".into(),
+    };
+    parse_chunk(body, &signal, "fuzz").map(|c| c.samples.len())
 }
 
 /// One chunk of one signal.
