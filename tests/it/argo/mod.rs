@@ -561,3 +561,29 @@ fn the_example_config_map_holds_a_valid_workload_config_and_policy() {
     assert!(config.deploy.unwrap().surge_alert.is_some());
     <mttd::contract::GatePolicy as mttd::contract::Document>::read(&dir.path().join("policy.yaml")).unwrap();
 }
+
+/// The steps that only read the model store get read-only credentials; only publish and
+/// record-approval get the Secret that may write (review: security-and-robustness M3).
+#[test]
+fn only_the_steps_that_write_the_store_get_write_credentials() {
+    let mut writers = BTreeSet::new();
+    for (name, template) in templates() {
+        let text = serde_json::to_string(&template["container"]).unwrap();
+        let readonly = text.contains("\"mttd-store-readonly\"");
+        let writes = text.contains("\"mttd-store-credentials\"");
+        assert!(!(readonly && writes), "{name} has both");
+        if writes {
+            writers.insert(name.split('/').nth(1).unwrap().to_string());
+        }
+        let reads = ["shadow-compare", "gate", "forecast"]
+            .iter()
+            .any(|s| name.ends_with(&format!("/{s}")));
+        if reads {
+            assert!(readonly, "{name} reads the store: the read-only Secret");
+        }
+    }
+    assert_eq!(
+        writers,
+        ["publish", "record-approval"].iter().map(|s| s.to_string()).collect()
+    );
+}
