@@ -70,16 +70,33 @@ impl Store {
     /// `AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`…) — never an unrelated `TOKEN` or
     /// `ENDPOINT`. TLS checks stay on unless `MTTD_STORE_ALLOW_INVALID_CERTIFICATES=true` says
     /// otherwise: a stray `*_ALLOW_INVALID_CERTIFICATES` cannot turn them off by accident.
-    /// The change log's keys come from `MTTD_SIGNING_KEY` (the key this process signs its
-    /// entries with) and `MTTD_TRUSTED_KEYS` (the public keys every entry read must be signed
-    /// by), both paths.
+    /// The change log's keys: the key this process signs its entries with
+    /// (`MTTD_SIGNING_KEY`, its text, or `MTTD_SIGNING_KEY_FILE`, a path) and the public keys
+    /// every entry read must be signed by (`MTTD_TRUSTED_KEYS` or `MTTD_TRUSTED_KEYS_FILE`).
+    /// Unset or empty: no signing, no checking.
     pub fn open(url: &str) -> Result<Store> {
         let mut store = Store::open_with(url, environment(url, std::env::vars_os()))?;
-        if let Some(path) = std::env::var_os("MTTD_SIGNING_KEY") {
-            store.signer = Some(Arc::new(signing::Signer::from_file(std::path::Path::new(&path))?));
+        let setting = |name: &str| -> Option<(String, String)> {
+            let file = format!("{name}_FILE");
+            match std::env::var_os(&file).filter(|v| !v.is_empty()) {
+                Some(path) => Some((path.to_string_lossy().to_string(), String::new())),
+                None => std::env::var(name)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|text| (String::new(), text)),
+            }
+        };
+        if let Some((path, text)) = setting("MTTD_SIGNING_KEY") {
+            store.signer = Some(Arc::new(match path.is_empty() {
+                true => signing::Signer::from_text(&text, "MTTD_SIGNING_KEY")?,
+                false => signing::Signer::from_file(std::path::Path::new(&path))?,
+            }));
         }
-        if let Some(path) = std::env::var_os("MTTD_TRUSTED_KEYS") {
-            store.trust = Some(Arc::new(signing::TrustedKeys::from_file(std::path::Path::new(&path))?));
+        if let Some((path, text)) = setting("MTTD_TRUSTED_KEYS") {
+            store.trust = Some(Arc::new(match path.is_empty() {
+                true => signing::TrustedKeys::from_text(&text, "MTTD_TRUSTED_KEYS")?,
+                false => signing::TrustedKeys::from_file(std::path::Path::new(&path))?,
+            }));
         }
         Ok(store)
     }

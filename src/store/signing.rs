@@ -3,9 +3,10 @@
 //! keys they trust refuse any entry not signed by a key trusted for its event — so write access
 //! to the store alone can no longer add a version, an approval or a rollback.
 //!
-//! Keys are files: a signing key is the hex of an Ed25519 PKCS#8 document (`mttd keygen`), the
-//! trusted keys a list of `publisher: <hex>` and `approver: <hex>` lines. The steps take them
-//! from `MTTD_SIGNING_KEY` and `MTTD_TRUSTED_KEYS` (paths, e.g. mounted Secrets/ConfigMaps).
+//! A signing key is the hex of an Ed25519 PKCS#8 document (`mttd keygen`), the trusted keys a
+//! list of `publisher: <hex>` and `approver: <hex>` lines. The programs take them from
+//! `MTTD_SIGNING_KEY` and `MTTD_TRUSTED_KEYS` (the text itself, as a Secret or ConfigMap key
+//! gives it to a container) or `MTTD_SIGNING_KEY_FILE` and `MTTD_TRUSTED_KEYS_FILE` (paths).
 
 use std::path::Path;
 
@@ -46,10 +47,15 @@ pub fn keygen(path: &Path) -> Result<String> {
 impl Signer {
     pub fn from_file(path: &Path) -> Result<Signer> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Signer::from_text(&text, &path.display().to_string())
+    }
+
+    /// A key from its text; `origin` names where it came from in errors (never the key).
+    pub fn from_text(text: &str, origin: &str) -> Result<Signer> {
         let bytes = hex::decode(text.trim())
-            .map_err(|_| Error::invalid(path, "key", "is not the hex of an Ed25519 key (mttd keygen)"))?;
+            .map_err(|_| Error::invalid(origin, "key", "is not the hex of an Ed25519 key (mttd keygen)"))?;
         let pair = Ed25519KeyPair::from_pkcs8(&bytes)
-            .map_err(|e| Error::invalid(path, "key", format!("is not an Ed25519 PKCS#8 key: {e}")))?;
+            .map_err(|e| Error::invalid(origin, "key", format!("is not an Ed25519 PKCS#8 key: {e}")))?;
         Ok(Signer { pair })
     }
 
@@ -71,6 +77,12 @@ impl Signer {
 impl TrustedKeys {
     pub fn from_file(path: &Path) -> Result<TrustedKeys> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        TrustedKeys::from_text(&text, &path.display().to_string())
+    }
+
+    /// The keys from their text; `origin` names where it came from in errors.
+    pub fn from_text(text: &str, origin: &str) -> Result<TrustedKeys> {
+        let path = origin;
         let mut keys = TrustedKeys::default();
         for (i, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or_default().trim();

@@ -44,9 +44,12 @@ fn a_signed_change_log_refuses_what_the_keys_did_not_write() {
     .unwrap();
     let signed_by = |key: &str| {
         let mut c = mttd();
+        // The signing key by its path, the trusted keys by their text (as a ConfigMap key gives
+        // them to a container).
+        let trusted = std::fs::read_to_string(root.join("trusted")).unwrap();
         c.current_dir(root)
-            .env("MTTD_SIGNING_KEY", key)
-            .env("MTTD_TRUSTED_KEYS", "trusted");
+            .env("MTTD_SIGNING_KEY_FILE", key)
+            .env("MTTD_TRUSTED_KEYS", trusted);
         c
     };
     let registry = |key: &str, args: &[&str]| {

@@ -77,6 +77,9 @@ pub struct Cluster {
     pub namespace: String,
     /// (namespace, name) → data.
     pub configmaps: BTreeMap<(String, String), BTreeMap<String, String>>,
+    /// (namespace, name) → data, for `secretKeyRef` (the executor's environment otherwise
+    /// simulates no Secret: the store is a folder).
+    pub secrets: BTreeMap<(String, String), BTreeMap<String, String>>,
     /// (kind, namespace, name) → object.
     pub objects: BTreeMap<(String, String, String), Value>,
     /// Roles and RoleBindings, with their namespaces.
@@ -243,6 +246,7 @@ impl Cluster {
             root: root.to_path_buf(),
             namespace: "argo".into(),
             configmaps: BTreeMap::new(),
+            secrets: BTreeMap::new(),
             objects: BTreeMap::new(),
             rbac: Vec::new(),
             artifact_repository: None,
@@ -729,11 +733,36 @@ impl Cluster {
         }
         script.push('\n');
         std::fs::write(pod.join("pod.sh"), &script).unwrap();
+        // Environment from ConfigMap and Secret keys (absent and optional: not set, as the
+        // kubelet does); the S3 credentials' Secrets are not simulated.
+        let mut env: Vec<(String, String)> = Vec::new();
+        for e in container["env"].as_array().into_iter().flatten() {
+            let name = e["name"].as_str().unwrap().to_string();
+            if let Some(v) = e["value"].as_str() {
+                env.push((name, substitute(v, &vars)?));
+                continue;
+            }
+            let (source, reference) = match (&e["valueFrom"]["configMapKeyRef"], &e["valueFrom"]["secretKeyRef"]) {
+                (r, _) if r.is_object() => (&self.configmaps, r),
+                (_, r) if r.is_object() => (&self.secrets, r),
+                _ => continue,
+            };
+            let key = (self.namespace.clone(), reference["name"].as_str().unwrap().to_string());
+            match source
+                .get(&key)
+                .and_then(|data| data.get(reference["key"].as_str().unwrap()))
+            {
+                Some(value) => env.push((name, value.clone())),
+                None if reference["optional"] == true => {}
+                None => return Err(format!("CreateContainerConfigError: {} {:?} not found", name, key.1)),
+            }
+        }
         let output = std::process::Command::new("unshare")
             .args(["--mount", "--propagation", "private", "/bin/sh"])
             .arg(pod.join("pod.sh"))
             .current_dir(&pod)
             .env("MTTD_LOG", "warn")
+            .envs(env)
             .output()
             .map_err(|e| format!("unshare: {e} (this executor needs util-linux's unshare)"))?;
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -208,6 +208,25 @@ fn a_candidate_that_needs_approval_waits_then_is_published_and_the_approver_reco
     let demo = demo(dir.path());
     let policy = format!("{REACTIVE}require_approval: true\n");
     let mut c = cluster(dir.path(), &demo, &policy, "/work/input/metrics.csv", "");
+    // The change log's keys as an install provides them: the publisher's and the approver's
+    // Secrets, and the trusted public keys' ConfigMap.
+    let key = |name: &str| {
+        let path = dir.path().join(name);
+        let public = mttd::store::signing::keygen(&path).unwrap();
+        (std::fs::read_to_string(&path).unwrap(), public)
+    };
+    let ((publisher, publisher_public), (approver, approver_public)) = (key("publisher.key"), key("approver.key"));
+    let trusted = format!("publisher: {publisher_public}\napprover: {approver_public}\n");
+    for (secret, text) in [("mttd-publisher-key", &publisher), ("mttd-approver-key", &approver)] {
+        c.secrets.insert(
+            ("argo".into(), secret.into()),
+            BTreeMap::from([("key".to_string(), text.clone())]),
+        );
+    }
+    c.configmaps.insert(
+        ("argo".into(), "mttd-trusted-keys".into()),
+        BTreeMap::from([("trusted-keys".to_string(), trusted.clone())]),
+    );
     let mut wf = retrain(&mut c, dir.path());
     assert_eq!(wf.phase(), "Running", "{}", wf.summary());
     assert_eq!(wf.phase_of("approval"), Some(Phase::Suspended));
@@ -236,6 +255,16 @@ fn a_candidate_that_needs_approval_waits_then_is_published_and_the_approver_reco
         (approval.by.as_str(), approval.reason.as_str()),
         ("alice", "replay reviewed")
     );
+    // Each entry signed by the key of its role; a reader that trusts them reads the log.
+    let store = mttd::store::Store::open(&store_url(dir.path()))
+        .unwrap()
+        .with_trust(mttd::store::signing::TrustedKeys::from_text(&trusted, "trusted").unwrap());
+    let log = mttd::store::registry::read_log(&store, WORKLOAD).unwrap();
+    let signers: Vec<String> = log
+        .iter()
+        .map(|(e, _)| e.signature.as_ref().unwrap().key.clone())
+        .collect();
+    assert_eq!(signers, [publisher_public, approver_public]);
 }
 
 #[test]
