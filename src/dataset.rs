@@ -15,6 +15,28 @@ pub struct Dataset {
     pub label: Vec<f64>,
 }
 
+/// Reads Parquet bytes into a table. A malformed file is an error, never a crash: polars'
+/// Parquet reader panics on some (found by fuzzing: `fuzz/regressions/parquet_source/`), so the
+/// read runs behind a panic boundary.
+pub fn read_parquet(bytes: &[u8], origin: &str) -> Result<DataFrame> {
+    let not_readable = |why: String| Error::invalid(origin, "file", format!("not a readable Parquet file: {why}"));
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParquetReader::new(std::io::Cursor::new(bytes)).finish()
+    }));
+    match read {
+        Ok(Ok(df)) => Ok(df),
+        Ok(Err(e)) => Err(not_readable(e.to_string())),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the reader failed".into());
+            Err(not_readable(format!("the Parquet reader failed ({why})")))
+        }
+    }
+}
+
 impl Dataset {
     pub fn rows(&self) -> usize {
         self.timestamps.len()
@@ -70,9 +92,7 @@ impl Dataset {
     }
 
     pub fn from_parquet(bytes: &[u8], origin: &str) -> Result<Dataset> {
-        let df = ParquetReader::new(std::io::Cursor::new(bytes))
-            .finish()
-            .map_err(|e| Error::invalid(origin, "file", format!("not a readable Parquet file: {e}")))?;
+        let df = read_parquet(bytes, origin)?;
         let floats = |c: &Column| -> Result<Vec<f64>> {
             let ca = c.f64().map_err(|_| {
                 Error::invalid(

@@ -208,9 +208,7 @@ fn read_csv(bytes: &[u8], collector: &mut Collector) -> Result<()> {
 
 fn read_parquet(bytes: &[u8], collector: &mut Collector) -> Result<()> {
     let origin = collector.origin.clone();
-    let df = ParquetReader::new(std::io::Cursor::new(bytes))
-        .finish()
-        .map_err(|e| Error::invalid(&origin, "file", format!("not a readable Parquet file: {e}")))?;
+    let df = crate::dataset::read_parquet(bytes, &origin)?;
     let get = |name: &str| -> Result<&Column> {
         df.column(name).map_err(|_| {
             Error::invalid(

@@ -337,3 +337,23 @@ fn publish_refuses_a_decision_the_gate_did_not_make() {
         .stderr(predicate::str::contains("the gate decides `promote`"));
     assert!(!root.join("second/demo-api").exists(), "nothing published");
 }
+
+/// Every crash the fuzz targets found is refused with a clear error here (FUZZING.md): a
+/// Parquet export that made polars' reader panic ("thrift bool field").
+#[test]
+fn parquet_files_found_by_fuzzing_are_refused_not_a_crash() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/parquet_source");
+    let mut found = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let config = small_config("bad", "d.parquet", "");
+        refused(
+            "d.parquet",
+            &bytes,
+            Some(&config),
+            &["d.parquet: file: not a readable Parquet file"],
+        );
+        found += 1;
+    }
+    assert!(found > 0, "the regressions are in fuzz/regressions/parquet_source");
+}
