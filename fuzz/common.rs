@@ -3,6 +3,12 @@
 use mttd::contract::{Document, WorkloadConfig};
 
 pub fn through_the_file_source(data: &[u8], extension: &str) {
+    // libfuzzer-sys's panic hook aborts on every panic, even one mttd catches (polars' Parquet
+    // reader panics on some files; mttd reads it behind a panic boundary and reports an
+    // error). A quiet hook lets caught panics unwind; a panic that escapes mttd still ends in
+    // libfuzzer-sys's own catch, which aborts: a crash, as it should be.
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| std::panic::set_hook(Box::new(|_| {})));
     let dir = std::env::temp_dir().join(format!("mttd-fuzz-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let export = dir.join(format!("export.{extension}"));
