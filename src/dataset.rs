@@ -26,15 +26,18 @@ pub fn read_parquet(bytes: &[u8], origin: &str) -> Result<DataFrame> {
     match read {
         Ok(Ok(df)) => Ok(df),
         Ok(Err(e)) => Err(not_readable(e.to_string())),
-        Err(panic) => {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "the reader failed".into());
-            Err(not_readable(format!("the Parquet reader failed ({why})")))
-        }
+        Err(panic) => Err(not_readable(panic_text(&panic))),
     }
+}
+
+/// What a caught panic of the Parquet reader said, for the error line.
+pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let why = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("the Parquet reader failed ({})", crate::error::shown(&why, 200))
 }
 
 impl Dataset {

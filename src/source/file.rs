@@ -26,7 +26,19 @@ pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Resu
     let mut collector = Collector::new(path, wanted);
     match format {
         FileFormat::Csv => read_csv(&bytes, &mut collector)?,
-        FileFormat::Parquet => read_parquet(&bytes, &mut collector)?,
+        // polars panics on some malformed files, in reading and in converting columns (found
+        // by fuzzing): the whole Parquet path runs behind a panic boundary.
+        FileFormat::Parquet => {
+            let origin = collector.origin.clone();
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_parquet(&bytes, &mut collector)))
+                .unwrap_or_else(|panic| {
+                    Err(Error::invalid(
+                        &origin,
+                        "file",
+                        format!("not a readable Parquet file: {}", crate::dataset::panic_text(&panic)),
+                    ))
+                })?
+        }
     }
     let description = SourceDescription {
         kind: match format {
