@@ -6,7 +6,8 @@
 //! refuses more than 11,000 points per series). Chunk k asks for `[start + k·P·step,
 //! start + ((k+1)·P − 1)·step]`: consecutive chunks neither overlap nor leave a step out, so the
 //! stitched series has every evaluation time once. Requests run concurrently, at most
-//! `concurrency` at a time. Connection errors, timeouts, 429 and 5xx are retried with
+//! `concurrency` at a time. Connection errors, timeouts (Prometheus' own too, whether it says
+//! 503 or 422 "context deadline exceeded"), 429 and 5xx are retried with
 //! exponential backoff and jitter; any other 4xx (a bad query, bad credentials) fails at once
 //! with Prometheus' own error text and the query named.
 
@@ -398,7 +399,12 @@ impl Client {
             return Attempt::Done(body);
         }
         let text = error_text(&body);
-        if status.as_u16() == 429 || status.is_server_error() {
+        // Prometheus answers its query timeout with 503 (errorType `timeout`) when the engine
+        // notices it, but with 422 (errorType `execution`, "expanding series: context deadline
+        // exceeded") when the deadline passes while storage expands series (seen with
+        // Debian's 2.42): the same transient timeout, so it is retried too.
+        let timed_out = status.as_u16() == 422 && text.contains("context deadline exceeded");
+        if status.as_u16() == 429 || status.is_server_error() || timed_out {
             Attempt::Retry(format!("HTTP {status}: {text}"))
         } else if status.as_u16() == 401 || status.as_u16() == 403 {
             Attempt::Refused(format!("HTTP {status}: {text} (check bearer_token_file or basic_auth)"))
