@@ -104,10 +104,8 @@ impl Step for Args {
         // The store: the log must still have the entry the last forecast saw (a truncation or
         // a rewrite is refused), then the promoted model, verified.
         let seen = previous.as_ref().and_then(|p| p.log_witness.as_ref());
-        let loaded = Store::open(&self.store).and_then(|store| {
-            let witness = registry::witnessed(&store, &config.workload, seen)?;
-            Ok((registry::promoted_model(&store, &config.workload)?, witness))
-        });
+        let loaded = Store::open(&self.store)
+            .and_then(|store| registry::promoted_model_witnessed(&store, &config.workload, seen));
         let (promoted, log_witness) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {

@@ -194,7 +194,16 @@ pub fn load_document(store: &Store, workload: &str, record: &VersionRecord, file
 /// (seen earlier from outside the store) unchanged: a log truncated or rewritten since is
 /// refused. `None` for an empty log.
 pub fn witnessed(store: &Store, workload: &str, witness: Option<&LogWitness>) -> Result<Option<LogWitness>> {
-    let log = read_log(store, workload)?;
+    witnessed_in(store, workload, &read_log(store, workload)?, witness)
+}
+
+/// [`witnessed`] on a change log already read.
+fn witnessed_in(
+    store: &Store,
+    workload: &str,
+    log: &[(ChangeLogEntry, String)],
+    witness: Option<&LogWitness>,
+) -> Result<Option<LogWitness>> {
     if let Some(w) = witness {
         let seen = usize::try_from(w.sequence)
             .ok()
@@ -219,7 +228,25 @@ pub fn witnessed(store: &Store, workload: &str, witness: Option<&LogWitness>) ->
 
 /// The promoted model of a workload, verified, or `None` when none is promoted.
 pub fn promoted_model(store: &Store, workload: &str) -> Result<Option<PromotedModel>> {
-    let registry = registry(store, workload)?;
+    promoted_in(store, workload, &registry(store, workload)?)
+}
+
+/// The promoted model and the change log's head, from one read of the log, once the log is
+/// shown to still hold the entry `seen` by the last forecast (see [`witnessed`]): what the
+/// forecast step needs at every tick.
+pub fn promoted_model_witnessed(
+    store: &Store,
+    workload: &str,
+    seen: Option<&LogWitness>,
+) -> Result<(Option<PromotedModel>, Option<LogWitness>)> {
+    let log = read_log(store, workload)?;
+    let head = witnessed_in(store, workload, &log, seen)?;
+    let promoted = promoted_in(store, workload, &derive_registry(workload, &log))?;
+    Ok((promoted, head))
+}
+
+/// [`promoted_model`] in a registry already derived.
+fn promoted_in(store: &Store, workload: &str, registry: &Registry) -> Result<Option<PromotedModel>> {
     let Some(version) = registry.promoted else {
         return Ok(None);
     };

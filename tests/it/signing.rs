@@ -57,6 +57,21 @@ fn a_signed_change_log_refuses_what_the_keys_did_not_write() {
         c.args(["registry", "--workload", "demo-api"]).args(args);
         c
     };
+    // A forecast of the store's state, signed by the publisher; its recommendation.
+    let forecast = |out: &str| -> serde_json::Value {
+        signed_by("publisher.key")
+            .args([
+                "forecast",
+                "--config",
+                "mttd-out/demo/mttd.yaml",
+                "--store",
+                "mttd-store",
+            ])
+            .args(["--out", out, "--now", "latest"])
+            .assert()
+            .success();
+        serde_json::from_slice(&std::fs::read(root.join(out).join("recommendation.json")).unwrap()).unwrap()
+    };
     signed_by("publisher.key").args(["run", "--demo"]).assert().success();
     let first: serde_json::Value = serde_json::from_slice(&std::fs::read(&entries(root)[0]).unwrap()).unwrap();
     assert_eq!(first["signature"]["key"], publisher.as_str());
@@ -72,20 +87,7 @@ fn a_signed_change_log_refuses_what_the_keys_did_not_write() {
     .success();
     registry("approver.key", &["verify"]).assert().success();
     // The forecast of this state remembers the log's head.
-    signed_by("publisher.key")
-        .args([
-            "forecast",
-            "--config",
-            "mttd-out/demo/mttd.yaml",
-            "--store",
-            "mttd-store",
-            "--out",
-            "fc",
-            "--now",
-            "latest",
-        ])
-        .assert()
-        .success();
+    forecast("fc");
 
     // An approval signed with the publisher's key: the readers refuse it.
     registry("publisher.key", &["rollback", "--by", "mallory", "--reason", "x"])
@@ -109,22 +111,7 @@ fn a_signed_change_log_refuses_what_the_keys_did_not_write() {
         .assert()
         .failure()
         .stderr(contains(format!("entry {sequence} is not signed")));
-    signed_by("publisher.key")
-        .args([
-            "forecast",
-            "--config",
-            "mttd-out/demo/mttd.yaml",
-            "--store",
-            "mttd-store",
-            "--out",
-            "fc2",
-            "--now",
-            "latest",
-        ])
-        .assert()
-        .success();
-    let rec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root.join("fc2/recommendation.json")).unwrap()).unwrap();
+    let rec = forecast("fc2");
     assert_eq!(rec["fallback"]["reason"], "model-rejected", "{rec}");
     std::fs::remove_file(&forged_path).unwrap();
     registry("approver.key", &["verify"]).assert().success();
@@ -136,22 +123,7 @@ fn a_signed_change_log_refuses_what_the_keys_did_not_write() {
         .assert()
         .failure()
         .stderr(contains("truncated or rewritten"));
-    signed_by("publisher.key")
-        .args([
-            "forecast",
-            "--config",
-            "mttd-out/demo/mttd.yaml",
-            "--store",
-            "mttd-store",
-            "--out",
-            "fc",
-            "--now",
-            "latest",
-        ])
-        .assert()
-        .success();
-    let rec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root.join("fc/recommendation.json")).unwrap()).unwrap();
+    let rec = forecast("fc");
     assert_eq!(rec["fallback"]["reason"], "model-rejected", "{rec}");
     assert!(rec["fallback"]["detail"]
         .as_str()

@@ -79,6 +79,17 @@ fn retrain(c: &mut Cluster, dir: &Path) -> Workflow {
     .unwrap()
 }
 
+/// The forecast WorkflowTemplate submitted for the workload's HPA in `NAMESPACE`.
+fn forecast(c: &mut Cluster, dir: &Path) -> Workflow {
+    let template = &workflow_templates()["mttd-forecast"];
+    let store = store_url(dir);
+    c.submit(
+        template,
+        &[("workload", WORKLOAD), ("namespace", NAMESPACE), ("store", &store)],
+    )
+    .unwrap()
+}
+
 fn registry(dir: &Path) -> mttd::contract::Registry {
     let store = mttd::store::Store::open(&store_url(dir)).unwrap();
     mttd::store::registry::registry(&store, WORKLOAD).unwrap()
@@ -137,14 +148,7 @@ fn a_retrain_that_the_gate_promotes_is_published_and_forecast_in_assisted_mode()
     let deploy = "deploy:\n  mode: assisted\n  max_staleness: 1000d\n";
     let mut c2 = cluster(dir.path(), &demo, REACTIVE, "metrics.csv", deploy);
     with_hpa(&mut c2, 2);
-    let template = &workflow_templates()["mttd-forecast"];
-    let store = store_url(dir.path());
-    let f = c2
-        .submit(
-            template,
-            &[("workload", WORKLOAD), ("namespace", NAMESPACE), ("store", &store)],
-        )
-        .unwrap();
+    let f = forecast(&mut c2, dir.path());
     assert_eq!(f.phase(), "Succeeded", "{}", f.summary());
     let outputs = &f.node("forecast").outputs;
     assert_eq!(outputs["fallback"], "none", "{outputs:?}");
@@ -171,12 +175,7 @@ fn a_retrain_that_the_gate_promotes_is_published_and_forecast_in_assisted_mode()
 
     // Without the Role in the workload's namespace, the patch is forbidden there.
     c2.rbac.retain(|(ns, _)| ns != NAMESPACE);
-    let f = c2
-        .submit(
-            template,
-            &[("workload", WORKLOAD), ("namespace", NAMESPACE), ("store", &store)],
-        )
-        .unwrap();
+    let f = forecast(&mut c2, dir.path());
     assert_eq!(f.phase_of("raise-hpa-floor"), Some(Phase::Failed), "{}", f.summary());
     assert!(f.node("raise-hpa-floor").message.contains("forbidden"));
 }
@@ -274,14 +273,7 @@ fn a_forecast_without_a_model_falls_back_and_every_metric_when_evaluates() {
     let deploy = "deploy:\n  mode: assisted\n  max_staleness: 1000d\n";
     let mut c = cluster(dir.path(), &demo, REACTIVE, "metrics.csv", deploy);
     with_hpa(&mut c, 10);
-    let template = &workflow_templates()["mttd-forecast"];
-    let store = store_url(dir.path());
-    let f = c
-        .submit(
-            template,
-            &[("workload", WORKLOAD), ("namespace", NAMESPACE), ("store", &store)],
-        )
-        .unwrap();
+    let f = forecast(&mut c, dir.path());
     assert_eq!(f.phase(), "Succeeded", "{}", f.summary());
     assert_eq!(f.node("forecast").outputs["fallback"], "no-promoted-model");
     assert_eq!(f.phase_of("publish-advice"), Some(Phase::Succeeded), "{}", f.summary());
