@@ -7,6 +7,8 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 
+mod footer;
+
 /// Rows in time order: timestamp (Unix seconds), feature columns, label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
@@ -17,9 +19,11 @@ pub struct Dataset {
 
 /// Reads Parquet bytes into a table. A malformed file is an error, never a crash: polars'
 /// Parquet reader panics on some (found by fuzzing: `fuzz/regressions/parquet_source/`), so the
-/// read runs behind a panic boundary.
+/// read runs behind a panic boundary; on others it would allocate what the footer declares and
+/// abort, so the footer is checked first (`footer`).
 pub fn read_parquet(bytes: &[u8], origin: &str) -> Result<DataFrame> {
     let not_readable = |why: String| Error::invalid(origin, "file", format!("not a readable Parquet file: {why}"));
+    footer::check(bytes).map_err(not_readable)?;
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ParquetReader::new(std::io::Cursor::new(bytes)).finish()
     }));
