@@ -3,8 +3,6 @@
 //! that the on-call sees the prediction where they already look. The alert ends by itself one
 //! horizon later unless the next forecast posts it again.
 
-use std::time::Duration;
-
 use crate::contract::deploy::{Recommendation, Surge, SurgeAlertConfig};
 use crate::error::{Error, Result};
 use crate::time::rfc3339;
@@ -60,45 +58,11 @@ pub fn surge_alert(
 /// Posts alerts to Alertmanager, retrying connection errors and 5xx twice (with backoff).
 pub fn post(base_url: &str, alerts: &serde_json::Value) -> Result<()> {
     let url = format!("{}/api/v2/alerts", base_url.trim_end_matches('/'));
-    let error = |problem: String| Error::Alertmanager {
-        url: base_url.to_string(),
-        problem,
-    };
-    let runtime = crate::http::runtime().map_err(error)?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| error(format!("cannot build an HTTP client: {e}")))?;
     let body = serde_json::to_vec(alerts).expect("alerts are JSON");
-    runtime.block_on(async {
-        let mut attempt = 0;
-        loop {
-            let sent = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send()
-                .await;
-            let problem = match sent {
-                Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) => {
-                    let status = r.status();
-                    let text = match crate::http::read_limited(r, 64 << 10).await {
-                        Ok(body) => crate::error::shown(&String::from_utf8_lossy(&body), 300),
-                        Err(_) => "(an unreadable or oversized answer)".into(),
-                    };
-                    if !status.is_server_error() {
-                        return Err(error(format!("HTTP {status}: {text}")));
-                    }
-                    format!("HTTP {status}: {text}")
-                }
-                Err(e) => crate::http::describe(&e),
-            };
-            if attempt >= 2 {
-                return Err(error(format!("gave up after {} attempts: {problem}", attempt + 1)));
-            }
-            tokio::time::sleep(crate::http::backoff(attempt, 0)).await;
-            attempt += 1;
+    crate::http::send_with_retry(reqwest::Method::POST, &url, "application/json", body).map_err(|problem| {
+        Error::Alertmanager {
+            url: base_url.to_string(),
+            problem,
         }
     })
 }

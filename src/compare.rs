@@ -7,6 +7,7 @@
 use crate::contract::capacity::CapacityConfig;
 use crate::contract::comparison::{Comparison, ComparisonKind, ControlRef, ModelRef, ReplayReport};
 use crate::contract::dataset::DatasetManifest;
+use crate::contract::deploy::Actuation;
 use crate::contract::document::{sha256_hex, ApiVersion, Document};
 use crate::contract::interval::Interval;
 use crate::contract::model::{Model, ModelKind, ModelManifest};
@@ -63,12 +64,13 @@ fn choose_control(
     Ok((control, model))
 }
 
-/// The shadow-compare step: the comparison, and the replay's traces when there is a replay.
+/// The shadow-compare step: the comparison, and the replay's traces when there is a replay (the
+/// workload's capacity, and how assisted mode puts the floor under the HPA).
 pub fn shadow_compare(
     candidate: &Model,
     manifest: &ModelManifest,
     promoted: Option<PromotedModel>,
-    capacity: Option<&CapacityConfig>,
+    replay: Option<(&CapacityConfig, Actuation)>,
     data: &Dataset,
     meta: &DatasetManifest,
     origin: &str,
@@ -77,10 +79,17 @@ pub fn shadow_compare(
     let calibration = rows_of(data, &manifest.split.calibration, origin)?;
     let shadow = data.slice(window.clone());
     let (control, control_model) = choose_control(promoted, candidate, data, meta, &calibration)?;
-    let (replay, traces) = match capacity {
-        Some(capacity) => {
-            let (report, traces) =
-                replay_window(data, meta, &manifest.split.shadow, capacity, &control_model, candidate)?;
+    let (replay, traces) = match replay {
+        Some((capacity, actuation)) => {
+            let (report, traces) = replay_window(
+                data,
+                meta,
+                &manifest.split.shadow,
+                capacity,
+                actuation,
+                &control_model,
+                candidate,
+            )?;
             (Some(report), Some(traces))
         }
         None => (None, None),
@@ -175,6 +184,7 @@ fn replay_window(
     meta: &DatasetManifest,
     window: &Interval,
     capacity: &CapacityConfig,
+    actuation: Actuation,
     control: &Model,
     candidate: &Model,
 ) -> Result<(ReplayReport, ReplayTraces)> {
@@ -185,6 +195,7 @@ fn replay_window(
         candidate.start,
         candidate.row_seconds,
         capacity,
+        actuation,
         &control.forecasts(),
         &candidate.forecasts(),
     ))

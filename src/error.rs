@@ -39,6 +39,8 @@ pub enum Error {
     Prometheus { url: String, problem: String },
     #[error("Alertmanager {url}: {problem}")]
     Alertmanager { url: String, problem: String },
+    #[error("Pushgateway {url}: {problem}")]
+    Pushgateway { url: String, problem: String },
     /// The store cannot be read or written (unreachable, refusing, missing objects).
     #[error("model store {url}: {problem}")]
     Store { url: String, problem: String },

@@ -1,5 +1,6 @@
-//! What the HTTP clients share (the Prometheus source, the Alertmanager alert): a small I/O
-//! runtime, retry backoff with jitter, and an error description that names the cause.
+//! What the HTTP clients share (the Prometheus source, the Alertmanager alert, the Pushgateway
+//! floor): a small I/O runtime, retry backoff with jitter, a request sent with retries, and an
+//! error description that names the cause.
 
 use std::time::Duration;
 
@@ -61,6 +62,47 @@ pub async fn read_limited(mut response: reqwest::Response, limit: usize) -> Resu
             Err(e) => return Err(BodyError::Read(describe(&e))),
         }
     }
+}
+
+/// Sends one request with a body, retrying connection errors and 5xx twice (with backoff);
+/// a 4xx is refused at once. The error names the status and the start of the answer.
+pub fn send_with_retry(method: reqwest::Method, url: &str, content_type: &str, body: Vec<u8>) -> Result<(), String> {
+    let runtime = runtime()?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    runtime.block_on(async {
+        let mut attempt = 0;
+        loop {
+            let sent = client
+                .request(method.clone(), url)
+                .header("content-type", content_type)
+                .body(body.clone())
+                .send()
+                .await;
+            let problem = match sent {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) => {
+                    let status = r.status();
+                    let text = match read_limited(r, 64 << 10).await {
+                        Ok(body) => crate::error::shown(&String::from_utf8_lossy(&body), 300),
+                        Err(_) => "(an unreadable or oversized answer)".into(),
+                    };
+                    if !status.is_server_error() {
+                        return Err(format!("HTTP {status}: {text}"));
+                    }
+                    format!("HTTP {status}: {text}")
+                }
+                Err(e) => describe(&e),
+            };
+            if attempt >= 2 {
+                return Err(format!("gave up after {} attempts: {problem}", attempt + 1));
+            }
+            tokio::time::sleep(backoff(attempt, 0)).await;
+            attempt += 1;
+        }
+    })
 }
 
 /// Exponential backoff with jitter: the delay doubles with each attempt (capped), then a

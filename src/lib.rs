@@ -13,7 +13,8 @@
 //!    command line or of step folders. [`source`] (Prometheus, files) → [`features`] →
 //!    [`dataset`]; [`model`] and [`train`]; [`evaluate`]; [`replay`] (the HPA and the predictive
 //!    policies) with [`policy`] (sizing and guardrails); [`compare`]; [`gate`]; [`forecast`];
-//!    [`store`] (the model store and registry); [`report`], [`alert`], [`demo`], [`http`].
+//!    [`store`] (the model store and registry); [`floor_metric`] (assisted mode's pushed floor);
+//!    [`report`], [`alert`], [`demo`], [`http`].
 //!    *A change to a number the pipeline computes is made here.*
 //! 4. [`steps`]: one module per step program — its arguments, what it reads and writes, what it
 //!    returns. *A change to a file a step reads or writes is made here or in `layout`.*
@@ -30,6 +31,7 @@ pub mod dataset;
 pub mod demo;
 pub mod evaluate;
 pub mod features;
+pub mod floor_metric;
 pub mod forecast;
 pub mod gate;
 pub mod http;

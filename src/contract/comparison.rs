@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::capacity::CapacityConfig;
+use super::deploy::Actuation;
 use super::document::{document_kind, ApiVersion};
 use super::interval::Interval;
 use super::model::ModelKind;
@@ -81,11 +82,20 @@ pub struct ReplayMetrics {
     pub mean_lead_minutes: f64,
 }
 
+fn replayed_before_actuation() -> Actuation {
+    Actuation::MinReplicasPatch
+}
+
 /// The replay's numbers for all three policies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayReport {
     pub capacity: CapacityConfig,
+    /// How the predictive floors met the HPA in the replay: assisted mode's actuation from the
+    /// workload config (absent in comparisons made before it was recorded: the minReplicas
+    /// patch, the only actuation then).
+    #[serde(default = "replayed_before_actuation")]
+    pub actuation: Actuation,
     /// Episodes of consecutive saturated ticks under the reactive HPA.
     pub reactive_saturation_episodes: u32,
     pub reactive: ReplayMetrics,

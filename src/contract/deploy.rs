@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::document::{document_kind, wire_enum, ApiVersion};
 use super::interval::Interval;
 use super::registry::LogWitness;
+use crate::error::{Error, Result};
 use crate::time::{dur, HumanDuration};
 
 wire_enum! {
@@ -16,8 +17,21 @@ wire_enum! {
     pub enum Mode {
         /// Publish the recommendation; change nothing.
         Advisory = "advisory",
-        /// The recommendation may raise the HPA's `minReplicas` (a patch is written).
+        /// The recommendation raises the floor under the HPA, as `actuation` says.
         Assisted = "assisted",
+    }
+}
+
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum Actuation {
+        /// GitOps-safe: the floor is pushed to a Pushgateway as `mttd_floor_replicas`, a metric
+        /// the autoscaler reads beside its reactive one (a KEDA trigger, or an External metric
+        /// through prometheus-adapter, `AverageValue: 1`) and takes the maximum over; the HPA
+        /// object in Git never changes, and a floor not refreshed in time drops out by itself.
+        FloorMetric = "floor-metric",
+        /// Opt-in: a merge patch of the HPA's `minReplicas` (the object in Git changes).
+        MinReplicasPatch = "min-replicas-patch",
     }
 }
 
@@ -28,13 +42,35 @@ pub struct DeployConfig {
     pub mode: Mode,
     /// Fall back when the latest sample is older than this.
     pub max_staleness: HumanDuration,
-    /// The HPA the assisted-mode patch is for (default: the workload's name).
+    /// How assisted mode raises the floor: a pushed metric (default) or a `minReplicas` patch.
+    pub actuation: Actuation,
+    /// Where assisted mode's floor metric is pushed (needed with `actuation: floor-metric`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushgateway: Option<PushgatewayConfig>,
+    /// The HPA the `minReplicas` patch is for (default: the workload's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hpa_name: Option<String>,
     /// Alert the on-call through Alertmanager when the forecast's upper bound exceeds the
     /// current capacity by a factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surge_alert: Option<SurgeAlertConfig>,
+}
+
+/// A Prometheus Pushgateway: each forecast replaces the group `job/<job>/workload/<workload>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushgatewayConfig {
+    /// The Pushgateway's base URL, e.g. `http://pushgateway.monitoring:9091`.
+    #[schemars(regex(pattern = r"^https?://[^@/]+(/.*)?$"))]
+    pub url: String,
+    /// The grouping key's `job` label.
+    #[serde(default = "default_push_job")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]+$"))]
+    pub job: String,
+}
+
+fn default_push_job() -> String {
+    "mttd-forecast".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -70,9 +106,37 @@ impl Default for DeployConfig {
         DeployConfig {
             mode: Mode::Advisory,
             max_staleness: dur("5m"),
+            actuation: Actuation::FloorMetric,
+            pushgateway: None,
             hpa_name: None,
             surge_alert: None,
         }
+    }
+}
+
+impl DeployConfig {
+    /// Checks what the schema cannot; `origin` names the config file.
+    pub fn check(&self, origin: &str) -> Result<()> {
+        if self.mode == Mode::Assisted && self.actuation == Actuation::FloorMetric && self.pushgateway.is_none() {
+            return Err(Error::field(
+                origin,
+                "/deploy/pushgateway",
+                "assisted mode pushes its floor metric to a Pushgateway: give `pushgateway: {url: …}`, or choose `actuation: min-replicas-patch`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the forecast step writes a `minReplicas` patch.
+    pub fn patches_hpa(&self) -> bool {
+        self.mode == Mode::Assisted && self.actuation == Actuation::MinReplicasPatch
+    }
+
+    /// Where the floor metric is pushed, in assisted mode with `actuation: floor-metric`.
+    pub fn floor_pushgateway(&self) -> Option<&PushgatewayConfig> {
+        (self.mode == Mode::Assisted && self.actuation == Actuation::FloorMetric)
+            .then_some(self.pushgateway.as_ref())
+            .flatten()
     }
 }
 

@@ -64,6 +64,9 @@ pub const VALUE_PATCH_HPA: &str = "patch-hpa";
 pub const VALUE_MODEL_VERSION: &str = "model-version";
 /// The surge alert's outcome: `posted`, `failed` or `none`.
 pub const VALUE_ALERT: &str = "alert";
+/// The floor metric's push to the Pushgateway (assisted mode, floor-metric actuation):
+/// `pushed`, `failed` or `none`.
+pub const VALUE_FLOOR_PUSH: &str = "floor-push";
 
 /// `mttd run` only: the config's `gate:` policy, written beside the step folders for the gate.
 pub const RUN_GATE_POLICY_FILE: &str = "gate-policy.json";
@@ -115,6 +118,7 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
             "values/patch-hpa",
             "values/model-version",
             "values/alert",
+            "values/floor-push",
         ],
     },
 ];
@@ -190,6 +194,7 @@ mod tests {
             VALUE_PATCH_HPA,
             VALUE_MODEL_VERSION,
             VALUE_ALERT,
+            VALUE_FLOOR_PUSH,
         ] {
             assert!(forecast.files.contains(&value_file(name).as_str()), "{name}");
         }

@@ -125,6 +125,9 @@ impl WorkloadConfig {
         if let Some(capacity) = &self.capacity {
             capacity.check(origin, step)?;
         }
+        if let Some(deploy) = &self.deploy {
+            deploy.check(origin)?;
+        }
         match (&self.source, &self.signals.features) {
             (SourceConfig::File(_), FeatureSignals::Queries(_)) => {
                 return Err(Error::field(

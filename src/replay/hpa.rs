@@ -26,6 +26,17 @@ fn within(ratio: f64, up: f64, down: f64) -> bool {
     1.0 - down <= ratio && ratio <= 1.0 + up
 }
 
+/// An External metric with an `AverageValue` target: `usage / (target × status.replicas)` is
+/// the ratio (pods still starting are in status.replicas), as the controller's
+/// `GetExternalPerPodMetricReplicas`. How the floor metric reaches the HPA (target 1).
+pub fn external_average_value(config: &HpaConfig, total: u32, usage: f64, target: f64) -> u32 {
+    if total == 0 {
+        return ((usage / target) - 1e-9).ceil().max(0.0) as u32;
+    }
+    let (up, down) = (config.scale_up_rules().tolerance, config.scale_down_rules().tolerance);
+    desired_replicas(total, usage / (f64::from(total) * target), up, down)
+}
+
 /// The HPA's raw recommendation for `demand` when `total` pods run and `ready` of them serve,
 /// by the metric type the HPA uses.
 pub fn recommend(config: &HpaConfig, total: u32, ready: u32, demand: f64, per_replica: f64) -> u32 {
@@ -35,8 +46,7 @@ pub fn recommend(config: &HpaConfig, total: u32, ready: u32, demand: f64, per_re
         return needed();
     }
     match config.metric {
-        // usage / (target × status.replicas): pods still starting are in status.replicas.
-        HpaMetric::ExternalAverageValue => desired_replicas(total, demand / (f64::from(total) * per_replica), up, down),
+        HpaMetric::ExternalAverageValue => external_average_value(config, total, demand, per_replica),
         HpaMetric::Pods => {
             if ready == 0 {
                 // No pod reports a metric yet: the controller cannot compute a ratio.

@@ -12,6 +12,7 @@ pub mod hpa;
 
 use crate::contract::capacity::{CapacityConfig, Combine};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
+use crate::contract::deploy::Actuation;
 use crate::policy::{floor_for, Forecast};
 use hpa::Hpa;
 
@@ -76,12 +77,15 @@ impl Pods {
 /// a forecast is made from the samples that have arrived (up to the tick − metric_delay) and
 /// turned into a floor by [`floor_for`], with the same memory as the forecast step (the
 /// previous floor, the counts remembered in the observation window); the floor holds until
-/// the next tick as the HPA's minReplicas (combine: max), or decides alone (combine: alone).
+/// the next tick under the HPA (combine: max) as assisted mode's `actuation` puts it there — a
+/// second metric the HPA takes the maximum over (floor-metric) or its minReplicas
+/// (min-replicas-patch) — or decides alone (combine: alone).
 pub fn replay(
     demand: &[f64],
     start: i64,
     row_seconds: i64,
     capacity: &CapacityConfig,
+    actuation: Actuation,
     forecasts: Option<&Forecasts>,
 ) -> Trace {
     let tick = capacity.hpa.sync_period.seconds().min(row_seconds).max(1);
@@ -151,7 +155,16 @@ pub fn replay(
             }
             let target = match (forecasts, policy.combine) {
                 (None, _) => hpa.decide(&capacity.hpa, now, current, recommendation, min, max),
-                // The floor is the HPA's minReplicas: the HPA scales above it as it always does.
+                // The floor is a second metric (External, AverageValue 1; 0 when there is none):
+                // the HPA recommends the maximum over its metrics, then stabilises and
+                // rate-limits that as it does any recommendation.
+                (Some(_), Combine::Max) if actuation == Actuation::FloorMetric => {
+                    let floor = f64::from(floor.unwrap_or(0));
+                    let asked = hpa::external_average_value(&capacity.hpa, current, floor, 1.0);
+                    hpa.decide(&capacity.hpa, now, current, recommendation.max(asked), min, max)
+                }
+                // The floor is the HPA's minReplicas: the HPA scales above it as it always does,
+                // and to it at once (the controller's "below minReplicas" path, no rate limit).
                 (Some(_), Combine::Max) => {
                     let floor = floor.unwrap_or(min).max(min);
                     hpa.decide(&capacity.hpa, now, current, recommendation, floor, max)
@@ -274,17 +287,19 @@ pub fn compare(
     start: i64,
     row_seconds: i64,
     capacity: &CapacityConfig,
+    actuation: Actuation,
     control: &Forecasts,
     candidate: &Forecasts,
 ) -> (ReplayReport, ReplayTraces) {
-    let reactive = replay(demand, start, row_seconds, capacity, None);
+    let reactive = replay(demand, start, row_seconds, capacity, actuation, None);
     let saturations = saturation_starts(&reactive, capacity);
     let cap = control.horizon_rows as i64 * row_seconds;
-    let control = replay(demand, start, row_seconds, capacity, Some(control));
-    let candidate = replay(demand, start, row_seconds, capacity, Some(candidate));
+    let control = replay(demand, start, row_seconds, capacity, actuation, Some(control));
+    let candidate = replay(demand, start, row_seconds, capacity, actuation, Some(candidate));
     let measured = |trace: &Trace| measure(trace, capacity, &saturations, cap);
     let report = ReplayReport {
         capacity: capacity.clone(),
+        actuation,
         reactive_saturation_episodes: saturations.len() as u32,
         reactive: measured(&reactive),
         control: measured(&control),
@@ -357,29 +372,48 @@ mod tests {
     fn predictive_serves_a_ramp_the_reactive_hpa_lags_behind() {
         let demand: Vec<f64> = (0..120).map(|m| if m < 60 { 20.0 } else { 200.0 }).collect();
         let cap = capacity(1, 50, "2m");
-        let reactive = replay(&demand, 0, 60, &cap, None);
+        let reactive = replay(&demand, 0, 60, &cap, Actuation::FloorMetric, None);
         let forecast = perfect(&demand, 15);
-        let predictive = replay(
-            &demand,
-            0,
-            60,
-            &cap,
-            Some(&Forecasts {
-                by_target: &forecast,
-                horizon_rows: 15,
-            }),
-        );
         let saturations = saturation_starts(&reactive, &cap);
         let r = measure(&reactive, &cap, &saturations, 900);
-        let p = measure(&predictive, &cap, &saturations, 900);
         assert!(r.saturated_minutes >= 2.0, "the HPA waits for pods to start: {r:?}");
-        assert_eq!(p.saturated_minutes, 0.0, "{p:?}");
-        assert_eq!(p.saturations_covered, 1);
-        assert!(p.mean_lead_minutes >= 2.0, "{p:?}");
-        assert!(
-            p.replica_minutes > r.replica_minutes,
-            "earlier capacity costs replica-minutes"
-        );
+        for actuation in [Actuation::FloorMetric, Actuation::MinReplicasPatch] {
+            let f = Forecasts {
+                by_target: &forecast,
+                horizon_rows: 15,
+            };
+            let predictive = replay(&demand, 0, 60, &cap, actuation, Some(&f));
+            let p = measure(&predictive, &cap, &saturations, 900);
+            assert_eq!(p.saturated_minutes, 0.0, "{actuation:?}: {p:?}");
+            assert_eq!(p.saturations_covered, 1);
+            assert!(p.mean_lead_minutes >= 2.0, "{actuation:?}: {p:?}");
+            assert!(
+                p.replica_minutes > r.replica_minutes,
+                "earlier capacity costs replica-minutes"
+            );
+        }
+    }
+
+    /// A floor raised from 2 to 20 with the HPA's default scale-up policies (100% or 4 pods per
+    /// 15 s, whichever is more): as minReplicas the controller sets it at once; as a metric it
+    /// is a recommendation like any other and climbs at the policies' rate: 2 → 6 → 12 → 20.
+    #[test]
+    fn a_floor_metric_climbs_at_the_scale_up_rate_a_min_replicas_floor_jumps() {
+        let demand = vec![10.0; 30];
+        let cap = capacity(2, 50, "0m");
+        let asked: Vec<Option<Forecast>> = (0..60).map(|_| exact(20.0 * cap.per_replica)).collect();
+        let f = Forecasts {
+            by_target: &asked,
+            horizon_rows: 1,
+        };
+        let replicas = |actuation| {
+            let trace = replay(&demand, 0, 60, &cap, actuation, Some(&f));
+            let first = trace.floors.first().expect("a floor at the first tick").replicas;
+            assert_eq!(first, Some(20), "{actuation:?}");
+            trace.replicas[..5].to_vec()
+        };
+        assert_eq!(replicas(Actuation::MinReplicasPatch), vec![20; 5]);
+        assert_eq!(replicas(Actuation::FloorMetric), vec![6, 12, 20, 20, 20]);
     }
 
     fn demand_strategy() -> impl Strategy<Value = Vec<f64>> {
@@ -397,13 +431,15 @@ mod tests {
             noise in prop::collection::vec(-100.0f64..100.0, 200),
             alone in any::<bool>(),
             step in prop::option::of(1u32..5),
+            patch in any::<bool>(),
         ) {
+            let actuation = if patch { Actuation::MinReplicasPatch } else { Actuation::FloorMetric };
             let mut cap = capacity(min, min + extra, "1m");
             cap.predictive.combine = if alone { Combine::Alone } else { Combine::Max };
             cap.predictive.max_scale_down_step = step;
             let forecast: Vec<Option<Forecast>> = perfect(&demand, 15).iter().enumerate().map(|(i, v)| exact((v.unwrap().point + noise[i % noise.len()]).max(0.0))).collect();
             for f in [None, Some(Forecasts { by_target: &forecast, horizon_rows: 15 })] {
-                let trace = replay(&demand, 0, 60, &cap, f.as_ref());
+                let trace = replay(&demand, 0, 60, &cap, actuation, f.as_ref());
                 prop_assert!(trace.replicas.iter().all(|&r| r >= cap.min_replicas && r <= cap.max_replicas));
             }
         }
@@ -421,9 +457,19 @@ mod tests {
                 .enumerate()
                 .map(|(i, f)| f.filter(|_| !gaps[i % gaps.len()]))
                 .collect();
-            let trace = replay(&demand, start_minute * 60, 60, &cap, Some(&Forecasts { by_target: &forecast, horizon_rows: h }));
+            let f = Forecasts { by_target: &forecast, horizon_rows: h };
+            let trace = replay(&demand, start_minute * 60, 60, &cap, Actuation::MinReplicasPatch, Some(&f));
             for (i, floor) in floors_in_force(&trace, cap.min_replicas).iter().enumerate() {
                 prop_assert!(trace.replicas[i] >= *floor, "tick {}: {} replicas under the floor {}", i, trace.replicas[i], floor);
+            }
+            // As a metric, the floor is approached at the scale-up rate: under it, the HPA
+            // never scales down.
+            let metric = replay(&demand, start_minute * 60, 60, &cap, Actuation::FloorMetric, Some(&f));
+            prop_assert_eq!(&metric.floors, &trace.floors);
+            for (i, floor) in floors_in_force(&metric, cap.min_replicas).iter().enumerate().skip(1) {
+                if metric.replicas[i - 1] < *floor {
+                    prop_assert!(metric.replicas[i] >= metric.replicas[i - 1], "tick {}: scaled down under the floor {}", i, floor);
+                }
             }
             // One forecast per 5 minutes of wall-clock time, aligned as a CronWorkflow fires.
             let window = demand.len() as i64 * 60;
@@ -435,7 +481,7 @@ mod tests {
         #[test]
         fn the_reactive_hpa_never_scales_inside_the_tolerance(demand in demand_strategy(), delay in 0i64..4) {
             let cap = capacity(1, 1000, &format!("{delay}m"));
-            let trace = replay(&demand, 0, 60, &cap, None);
+            let trace = replay(&demand, 0, 60, &cap, Actuation::FloorMetric, None);
             for i in 1..trace.replicas.len() {
                 let current = trace.replicas[i - 1] as f64;
                 let ratio = trace.demand[i] / (current * cap.per_replica);
@@ -450,8 +496,10 @@ mod tests {
             let cap = capacity(2, 40, "2m");
             let forecast = perfect(&demand, 15);
             let f = Forecasts { by_target: &forecast, horizon_rows: 15 };
-            prop_assert_eq!(replay(&demand, 0, 60, &cap, Some(&f)), replay(&demand, 0, 60, &cap, Some(&f)));
-            prop_assert_eq!(replay(&demand, 0, 60, &cap, None), replay(&demand, 0, 60, &cap, None));
+            for a in [Actuation::FloorMetric, Actuation::MinReplicasPatch] {
+                prop_assert_eq!(replay(&demand, 0, 60, &cap, a, Some(&f)), replay(&demand, 0, 60, &cap, a, Some(&f)));
+                prop_assert_eq!(replay(&demand, 0, 60, &cap, a, None), replay(&demand, 0, 60, &cap, a, None));
+            }
         }
     }
 }

@@ -1,22 +1,23 @@
 //! `mttd-forecast`: the promoted model's forecast for the latest window → `forecast/`: the
-//! recommendation, a ConfigMap carrying it, an HPA patch (assisted mode), Prometheus text, and
-//! one value a file for workflow conditions and metrics; a surge alert when one is predicted.
+//! recommendation, a ConfigMap carrying it, Prometheus text, and one value a file for workflow
+//! conditions and metrics; in assisted mode the floor pushed as a metric (or, opted in, an HPA
+//! `minReplicas` patch); a surge alert when one is predicted.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
 use super::{parse_time, Step};
-use crate::contract::deploy::{DeployConfig, Fallback, FallbackReason, Mode, Recommendation};
+use crate::contract::deploy::{DeployConfig, Fallback, FallbackReason, Recommendation};
 use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
     value_file, CONFIGMAP_FILE, HPA_PATCH_FILE, PROMETHEUS_TEXT_FILE, RECOMMENDATION_FILE, VALUES_DIR, VALUE_ALERT,
-    VALUE_FALLBACK, VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT, VALUE_REPLICAS, VALUE_UPPER,
+    VALUE_FALLBACK, VALUE_FLOOR_PUSH, VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT, VALUE_REPLICAS, VALUE_UPPER,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::error::Error;
 use crate::store::{registry, Store};
-use crate::{alert, forecast, source};
+use crate::{alert, floor_metric, forecast, source};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -26,7 +27,8 @@ pub struct Args {
     /// Model store holding the promoted model.
     #[arg(long, default_value = "./mttd-store")]
     pub store: String,
-    /// Output folder: recommendation.json, configmap.yaml, hpa-patch.yaml (assisted mode),
+    /// Output folder: recommendation.json, configmap.yaml, hpa-patch.yaml (the opt-in
+    /// `min-replicas-patch` actuation),
     /// forecast.prom, and values/ (one value a file, for workflow conditions and metrics).
     #[arg(long)]
     pub out: PathBuf,
@@ -130,8 +132,28 @@ impl Step for Args {
         })?;
         let deploy = config.deploy.clone().unwrap_or_default();
         self.write_outputs(&rec, &deploy)?;
-        // The advice is out first; the alert's outcome is recorded, and never keeps the floor
-        // from being raised (the step still succeeds).
+        // The advice is out first; then the floor metric, whose outcome is recorded: a floor
+        // that could not be pushed ages out by itself (the queries drop it) and the HPA is
+        // reactive again, so the step still succeeds.
+        let pushed = match deploy.floor_pushgateway() {
+            Some(gateway) => match floor_metric::push(gateway, &rec, now) {
+                Ok(()) => {
+                    tracing::info!(
+                        "floor metric pushed to {}",
+                        floor_metric::group_url(gateway, &rec.workload)
+                    );
+                    "pushed"
+                }
+                Err(e) => {
+                    tracing::error!("the floor metric could not be pushed: {e}");
+                    eprintln!("warning: the floor metric could not be pushed: {e}");
+                    "failed"
+                }
+            },
+            None => "none",
+        };
+        write_atomic(&self.out.join(value_file(VALUE_FLOOR_PUSH)), pushed.as_bytes())?;
+        // The alert's outcome is recorded too, and never keeps the floor from being raised.
         let outcome = match (&rec.surge, &deploy.surge_alert) {
             (Some(surge), Some(alert)) => {
                 let alerts = serde_json::Value::Array(vec![alert::surge_alert(
@@ -230,12 +252,12 @@ pub fn configmap_yaml(rec: &Recommendation) -> String {
     serde_yaml_ng::to_string(&value).expect("YAML")
 }
 
-/// In assisted mode: a merge patch setting the HPA's minReplicas to the recommendation — never
+/// In assisted mode with `actuation: min-replicas-patch`: a merge patch setting the HPA's minReplicas to the recommendation — never
 /// below the operator's floor — or, on a fallback, back to the operator's floor
 /// (`kubectl patch hpa NAME --type merge --patch-file hpa-patch.yaml`), in `namespace` when
 /// given (else the namespace it is applied in).
 pub fn hpa_patch_yaml(rec: &Recommendation, deploy: &DeployConfig, namespace: Option<&str>) -> Option<String> {
-    if deploy.mode != Mode::Assisted {
+    if !deploy.patches_hpa() {
         return None;
     }
     let replicas = rec.replicas.or(rec.operator_floor)?;

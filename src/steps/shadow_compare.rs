@@ -44,12 +44,13 @@ impl Step for Args {
         let config = WorkloadConfig::load(&self.config)?;
         let store = Store::open(&self.store)?;
         let promoted = registry::promoted_model(&store, &data_manifest.workload)?;
-        let capacity = config.capacity.as_ref();
+        // The replay judges the floor as assisted mode would put it under the HPA.
+        let actuation = config.deploy.clone().unwrap_or_default().actuation;
         let (comparison, traces) = compare::shadow_compare(
             &model,
             &model_manifest,
             promoted,
-            capacity,
+            config.capacity.as_ref().map(|c| (c, actuation)),
             &data,
             &data_manifest,
             &origin,

@@ -12,7 +12,7 @@ const LOOSE_GATE: &str = "gate:\n  min_improvement: 0\n  coverage_tolerance: 1\n
 const CAPACITY: &str = "capacity:\n  per_replica: 10\n  min_replicas: 2\n  max_replicas: 40\n";
 
 /// A promoted model of workload `fc` in `root/store`, trained on 6 days of `data.csv`.
-fn promoted(root: &Path) {
+pub(crate) fn promoted(root: &Path) {
     std::fs::write(root.join("data.csv"), small_csv(6)).unwrap();
     std::fs::write(
         root.join("w.yaml"),
@@ -29,12 +29,12 @@ fn promoted(root: &Path) {
 }
 
 /// A forecast into a fresh `root/out` (no state), its recommendation checked and read.
-fn forecast(root: &Path, config: &str, extra: &[&str]) -> serde_json::Value {
+pub(crate) fn forecast(root: &Path, config: &str, extra: &[&str]) -> serde_json::Value {
     let _ = std::fs::remove_dir_all(root.join("out"));
     forecast_with(root, config, "store", extra)
 }
 
-fn fallback(rec: &serde_json::Value) -> &str {
+pub(crate) fn fallback(rec: &serde_json::Value) -> &str {
     rec["fallback"]["reason"].as_str().unwrap_or("none")
 }
 
@@ -137,7 +137,7 @@ fn assisted_mode_patches_the_hpa_floor_within_the_guardrails() {
     let root = dir.path();
     promoted(root);
     let assisted = format!(
-        "{}deploy:\n  mode: assisted\n  hpa_name: api\n",
+        "{}deploy:\n  mode: assisted\n  actuation: min-replicas-patch\n  hpa_name: api\n",
         std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
             "  max_replicas: 40\n",
             "  max_replicas: 40\n  predictive:\n    max_scale_down_step: 2\n"

@@ -18,6 +18,9 @@ mod demo_loop;
 mod determinism;
 /// The forecast step: recommendations, fallbacks, what it writes.
 mod forecast;
+/// GitOps-safe assisted mode: the floor pushed, scraped and read by the shipped KEDA and
+/// prometheus-adapter objects.
+mod gitops;
 /// The code's own shape: layering, the step layout against the templates.
 mod layering;
 /// One policy: the forecast step at each tick sets the floors the replay judged.

@@ -106,6 +106,7 @@ fn check_window(t: &Trace, at_fraction: f64, rows: usize, predictive: Predictive
         inputs.start,
         inputs.row_seconds,
         &capacity,
+        mttd::contract::deploy::Actuation::FloorMetric,
         Some(&inputs.forecasts()),
     );
     prop_assert!(!trace.floors.is_empty());

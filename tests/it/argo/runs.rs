@@ -145,7 +145,7 @@ fn a_retrain_that_the_gate_promotes_is_published_and_forecast_in_assisted_mode()
     assert_eq!(metric(&wf, "mttd_validation_mae").len(), 1);
 
     // The forecast of the model just promoted, in assisted mode, for an HPA in `shop`.
-    let deploy = "deploy:\n  mode: assisted\n  max_staleness: 1000d\n";
+    let deploy = "deploy:\n  mode: assisted\n  actuation: min-replicas-patch\n  max_staleness: 1000d\n";
     let mut c2 = cluster(dir.path(), &demo, REACTIVE, "metrics.csv", deploy);
     with_hpa(&mut c2, 2);
     let f = forecast(&mut c2, dir.path());
@@ -270,7 +270,7 @@ fn a_candidate_that_needs_approval_waits_then_is_published_and_the_approver_reco
 fn a_forecast_without_a_model_falls_back_and_every_metric_when_evaluates() {
     let dir = tempfile::TempDir::new().unwrap();
     let demo = demo(dir.path());
-    let deploy = "deploy:\n  mode: assisted\n  max_staleness: 1000d\n";
+    let deploy = "deploy:\n  mode: assisted\n  actuation: min-replicas-patch\n  max_staleness: 1000d\n";
     let mut c = cluster(dir.path(), &demo, REACTIVE, "metrics.csv", deploy);
     with_hpa(&mut c, 10);
     let f = forecast(&mut c, dir.path());

@@ -122,7 +122,7 @@ pub fn binary(name: &str) -> PathBuf {
     let found = Command::new(name).arg("--version").output().is_ok();
     assert!(
         found,
-        "this test needs `{name}` (Debian packages prometheus and prometheus-alertmanager; .ci/run installs them)"
+        "this test needs `{name}` (Debian packages prometheus, prometheus-alertmanager and prometheus-pushgateway; .ci/run installs them)"
     );
     PathBuf::from(name)
 }
@@ -222,6 +222,21 @@ pub fn prometheus(web_config: Option<&str>, files: &[(&str, &[u8])]) -> Server {
 
 /// [`prometheus`] with more command-line flags.
 pub fn prometheus_with(flags: &[&str], web_config: Option<&str>, files: &[(&str, &[u8])]) -> Server {
+    prometheus_configured(
+        "global:\n  scrape_interval: 1m\nscrape_configs: []\n",
+        flags,
+        web_config,
+        files,
+    )
+}
+
+/// Prometheus on the backfilled TSDB with `config` as its prometheus.yml (scrape jobs).
+pub fn prometheus_configured(
+    config: &str,
+    flags: &[&str],
+    web_config: Option<&str>,
+    files: &[(&str, &[u8])],
+) -> Server {
     let dir = tempfile::Builder::new().prefix("mttd-prometheus").tempdir().unwrap();
     let data = dir.path().join("data");
     let copied = Command::new("cp")
@@ -234,11 +249,7 @@ pub fn prometheus_with(flags: &[&str], web_config: Option<&str>, files: &[(&str,
     for (name, bytes) in files {
         std::fs::write(dir.path().join(name), bytes).unwrap();
     }
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        "global:\n  scrape_interval: 1m\nscrape_configs: []\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
     let mut command = Command::new(binary("prometheus"));
     command
         .current_dir(dir.path())
@@ -270,6 +281,14 @@ pub fn alertmanager() -> Server {
         .arg("--web.listen-address=127.0.0.1:0")
         .arg("--cluster.listen-address=");
     Server::spawn(command, dir, "Listening on")
+}
+
+/// A Prometheus Pushgateway (Debian's prometheus-pushgateway), its groups kept in memory.
+pub fn pushgateway() -> Server {
+    let dir = tempfile::Builder::new().prefix("mttd-pushgateway").tempdir().unwrap();
+    let mut command = Command::new(binary("prometheus-pushgateway"));
+    command.current_dir(dir.path()).arg("--web.listen-address=127.0.0.1:0");
+    Server::spawn(command, dir, "TLS is disabled")
 }
 
 /// A plain HTTP/1.0 GET: (status code, body).
