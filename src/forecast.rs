@@ -4,8 +4,9 @@
 //! recommendation falls back to the reactive baseline (recommend nothing beyond what the HPA
 //! does) and says why. It never publishes a forecast made from incomplete data.
 
+use crate::contract::capacity::CapacityConfig;
 use crate::contract::deploy::{
-    Fallback, FallbackReason, ForecastValue, Recommendation, RecommendationKind, Recorded, Surge,
+    DecisionRecord, Fallback, FallbackReason, ForecastValue, Recommendation, RecommendationKind, Recorded, SetBy, Surge,
 };
 use crate::contract::document::ApiVersion;
 use crate::contract::interval::Interval;
@@ -14,7 +15,8 @@ use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::features;
 use crate::model::PromotedModel;
-use crate::policy::{floor_for, Distrust, Forecast};
+use crate::policy::{floor_for, Distrust, Floor, Forecast};
+use crate::replay::hpa;
 use crate::source::{RawSeries, SourceDescription};
 use crate::time::{parse_timestamp, rfc3339};
 
@@ -85,9 +87,20 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             .clone()
             .or_else(|| input.previous.and_then(|p| p.log_witness.clone())),
         surge: None,
+        decision: None,
     };
+    // The latest demand the HPA's metric sees, for the decision record (a finite one only: the
+    // record is read back as the next run's state).
+    let demand = samples.last().map(|s| s.1).filter(|d| d.is_finite());
+    let running = input.current_replicas;
     let fall_back = |mut rec: Recommendation, reason: FallbackReason, detail: String| {
         rec.fallback = Some(Fallback { reason, detail });
+        let shown = rec.forecast.as_ref().map(|f| Forecast {
+            point: f.point,
+            lower: f.lower,
+            upper: f.upper,
+        });
+        rec.decision = demand.map(|d| decision_record(capacity, d, running, None, shown.as_ref()));
         Ok(rec)
     };
     if let Some(failure) = input.unavailable {
@@ -180,6 +193,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             });
         }
     }
+    rec.decision = demand.map(|d| decision_record(capacity, d, running, Some(&floor), Some(&forecast)));
     rec.needed_replicas = Some(floor.needed);
     rec.replicas = Some(floor.replicas);
     rec.guardrails = floor.guardrails;
@@ -188,6 +202,34 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         replicas: floor.remembered,
     });
     Ok(rec)
+}
+
+/// What the HPA alone would recommend for `demand` with `running` replicas (unknown: the count
+/// that demand settles at), beside the forecast's floor (None on a fallback), and what wins.
+pub fn decision_record(
+    capacity: &CapacityConfig,
+    demand: f64,
+    running: Option<u32>,
+    floor: Option<&Floor>,
+    forecast: Option<&Forecast>,
+) -> DecisionRecord {
+    let total = running.unwrap_or(0);
+    let reactive = hpa::recommend(&capacity.hpa, total, total, demand, capacity.per_replica)
+        .clamp(capacity.min_replicas, capacity.max_replicas);
+    let (final_replicas, set_by) = match floor {
+        Some(floor) if floor.replicas > reactive => (floor.replicas, floor.set_by),
+        Some(_) => (reactive, SetBy::Reactive),
+        None => (reactive, SetBy::Fallback),
+    };
+    DecisionRecord {
+        demand,
+        reactive_replicas: reactive,
+        point_replicas: forecast.map(|f| capacity.replicas_for(f.point)),
+        upper_replicas: forecast.map(|f| capacity.replicas_for(f.upper)),
+        final_replicas,
+        set_by,
+        changed_outcome: final_replicas > reactive,
+    }
 }
 
 fn human_age(seconds: i64) -> String {

@@ -5,6 +5,7 @@
 //! (`contract::capacity::PredictiveConfig`).
 
 use crate::contract::capacity::{CapacityConfig, ForecastBound};
+use crate::contract::deploy::SetBy;
 
 impl CapacityConfig {
     /// The replicas that serve `demand` (none for demand ≤ 0). A tiny epsilon keeps exact
@@ -32,6 +33,8 @@ pub struct Floor {
     pub replicas: u32,
     /// The guardrails that changed the count, in order.
     pub guardrails: Vec<String>,
+    /// What set the floor: the forecast, or the last guardrail that changed it.
+    pub set_by: SetBy,
     /// What is remembered for the observation window of later runs.
     pub remembered: u32,
 }
@@ -63,22 +66,35 @@ pub fn floor_for(
         ForecastBound::Point => forecast.point,
     };
     let needed = capacity.replicas_for(demand);
-    let (replicas, guardrails) = guard(needed, previous, recent, capacity);
+    let (replicas, guardrails, set_by) = guard(needed, previous, recent, capacity);
     Ok(Floor {
         needed,
         replicas,
         guardrails,
+        set_by,
         remembered: needed.clamp(capacity.min_replicas, capacity.max_replicas),
     })
 }
 
 /// Applies min/max (the operator's floor and the cap), the observation window and the
-/// scale-down step to `needed`, given the current floor and the recent counts.
-pub fn guard(needed: u32, current: Option<u32>, recent: &[u32], capacity: &CapacityConfig) -> (u32, Vec<String>) {
+/// scale-down step to `needed`, given the current floor and the recent counts; says which
+/// guardrails acted, and which one set the result (the last to change it).
+pub fn guard(
+    needed: u32,
+    current: Option<u32>,
+    recent: &[u32],
+    capacity: &CapacityConfig,
+) -> (u32, Vec<String>, SetBy) {
     let policy = &capacity.predictive;
     let mut applied = Vec::new();
+    let mut set_by = SetBy::Forecast;
     let mut r = needed;
     if r < capacity.min_replicas || r > capacity.max_replicas {
+        set_by = if r < capacity.min_replicas {
+            SetBy::MinReplicas
+        } else {
+            SetBy::MaxReplicas
+        };
         r = r.clamp(capacity.min_replicas, capacity.max_replicas);
         applied.push(format!(
             "min/max replicas [{}, {}]",
@@ -90,6 +106,7 @@ pub fn guard(needed: u32, current: Option<u32>, recent: &[u32], capacity: &Capac
             let highest = recent.iter().copied().max().unwrap_or(r).min(cur);
             if highest > r {
                 r = highest;
+                set_by = SetBy::ObservationWindow;
                 applied.push(format!(
                     "observation window {}: no scale-down below the highest recent recommendation",
                     policy.scale_down_observation_window
@@ -98,12 +115,21 @@ pub fn guard(needed: u32, current: Option<u32>, recent: &[u32], capacity: &Capac
             if let Some(step) = policy.max_scale_down_step {
                 if cur - r > step {
                     r = cur - step;
+                    set_by = SetBy::MaxScaleDownStep;
                     applied.push(format!("max scale-down step {step}"));
                 }
             }
         }
     }
-    (r.clamp(capacity.min_replicas, capacity.max_replicas), applied)
+    let bounded = r.clamp(capacity.min_replicas, capacity.max_replicas);
+    if bounded != r {
+        set_by = if bounded > r {
+            SetBy::MinReplicas
+        } else {
+            SetBy::MaxReplicas
+        };
+    }
+    (bounded, applied, set_by)
 }
 
 #[cfg(test)]
@@ -126,7 +152,11 @@ mod tests {
         // From 10 to 3: the window saw 8, so 8; then within the step.
         assert_eq!(guard(3, Some(10), &[8], &cap(1, 20)).0, 8);
         assert_eq!(guard(3, Some(10), &[], &cap(1, 20)).0, 8, "at most 2 fewer");
-        assert_eq!(guard(12, Some(10), &[], &cap(1, 20)), (12, vec![]));
+        assert_eq!(guard(12, Some(10), &[], &cap(1, 20)), (12, vec![], SetBy::Forecast));
+        assert_eq!(guard(50, None, &[], &cap(2, 20)).2, SetBy::MaxReplicas);
+        assert_eq!(guard(0, None, &[], &cap(2, 20)).2, SetBy::MinReplicas);
+        assert_eq!(guard(3, Some(10), &[8], &cap(1, 20)).2, SetBy::ObservationWindow);
+        assert_eq!(guard(3, Some(10), &[], &cap(1, 20)).2, SetBy::MaxScaleDownStep);
     }
 
     #[test]
@@ -165,7 +195,8 @@ mod tests {
             step in prop::option::of(1u32..10),
         ) {
             let cap = capacity(min, min + extra, step);
-            let (r, _) = guard(needed, current, &recent, &cap);
+            let (r, applied, set_by) = guard(needed, current, &recent, &cap);
+            prop_assert_eq!(applied.is_empty(), set_by == SetBy::Forecast && r == needed);
             prop_assert!(r >= cap.min_replicas && r <= cap.max_replicas);
             if let Some(cur) = current {
                 if r < cur {

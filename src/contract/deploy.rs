@@ -162,6 +162,52 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// What set the replicas the workload runs with the forecast's floor under its HPA: a
+    /// bounded set, for metric labels and sums.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum SetBy {
+        /// The floor sized from the forecast, unchanged by the guardrails.
+        Forecast = "forecast",
+        /// The operator's floor (`min_replicas`) raised the forecast's.
+        MinReplicas = "min-replicas",
+        /// The cap (`max_replicas`) lowered the forecast's.
+        MaxReplicas = "max-replicas",
+        /// The scale-down observation window held the floor up.
+        ObservationWindow = "observation-window",
+        /// The scale-down step held the floor up.
+        MaxScaleDownStep = "max-scale-down-step",
+        /// The HPA's own recommendation is at least the floor: the forecast changes nothing.
+        Reactive = "reactive",
+        /// A fallback: no floor, the HPA decides alone.
+        Fallback = "fallback",
+    }
+}
+
+/// The decision record: what the HPA alone would do now beside what the forecast asks, and what
+/// the workload runs with both — "would assisted mode have changed anything?", per forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRecord {
+    /// The latest demand sample the HPA's metric sees.
+    pub demand: f64,
+    /// What the HPA alone recommends for that demand (its algorithm and tolerance at the running
+    /// count, `--current-replicas`; without it, the count that demand settles at), within
+    /// [min, max]; before its stabilisation window and rate policies, which depend on a history
+    /// the step does not see.
+    pub reactive_replicas: u32,
+    /// Replicas for the forecast's point and for its upper bound (absent without a forecast).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_replicas: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper_replicas: Option<u32>,
+    /// What the HPA recommends with the floor under it: the larger of the two.
+    pub final_replicas: u32,
+    pub set_by: SetBy,
+    /// The forecast raised the count above the HPA's own: final > reactive.
+    pub changed_outcome: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fallback {
@@ -229,6 +275,9 @@ pub struct Recommendation {
     pub fallback: Option<Fallback>,
     /// Recommendations within the observation window, for the next run.
     pub history: Vec<Recorded>,
+    /// The decision record (absent when no demand sample could be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionRecord>,
     /// Set when the upper bound exceeds the current capacity by the surge alert's factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surge: Option<Surge>,

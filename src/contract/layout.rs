@@ -62,6 +62,10 @@ pub const VALUE_UPPER: &str = "upper";
 pub const VALUE_FALLBACK: &str = "fallback";
 pub const VALUE_PATCH_HPA: &str = "patch-hpa";
 pub const VALUE_MODEL_VERSION: &str = "model-version";
+/// The decision record: what set the replicas (a `SetBy` code, or `none`), and what the HPA
+/// alone recommends (or `none`).
+pub const VALUE_SET_BY: &str = "set-by";
+pub const VALUE_REACTIVE_REPLICAS: &str = "reactive-replicas";
 /// The surge alert's outcome: `posted`, `failed` or `none`.
 pub const VALUE_ALERT: &str = "alert";
 /// The floor metric's push to the Pushgateway (assisted mode, floor-metric actuation):
@@ -117,6 +121,8 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
             "values/fallback",
             "values/patch-hpa",
             "values/model-version",
+            "values/set-by",
+            "values/reactive-replicas",
             "values/alert",
             "values/floor-push",
         ],
@@ -193,6 +199,8 @@ mod tests {
             VALUE_FALLBACK,
             VALUE_PATCH_HPA,
             VALUE_MODEL_VERSION,
+            VALUE_SET_BY,
+            VALUE_REACTIVE_REPLICAS,
             VALUE_ALERT,
             VALUE_FLOOR_PUSH,
         ] {

@@ -12,7 +12,8 @@ use crate::contract::deploy::{DeployConfig, Fallback, FallbackReason, Recommenda
 use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
     value_file, CONFIGMAP_FILE, HPA_PATCH_FILE, PROMETHEUS_TEXT_FILE, RECOMMENDATION_FILE, VALUES_DIR, VALUE_ALERT,
-    VALUE_FALLBACK, VALUE_FLOOR_PUSH, VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT, VALUE_REPLICAS, VALUE_UPPER,
+    VALUE_FALLBACK, VALUE_FLOOR_PUSH, VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT, VALUE_REACTIVE_REPLICAS,
+    VALUE_REPLICAS, VALUE_SET_BY, VALUE_UPPER,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::error::Error;
@@ -277,7 +278,8 @@ pub fn hpa_patch_yaml(rec: &Recommendation, deploy: &DeployConfig, namespace: Op
 /// One-value files for a workflow engine's conditions and metrics (Argo output parameters):
 /// `replicas`, `point`, `upper` (a number, or `none`), `fallback` (the reason, or `none`) and
 /// `patch-hpa` (`true` when an HPA patch was written), `model-version` (the promoted version
-/// used, or `none`).
+/// used, or `none`), `set-by` (what set the replicas, from the decision record, or `none`) and
+/// `reactive-replicas` (what the HPA alone recommends, or `none`).
 pub fn values(rec: &Recommendation, deploy: &DeployConfig) -> Vec<(&'static str, String)> {
     let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
     let forecast = rec.forecast.as_ref().filter(|_| rec.fallback.is_none());
@@ -303,6 +305,16 @@ pub fn values(rec: &Recommendation, deploy: &DeployConfig) -> Vec<(&'static str,
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "none".into()),
         ),
+        (
+            VALUE_SET_BY,
+            rec.decision.as_ref().map_or("none", |d| d.set_by.as_str()).to_string(),
+        ),
+        (
+            VALUE_REACTIVE_REPLICAS,
+            rec.decision
+                .as_ref()
+                .map_or_else(|| "none".into(), |d| d.reactive_replicas.to_string()),
+        ),
     ]
 }
 
@@ -321,6 +333,29 @@ pub fn prometheus_text(rec: &Recommendation) -> String {
         let mode = rec.mode.as_str();
         out.push_str(&format!(
             "mttd_recommended_replicas{{workload=\"{w}\",mode=\"{mode}\"}} {r}\n"
+        ));
+    }
+    out.push_str("# HELP mttd_decision_replicas The decision record: what the HPA alone recommends (reactive), replicas for the forecast's point and upper bound, and what the HPA recommends with the floor under it (final).\n# TYPE mttd_decision_replicas gauge\n");
+    if let Some(d) = &rec.decision {
+        let kinds = [
+            ("reactive", Some(d.reactive_replicas)),
+            ("point", d.point_replicas),
+            ("upper", d.upper_replicas),
+            ("final", Some(d.final_replicas)),
+        ];
+        for (kind, value) in kinds {
+            if let Some(v) = value {
+                out.push_str(&format!(
+                    "mttd_decision_replicas{{workload=\"{w}\",kind=\"{kind}\"}} {v}\n"
+                ));
+            }
+        }
+    }
+    out.push_str("# HELP mttd_decision_set_by 1 for what set the final replicas: the forecast, a guardrail, the HPA's own recommendation (reactive) or a fallback.\n# TYPE mttd_decision_set_by gauge\n");
+    if let Some(d) = &rec.decision {
+        out.push_str(&format!(
+            "mttd_decision_set_by{{workload=\"{w}\",set_by=\"{}\"}} 1\n",
+            d.set_by.as_str()
         ));
     }
     out.push_str("# HELP mttd_forecast_fallback 1 when the forecast fell back to the reactive baseline.\n# TYPE mttd_forecast_fallback gauge\n");

@@ -189,6 +189,79 @@ fn assisted_mode_patches_the_hpa_floor_within_the_guardrails() {
     assert_eq!(patch["spec"]["minReplicas"], 2, "the operator's floor restored");
 }
 
+/// The latest `rps` sample of `root/data.csv` (what the HPA's metric sees last).
+fn latest_demand(root: &Path) -> f64 {
+    let csv = std::fs::read_to_string(root.join("data.csv")).unwrap();
+    let last = csv.lines().rfind(|l| l.contains(",rps,")).unwrap();
+    last.rsplit(',').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_decision_record_says_what_the_hpa_alone_would_do_and_what_set_the_count() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+    let demand = latest_demand(root);
+    // Without the running count, the HPA's own count is the one the demand settles at
+    // (per_replica 10, within [2, 40]).
+    let reactive = ((demand / 10.0).ceil() as u64).clamp(2, 40);
+    let rec = forecast(root, "w.yaml", &["--now", "latest"]);
+    let d = &rec["decision"];
+    assert_eq!(d["demand"].as_f64(), Some(demand));
+    assert_eq!(d["reactive_replicas"].as_u64(), Some(reactive));
+    let floor = rec["replicas"].as_u64().unwrap();
+    let upper = rec["forecast"]["upper"].as_f64().unwrap();
+    let point = rec["forecast"]["point"].as_f64().unwrap();
+    assert_eq!(d["upper_replicas"].as_u64(), Some((upper / 10.0).ceil() as u64));
+    assert_eq!(
+        d["point_replicas"].as_u64(),
+        Some((point / 10.0).ceil().max(0.0) as u64)
+    );
+    assert_eq!(d["final_replicas"].as_u64(), Some(floor.max(reactive)));
+    assert_eq!(d["changed_outcome"].as_bool(), Some(floor > reactive));
+    let expected_set_by = if floor > reactive { "forecast" } else { "reactive" };
+    assert_eq!(d["set_by"], expected_set_by);
+    let values = |name: &str| std::fs::read_to_string(root.join("out/values").join(name)).unwrap();
+    assert_eq!(values("set-by"), expected_set_by);
+    assert_eq!(values("reactive-replicas"), reactive.to_string());
+    let prom = std::fs::read_to_string(root.join("out/forecast.prom")).unwrap();
+    assert!(prom.contains(&format!(
+        "mttd_decision_replicas{{workload=\"fc\",kind=\"reactive\"}} {reactive}\n"
+    )));
+    assert!(prom.contains(&format!(
+        "mttd_decision_set_by{{workload=\"fc\",set_by=\"{expected_set_by}\"}} 1\n"
+    )));
+
+    // 39 replicas run and the floor may drop by 2 at a time: the step holds the floor at 37,
+    // far above what the HPA alone asks for, so the guardrail set the count.
+    let stepped = std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
+        "  max_replicas: 40\n",
+        "  max_replicas: 40\n  predictive:\n    max_scale_down_step: 2\n",
+    );
+    std::fs::write(root.join("stepped.yaml"), stepped).unwrap();
+    let rec = forecast(root, "stepped.yaml", &["--now", "latest", "--current-replicas", "39"]);
+    let d = &rec["decision"];
+    assert_eq!(rec["replicas"], 37);
+    // The HPA's algorithm at 39 replicas: ceil(39 × demand / (39 × 10)), outside the tolerance.
+    assert_eq!(d["reactive_replicas"].as_u64(), Some(reactive));
+    assert_eq!(
+        (d["final_replicas"].as_u64(), d["set_by"].as_str()),
+        (Some(37), Some("max-scale-down-step"))
+    );
+    assert_eq!(d["changed_outcome"], true);
+
+    // A fallback: the HPA decides alone.
+    let rec = forecast(root, "w.yaml", &["--now", "2027-01-01T00:00:00Z"]);
+    assert_eq!(fallback(&rec), "metrics-stale");
+    let d = &rec["decision"];
+    assert_eq!(
+        (d["set_by"].as_str(), d["final_replicas"].as_u64()),
+        (Some("fallback"), Some(reactive))
+    );
+    assert_eq!(d["changed_outcome"], false);
+    assert_eq!(values("set-by"), "fallback");
+}
+
 #[test]
 fn a_predicted_surge_is_posted_to_a_real_alertmanager() {
     let dir = assert_fs::TempDir::new().unwrap();

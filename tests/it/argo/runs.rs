@@ -172,6 +172,12 @@ fn a_retrain_that_the_gate_promotes_is_published_and_forecast_in_assisted_mode()
     let replicas = metric(&f, "mttd_recommended_replicas");
     assert_eq!(replicas.len(), 1);
     assert_eq!(replicas[0]["model_version"], "1");
+    // The decision record's counter, by what set the replicas (a bounded code).
+    let decisions = metric(&f, "mttd_forecast_decisions_total");
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0]["set_by"], outputs["set-by"]);
+    assert_ne!(outputs["set-by"], "none");
+    assert_eq!(metric(&f, "mttd_reactive_replicas").len(), 1);
 
     // Without the Role in the workload's namespace, the patch is forbidden there.
     c2.rbac.retain(|(ns, _)| ns != NAMESPACE);
@@ -286,6 +292,7 @@ fn a_forecast_without_a_model_falls_back_and_every_metric_when_evaluates() {
         metric(&f, "mttd_forecast_runs_total")[0]["fallback"],
         "no-promoted-model"
     );
+    assert_eq!(metric(&f, "mttd_forecast_decisions_total")[0]["set_by"], "fallback");
 }
 
 #[test]
@@ -336,6 +343,8 @@ fn emitted_words() -> BTreeMap<&'static str, Vec<String>> {
         ("decision", enum_of("Decision", "Verdict")),
         ("fallback", fallbacks),
         ("patch-hpa", vec!["true".into(), "false".into()]),
+        // A replica count, or `none` (values/reactive-replicas).
+        ("reactive-replicas", vec!["none".into(), "3".into()]),
     ])
 }
 
