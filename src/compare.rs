@@ -81,15 +81,24 @@ pub fn shadow_compare(
     let (control, control_model) = choose_control(promoted, candidate, data, meta, &calibration)?;
     let (replay, traces) = match replay {
         Some((capacity, actuation)) => {
-            let (report, traces) = replay_window(
+            // The start-up delay: the config's, else the pods' measured P90, else the default.
+            let measured = meta
+                .source
+                .prometheus
+                .as_ref()
+                .and_then(|p| p.startup.as_ref())
+                .map(|s| s.p90_seconds);
+            let (capacity, source) = capacity.resolved(measured);
+            let (mut report, traces) = replay_window(
                 data,
                 meta,
                 &manifest.split.shadow,
-                capacity,
+                &capacity,
                 actuation,
                 &control_model,
                 candidate,
             )?;
+            report.startup_delay_source = source;
             (Some(report), Some(traces))
         }
         None => (None, None),

@@ -7,6 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::document::wire_enum;
 use crate::error::{Error, Result};
 use crate::time::{dur, HumanDuration};
 
@@ -23,9 +24,11 @@ pub struct CapacityConfig {
     #[serde(default = "default_max_replicas")]
     #[schemars(range(min = 1))]
     pub max_replicas: u32,
-    /// From scale-up to serving.
-    #[serde(default = "default_startup_delay")]
-    pub startup_delay: HumanDuration,
+    /// From scale-up to serving. Absent: the pods' measured P90 when the Prometheus source has
+    /// a `startup_query` (recorded in the dataset manifest), else 1m. The replay report records
+    /// the value it used and where it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_delay: Option<HumanDuration>,
     /// The HPA's target utilisation, as a fraction: a replica saturates at
     /// `per_replica / target_utilization`. Between the target and saturation a service is
     /// busier than planned but serves (the HPA's tolerance band is there); the replay counts
@@ -52,8 +55,49 @@ fn default_min_replicas() -> u32 {
 fn default_max_replicas() -> u32 {
     100
 }
-fn default_startup_delay() -> HumanDuration {
-    dur("1m")
+/// The start-up delay when neither the config nor a measurement gives one.
+pub const DEFAULT_STARTUP_DELAY_SECONDS: i64 = 60;
+
+wire_enum! {
+    /// Where the replay's start-up delay came from.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum StartupDelaySource {
+        /// `capacity.startup_delay` in the config.
+        Config = "config",
+        /// The pods' measured P90 (`source.prometheus.startup_query`, in the dataset manifest).
+        Measured = "measured",
+        /// Neither: 1m.
+        Default = "default",
+    }
+}
+
+impl CapacityConfig {
+    /// The start-up delay in seconds (the config's, else the default); see [`Self::resolved`].
+    pub fn startup_delay_seconds(&self) -> i64 {
+        self.startup_delay
+            .as_ref()
+            .map_or(DEFAULT_STARTUP_DELAY_SECONDS, HumanDuration::seconds)
+    }
+
+    /// This capacity with its start-up delay filled in — the config's, else `measured` (seconds,
+    /// rounded up to whole seconds, at most a day), else the default — and where it came from.
+    pub fn resolved(&self, measured: Option<f64>) -> (CapacityConfig, StartupDelaySource) {
+        let mut resolved = self.clone();
+        let (delay, source) = match (&self.startup_delay, measured) {
+            (Some(d), _) => (d.clone(), StartupDelaySource::Config),
+            (None, Some(seconds)) => (
+                HumanDuration::parse(&format!("{}s", seconds.clamp(0.0, 86_400.0).ceil() as i64))
+                    .expect("seconds parse"),
+                StartupDelaySource::Measured,
+            ),
+            (None, None) => (
+                HumanDuration::parse(&format!("{DEFAULT_STARTUP_DELAY_SECONDS}s")).expect("seconds parse"),
+                StartupDelaySource::Default,
+            ),
+        };
+        resolved.startup_delay = Some(delay);
+        (resolved, source)
+    }
 }
 fn default_oscillation_window() -> HumanDuration {
     dur("10m")
@@ -361,6 +405,27 @@ mod tests {
         let c: CapacityConfig =
             serde_yaml_ng::from_str(&format!("per_replica: 10\nhpa:\n{hpa}")).map_err(|e| e.to_string())?;
         c.check("w.yaml", 60).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_start_up_delay_is_the_configs_else_the_measured_p90_else_a_minute() {
+        let c =
+            |yaml: &str| -> CapacityConfig { serde_yaml_ng::from_str(&format!("per_replica: 10\n{yaml}")).unwrap() };
+        let (set, source) = c("startup_delay: 2m\n").resolved(Some(180.0));
+        assert_eq!((set.startup_delay_seconds(), source), (120, StartupDelaySource::Config));
+        let (measured, source) = c("").resolved(Some(179.2));
+        assert_eq!(
+            (measured.startup_delay_seconds(), source),
+            (180, StartupDelaySource::Measured)
+        );
+        let (huge, _) = c("").resolved(Some(1e30));
+        assert_eq!(huge.startup_delay_seconds(), 86_400, "at most a day");
+        let (neither, source) = c("").resolved(None);
+        assert_eq!(
+            (neither.startup_delay_seconds(), source),
+            (60, StartupDelaySource::Default)
+        );
+        assert_eq!(c("").startup_delay_seconds(), 60);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::capacity::CapacityConfig;
+use super::capacity::{CapacityConfig, StartupDelaySource};
 use super::deploy::Actuation;
 use super::document::{document_kind, ApiVersion};
 use super::interval::Interval;
@@ -82,6 +82,10 @@ pub struct ReplayMetrics {
     pub mean_lead_minutes: f64,
 }
 
+fn startup_delay_from_config() -> StartupDelaySource {
+    StartupDelaySource::Config
+}
+
 fn replayed_before_actuation() -> Actuation {
     Actuation::MinReplicasPatch
 }
@@ -96,6 +100,10 @@ pub struct ReplayReport {
     /// patch, the only actuation then).
     #[serde(default = "replayed_before_actuation")]
     pub actuation: Actuation,
+    /// Where `capacity.startup_delay` (the value replayed) came from (absent in comparisons made
+    /// before it was recorded: the config, or its default then).
+    #[serde(default = "startup_delay_from_config")]
+    pub startup_delay_source: StartupDelaySource,
     /// Episodes of consecutive saturated ticks under the reactive HPA.
     pub reactive_saturation_episodes: u32,
     pub reactive: ReplayMetrics,

@@ -17,7 +17,7 @@ pub enum SourceConfig {
     /// A long-format export: columns `timestamp,series,value` (CSV or Parquet).
     File(FileSourceConfig),
     /// A Prometheus server's `query_range` API: the target and every feature is a PromQL query.
-    Prometheus(PrometheusSourceConfig),
+    Prometheus(Box<PrometheusSourceConfig>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -33,6 +33,13 @@ pub struct PrometheusSourceConfig {
     pub step: Option<HumanDuration>,
     /// How far back from `end` the extraction reads.
     pub lookback: HumanDuration,
+    /// Measured lead time: a query answering one series, the seconds a new pod of the workload
+    /// takes from creation to Ready (with kube-state-metrics, e.g.
+    /// `max(kube_pod_status_ready_time{namespace="shop",pod=~"api-.*"} - kube_pod_created{namespace="shop",pod=~"api-.*"})`).
+    /// extract-features records its P50 and P90 over the lookback in the dataset manifest; the
+    /// replay then uses the P90 as `capacity.startup_delay` unless the config sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_query: Option<String>,
     /// A file holding a bearer token (e.g. a mounted ServiceAccount token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_token_file: Option<PathBuf>,
@@ -168,4 +175,18 @@ pub struct PrometheusRecord {
     pub non_finite_samples: u64,
     /// Warnings Prometheus returned, each prefixed with the signal it came with.
     pub warnings: Vec<String>,
+    /// The pods' start-up time measured with `startup_query`, when it is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<StartupRecord>,
+}
+
+/// The start-up time of the workload's pods over the lookback: the samples of `startup_query`
+/// (negative ones dropped), their median and 90th percentile (nearest rank).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartupRecord {
+    pub query: String,
+    pub samples: u64,
+    pub p50_seconds: f64,
+    pub p90_seconds: f64,
 }

@@ -10,7 +10,7 @@
 
 pub mod hpa;
 
-use crate::contract::capacity::{CapacityConfig, Combine};
+use crate::contract::capacity::{CapacityConfig, Combine, StartupDelaySource};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
 use crate::contract::deploy::Actuation;
 use crate::policy::{floor_for, Forecast};
@@ -90,7 +90,7 @@ pub fn replay(
 ) -> Trace {
     let tick = capacity.hpa.sync_period.seconds().min(row_seconds).max(1);
     let ticks_per_row = (row_seconds / tick).max(1) as usize;
-    let delay = capacity.startup_delay.seconds();
+    let delay = capacity.startup_delay_seconds();
     let (min, max) = (capacity.min_replicas, capacity.max_replicas);
     let initial = demand
         .first()
@@ -300,6 +300,10 @@ pub fn compare(
     let report = ReplayReport {
         capacity: capacity.clone(),
         actuation,
+        startup_delay_source: match capacity.startup_delay {
+            Some(_) => StartupDelaySource::Config,
+            None => StartupDelaySource::Default,
+        },
         reactive_saturation_episodes: saturations.len() as u32,
         reactive: measured(&reactive),
         control: measured(&control),
@@ -329,7 +333,7 @@ mod tests {
             per_replica: 10.0,
             min_replicas: min,
             max_replicas: max,
-            startup_delay: dur(delay),
+            startup_delay: Some(dur(delay)),
             target_utilization: 1.0,
             hpa: HpaConfig::default(),
             predictive: PredictiveConfig::default(),

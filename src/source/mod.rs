@@ -37,3 +37,12 @@ pub fn load(config: &WorkloadConfig, end: Option<i64>) -> Result<(RawSeries, Sou
     }
     Ok((raw, description))
 }
+
+/// The workload's measured pod start-up time over the lookback ending at `end` (a Prometheus
+/// source with `startup_query`; None otherwise).
+pub fn measure_startup(config: &WorkloadConfig, end: i64) -> Result<Option<crate::contract::source::StartupRecord>> {
+    match &config.source {
+        SourceConfig::Prometheus(prometheus) => prometheus::measure_startup(prometheus, config, end),
+        SourceConfig::File(_) => Ok(None),
+    }
+}

@@ -21,7 +21,7 @@ use url::Url;
 
 use super::raw::{RawSeries, SourceDescription};
 use crate::contract::interval::Interval;
-use crate::contract::source::{FeatureSignals, PrometheusRecord, PrometheusSourceConfig};
+use crate::contract::source::{FeatureSignals, PrometheusRecord, PrometheusSourceConfig, StartupRecord};
 use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::http;
@@ -37,7 +37,9 @@ pub struct Signal {
 impl Signal {
     /// For errors: the query and what it is for.
     fn describe(&self) -> String {
-        if self.name == self.query {
+        if self.name == STARTUP_SIGNAL {
+            format!("startup query `{}`", self.query)
+        } else if self.name == self.query {
             format!("target query `{}`", self.query)
         } else {
             format!("query `{}` (feature `{}`)", self.query, self.name)
@@ -117,9 +119,61 @@ pub fn load(
             requests: fetched.requests,
             non_finite_samples: fetched.non_finite,
             warnings: fetched.warnings,
+            startup: None,
         }),
     };
     Ok((fetched.raw, description))
+}
+
+/// The signal name of `startup_query` (not a feature: it never enters the dataset).
+const STARTUP_SIGNAL: &str = "startup_query";
+
+/// The start-up time of the workload's pods, measured over the same lookback as the signals:
+/// `startup_query`'s samples, their P50 and P90 (nearest rank). None when it is not configured.
+pub fn measure_startup(
+    config: &PrometheusSourceConfig,
+    workload: &WorkloadConfig,
+    end: i64,
+) -> Result<Option<StartupRecord>> {
+    let Some(query) = &config.startup_query else {
+        return Ok(None);
+    };
+    let step = config.step.as_ref().unwrap_or(&workload.resolution).seconds();
+    let window = Window::ending_at(end, config.lookback.seconds(), step);
+    let client = Client::new(config, &workload.base_dir, &workload.origin)?;
+    let signal = Signal {
+        name: STARTUP_SIGNAL.into(),
+        query: query.clone(),
+    };
+    let fetched = client.fetch(
+        std::slice::from_ref(&signal),
+        window,
+        config.chunk_points,
+        config.concurrency,
+    )?;
+    let mut seconds: Vec<f64> = fetched
+        .raw
+        .series
+        .into_values()
+        .flatten()
+        .map(|(_, v)| v)
+        .filter(|v| *v >= 0.0)
+        .collect();
+    if seconds.is_empty() {
+        return Err(client.error(format!(
+            "{} answered only negative start-up times; it must give seconds from creation to Ready",
+            signal.describe()
+        )));
+    }
+    seconds.sort_by(f64::total_cmp);
+    let n = seconds.len();
+    let rank = |q: f64| seconds[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+    Ok(Some(StartupRecord {
+        query: query.clone(),
+        samples: n as u64,
+        p50_seconds: rank(0.5),
+        p90_seconds: rank(0.9),
+    }))
 }
 
 /// What a fetch returns: the series by signal name, and what the manifest records.

@@ -27,7 +27,12 @@ impl Step for Args {
 
     fn run(&self) -> anyhow::Result<DatasetManifest> {
         let config = WorkloadConfig::load(&self.config)?;
-        let (raw, description) = source::load(&config, self.end)?;
+        // One "now" for the signals and the start-up measurement: the same window.
+        let end = self.end.unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let (raw, mut description) = source::load(&config, Some(end))?;
+        if let Some(prometheus) = description.prometheus.as_mut() {
+            prometheus.startup = source::measure_startup(&config, end)?;
+        }
         let (data, mut manifest) = features::extract(&config, &raw, &description)?;
         write_dataset(&self.out, data, &mut manifest)?;
         tracing::info!(rows = manifest.rows, sha256 = %manifest.dataset_sha256, "dataset written to {}", self.out.display());

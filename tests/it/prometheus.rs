@@ -283,9 +283,16 @@ fn the_whole_loop_runs_on_prometheus_and_the_forecast_falls_back_when_it_is_down
     let mut server = servers::prometheus(None, &[]);
     let dir = assert_fs::TempDir::new().unwrap();
     let extra = "capacity:\n  per_replica: 20\n  min_replicas: 2\n  max_replicas: 40\ngate:\n  min_improvement: 0\n  coverage_tolerance: 1\n  under_provisioning_baseline: reactive\n  oscillation_tolerance: 100\n  replica_minutes_increase: 100\n";
+    // The pods' start-up time, measured (kube-state-metrics' timestamps).
+    let startup = "    startup_query: 'max(kube_pod_status_ready_time{namespace=\"shop\"} - kube_pod_created{namespace=\"shop\"})'\n";
     std::fs::write(
         dir.path().join("w.yaml"),
-        config(&server.url("http"), TARGET, "    retries: 1\n", extra),
+        config(
+            &server.url("http"),
+            TARGET,
+            &format!("    retries: 1\n{startup}"),
+            extra,
+        ),
     )
     .unwrap();
     mttd()
@@ -308,6 +315,20 @@ fn the_whole_loop_runs_on_prometheus_and_the_forecast_falls_back_when_it_is_down
             .unwrap();
     assert!(rec.get("fallback").is_none(), "{rec}");
     assert_eq!(rec["generated_at"], "2026-01-31T00:00:00Z");
+    // The lookback (30 days) holds one pod a day; six days in thirty start in 180 s, the rest in
+    // 40 s: the P90 is 180 s, the median 40 s; the replay, with no start-up delay in the config,
+    // takes the P90.
+    let out = dir.path().join("mttd-out/api");
+    let read =
+        |file: &str| -> serde_json::Value { serde_json::from_slice(&std::fs::read(out.join(file)).unwrap()).unwrap() };
+    let measured = &read("dataset/dataset.manifest.json")["source"]["prometheus"]["startup"];
+    assert_eq!(measured["p90_seconds"], 180.0, "{measured}");
+    assert_eq!(measured["p50_seconds"], 40.0, "{measured}");
+    assert!(measured["samples"].as_u64().unwrap() > 30 * 1400, "{measured}");
+    assert_eq!(servers::startup_seconds(8), 180);
+    let replay = &read("comparison/comparison.json")["replay"];
+    assert_eq!(replay["capacity"]["startup_delay"], "180s");
+    assert_eq!(replay["startup_delay_source"], "measured");
 
     // The server gone, the next forecast says so and recommends nothing beyond the HPA.
     server.kill();

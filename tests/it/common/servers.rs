@@ -50,6 +50,16 @@ pub fn latency_is_nan(m: i64) -> bool {
     m % 5003 == 17
 }
 
+/// The start-up time (creation to Ready, seconds) of the pod that runs on day `d`: 40 s, except
+/// 180 s on two days in ten (so its P90 over any ten whole days is 180, its median 40).
+pub fn startup_seconds(day: i64) -> i64 {
+    if day % 10 >= 8 {
+        180
+    } else {
+        40
+    }
+}
+
 /// The OpenMetrics text of the synthetic series, timestamps in seconds.
 pub fn openmetrics() -> String {
     let mut s = String::with_capacity(10_000_000);
@@ -80,6 +90,22 @@ pub fn openmetrics() -> String {
         };
         s.push_str(&format!("latency_seconds{{service=\"api\"}} {v} {}\n", START + m * 60));
     }
+    // kube-state-metrics' pod timestamps: one pod a day (`api-s<d>`), its series ending 10
+    // minutes before the next pod's start (longer than Prometheus' 5-minute lookback, so that
+    // two pods never overlap in a query).
+    for (family, ready) in [("kube_pod_created", false), ("kube_pod_status_ready_time", true)] {
+        s.push_str(&format!("# TYPE {family} gauge\n"));
+        for day in 0..MINUTES / 1440 {
+            let created = START + day * 86_400;
+            let value = if ready { created + startup_seconds(day) } else { created };
+            for m in day * 1440..(day + 1) * 1440 - 10 {
+                s.push_str(&format!(
+                    "{family}{{namespace=\"shop\",pod=\"api-s{day}\"}} {value} {}\n",
+                    START + m * 60
+                ));
+            }
+        }
+    }
     s.push_str("# EOF\n");
     s
 }
@@ -91,7 +117,7 @@ pub fn backfilled_tsdb() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         // Bump the version when the synthetic series change.
-        let data = std::env::temp_dir().join(format!("mttd-test-tsdb-v1-{START}-{MINUTES}"));
+        let data = std::env::temp_dir().join(format!("mttd-test-tsdb-v2-{START}-{MINUTES}"));
         if data.join("complete").exists() {
             return data;
         }
