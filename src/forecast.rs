@@ -6,7 +6,8 @@
 
 use crate::contract::capacity::CapacityConfig;
 use crate::contract::deploy::{
-    DecisionRecord, Fallback, FallbackReason, ForecastValue, Recommendation, RecommendationKind, Recorded, SetBy, Surge,
+    DecisionRecord, Fallback, FallbackReason, ForecastValue, Headroom, HeadroomConfig, Recommendation,
+    RecommendationKind, Recorded, SetBy, Surge,
 };
 use crate::contract::document::ApiVersion;
 use crate::contract::interval::Interval;
@@ -88,6 +89,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             .or_else(|| input.previous.and_then(|p| p.log_witness.clone())),
         surge: None,
         decision: None,
+        headroom: None,
     };
     // The latest demand the HPA's metric sees, for the decision record (a finite one only: the
     // record is read back as the next run's state).
@@ -101,6 +103,8 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             upper: f.upper,
         });
         rec.decision = demand.map(|d| decision_record(capacity, d, running, None, shown.as_ref()));
+        // No trusted forecast, no balloon.
+        rec.headroom = headroom(deploy.headroom.as_ref(), capacity, None, running, rec.decision.as_ref());
         Ok(rec)
     };
     if let Some(failure) = input.unavailable {
@@ -194,6 +198,13 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         }
     }
     rec.decision = demand.map(|d| decision_record(capacity, d, running, Some(&floor), Some(&forecast)));
+    rec.headroom = headroom(
+        deploy.headroom.as_ref(),
+        capacity,
+        Some(&forecast),
+        running,
+        rec.decision.as_ref(),
+    );
     rec.needed_replicas = Some(floor.needed);
     rec.replicas = Some(floor.replicas);
     rec.guardrails = floor.guardrails;
@@ -230,6 +241,25 @@ pub fn decision_record(
         set_by,
         changed_outcome: final_replicas > reactive,
     }
+}
+
+/// The balloon for `forecast` (None: a fallback, 0 pods), when headroom is configured and the
+/// running count is known (given, else the decision record's final count).
+pub fn headroom(
+    config: Option<&HeadroomConfig>,
+    capacity: &CapacityConfig,
+    forecast: Option<&Forecast>,
+    running: Option<u32>,
+    decision: Option<&DecisionRecord>,
+) -> Option<Headroom> {
+    let config = config?;
+    let running = running.or(decision.map(|d| d.final_replicas))?;
+    let upper = forecast.map_or(0, |f| capacity.replicas_for(f.upper).min(capacity.max_replicas));
+    Some(Headroom {
+        balloon_replicas: upper.saturating_sub(running).min(config.max_replicas),
+        running_replicas: running,
+        upper_replicas: upper,
+    })
 }
 
 fn human_age(seconds: i64) -> String {

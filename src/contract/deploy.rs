@@ -47,6 +47,10 @@ pub struct DeployConfig {
     /// Where assisted mode's floor metric is pushed (needed with `actuation: floor-metric`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushgateway: Option<PushgatewayConfig>,
+    /// Node headroom: size a low-priority "balloon" of placeholder pods for the forecast's
+    /// surge beyond the running replicas, so the cluster autoscaler adds nodes ahead of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<HeadroomConfig>,
     /// The HPA the `minReplicas` patch is for (default: the workload's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hpa_name: Option<String>,
@@ -54,6 +58,30 @@ pub struct DeployConfig {
     /// current capacity by a factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surge_alert: Option<SurgeAlertConfig>,
+}
+
+/// The balloon's bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeadroomConfig {
+    /// At most this many balloon pods (each the size of one of the workload's pods).
+    #[schemars(range(min = 1))]
+    pub max_replicas: u32,
+}
+
+/// Node headroom: balloon pods = the replicas for the forecast's upper bound (within max
+/// replicas) minus those running now, at most `max_replicas`; 0 on a fallback. The balloon's
+/// pods sit under a negative PriorityClass, so the workload's own pods preempt them and start
+/// on nodes that are already there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Headroom {
+    pub balloon_replicas: u32,
+    /// The replicas counted as running: `--current-replicas`, else what the HPA recommends
+    /// with the floor under it (the decision record's final replicas).
+    pub running_replicas: u32,
+    /// Replicas for the forecast's upper bound, within max replicas (0 without a forecast).
+    pub upper_replicas: u32,
 }
 
 /// A Prometheus Pushgateway: each forecast replaces the group `job/<job>/workload/<workload>`.
@@ -108,6 +136,7 @@ impl Default for DeployConfig {
             max_staleness: dur("5m"),
             actuation: Actuation::FloorMetric,
             pushgateway: None,
+            headroom: None,
             hpa_name: None,
             surge_alert: None,
         }
@@ -275,6 +304,9 @@ pub struct Recommendation {
     pub fallback: Option<Fallback>,
     /// Recommendations within the observation window, for the next run.
     pub history: Vec<Recorded>,
+    /// Node headroom, when `deploy.headroom` is configured and the running count is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<Headroom>,
     /// The decision record (absent when no demand sample could be read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionRecord>,

@@ -358,6 +358,13 @@ pub fn prometheus_text(rec: &Recommendation) -> String {
             d.set_by.as_str()
         ));
     }
+    out.push_str("# HELP mttd_headroom_replicas Balloon pods to hold node room for the forecast's surge beyond the running replicas.\n# TYPE mttd_headroom_replicas gauge\n");
+    if let Some(h) = &rec.headroom {
+        out.push_str(&format!(
+            "mttd_headroom_replicas{{workload=\"{w}\"}} {}\n",
+            h.balloon_replicas
+        ));
+    }
     out.push_str("# HELP mttd_forecast_fallback 1 when the forecast fell back to the reactive baseline.\n# TYPE mttd_forecast_fallback gauge\n");
     let reason = rec.fallback.as_ref().map(|f| f.reason.as_str()).unwrap_or("none");
     out.push_str(&format!(

@@ -20,6 +20,25 @@ fn yaml(file: &str) -> Value {
     serde_yaml_ng::from_str(&std::fs::read_to_string(gitops(file)).unwrap()).unwrap()
 }
 
+/// Every document of a multi-document file of examples/gitops.
+fn documents(file: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(gitops(file)).unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .collect()
+}
+
+/// The balloon ScaledObject's query, as shipped.
+fn balloon_query() -> String {
+    let docs = documents("balloon.yaml");
+    let scaled = docs.iter().find(|d| d["kind"] == "ScaledObject").unwrap();
+    scaled["spec"]["triggers"][0]["metadata"]["query"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// The KEDA trigger's query, as shipped.
 fn keda_query() -> String {
     let scaled = yaml("keda-scaledobject.yaml");
@@ -101,14 +120,15 @@ fn the_pushed_floor_is_read_while_fresh_and_dropped_when_stale_or_withdrawn() {
     let root = dir.path();
     promoted(root);
     // The shipped objects are for the workload `api`; this one is `fc`.
-    let (keda, adapter) = (
+    let (keda, adapter, balloon) = (
         keda_query().replace("workload=\"api\"", "workload=\"fc\""),
         adapter_query().replace("workload=\"api\"", "workload=\"fc\""),
+        balloon_query().replace("workload=\"api\"", "workload=\"fc\""),
     );
     let base = std::fs::read_to_string(root.join("w.yaml")).unwrap();
     let assisted = |max_staleness: &str| {
         format!(
-            "{base}deploy:\n  mode: assisted\n  max_staleness: {max_staleness}\n  pushgateway:\n    url: {}\n",
+            "{base}deploy:\n  mode: assisted\n  max_staleness: {max_staleness}\n  pushgateway:\n    url: {}\n  headroom:\n    max_replicas: 10\n",
             gateway.url("http")
         )
     };
@@ -132,6 +152,18 @@ fn the_pushed_floor_is_read_while_fresh_and_dropped_when_stale_or_withdrawn() {
     );
     eventually(&prometheus, &keda, Some(floor));
     eventually(&prometheus, &adapter, Some(floor));
+    // With 2 replicas running, the balloon holds room for the rest of the upper bound.
+    let rec = forecast(
+        root,
+        "pushed.yaml",
+        &["--now", &wall_clock(0), "--current-replicas", "2"],
+    );
+    let headroom = &rec["headroom"];
+    let upper = headroom["upper_replicas"].as_u64().unwrap();
+    assert_eq!(headroom["running_replicas"], 2);
+    assert_eq!(headroom["balloon_replicas"].as_u64(), Some((upper - 2).min(10)));
+    assert!(upper > 2, "the test's forecast asks for more than 2: {rec}");
+    eventually(&prometheus, &balloon, headroom["balloon_replicas"].as_f64());
     // The pushed group, as Prometheus has it: the grouping key's labels on the floor.
     let series = query(&prometheus, "mttd_floor_replicas");
     assert_eq!(series[0]["metric"]["job"], "mttd-forecast");
@@ -144,6 +176,11 @@ fn the_pushed_floor_is_read_while_fresh_and_dropped_when_stale_or_withdrawn() {
     assert_eq!(pushed(root), "pushed");
     eventually(&prometheus, &keda, None);
     eventually(&prometheus, &adapter, Some(0.0));
+    assert_eq!(
+        rec["headroom"]["balloon_replicas"], 0,
+        "no trusted forecast, no balloon"
+    );
+    eventually(&prometheus, &balloon, Some(0.0));
 
     // Fresh again, then a floor from a forecast made 20 minutes ago: older than the queries'
     // 900 s, it is dropped.
@@ -155,6 +192,7 @@ fn the_pushed_floor_is_read_while_fresh_and_dropped_when_stale_or_withdrawn() {
     eventually(&prometheus, "mttd_floor_timestamp_seconds", made.parse().ok());
     eventually(&prometheus, &keda, None);
     eventually(&prometheus, &adapter, Some(0.0));
+    eventually(&prometheus, &balloon, None);
     eventually(&prometheus, "mttd_floor_replicas", Some(floor));
 }
 
@@ -215,13 +253,39 @@ fn the_shipped_objects_validate_and_agree_with_each_other() {
     assert!(!validator.is_valid(&misspelled));
 
     // The HPA and the adapter's ConfigMap against the Kubernetes API, strictly.
-    common::assert_valid_kubernetes(&[
-        ("hpa-external-floor".into(), yaml("hpa-external-floor.yaml")),
+    // The balloon's ScaledObject too.
+    let balloon = documents("balloon.yaml");
+    let balloon_scaled = balloon.iter().find(|d| d["kind"] == "ScaledObject").unwrap();
+    let errors: Vec<String> = validator.iter_errors(balloon_scaled).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "balloon.yaml: {errors:?}");
+    // The HPA, the adapter's ConfigMap, the balloon's PriorityClass and Deployment against the
+    // Kubernetes API, strictly.
+    let mut objects = vec![
+        ("hpa-external-floor".to_string(), yaml("hpa-external-floor.yaml")),
         (
-            "prometheus-adapter-config".into(),
+            "prometheus-adapter-config".to_string(),
             yaml("prometheus-adapter-config.yaml"),
         ),
-    ]);
+    ];
+    for doc in balloon.iter().filter(|d| d["kind"] != "ScaledObject") {
+        objects.push((format!("balloon-{}", doc["kind"].as_str().unwrap()), doc.clone()));
+    }
+    assert_eq!(objects.len(), 4);
+    common::assert_valid_kubernetes(&objects);
+    // The balloon's pods yield to any real pod, and never preempt one themselves.
+    let class = balloon.iter().find(|d| d["kind"] == "PriorityClass").unwrap();
+    assert!(class["value"].as_i64().unwrap() < 0);
+    assert_eq!(class["preemptionPolicy"], "Never");
+    let deployment = balloon.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["priorityClassName"],
+        class["metadata"]["name"]
+    );
+    assert!(deployment["spec"].get("replicas").is_none(), "KEDA owns the count");
+    assert_eq!(
+        balloon_scaled["spec"]["scaleTargetRef"]["name"],
+        deployment["metadata"]["name"]
+    );
 
     // The adapter's rule uses only the fields its documentation names (docs/config.md,
     // docs/externalmetrics.md), and serves the metric the HPA asks for.
@@ -251,7 +315,7 @@ fn the_shipped_objects_validate_and_agree_with_each_other() {
         .unwrap()
         .starts_with(mttd::floor_metric::FLOOR_METRIC));
     // Both consumers drop the floor at the same age, and read the metrics mttd pushes.
-    for query in [keda_query(), adapter_query()] {
+    for query in [keda_query(), adapter_query(), balloon_query()] {
         assert!(query.contains("< 900"), "{query}");
         assert!(query.contains(mttd::floor_metric::FLOOR_TIMESTAMP_METRIC), "{query}");
     }
