@@ -14,7 +14,7 @@
 //!    [`dataset`]; [`model`] and [`train`]; [`evaluate`]; [`replay`] (the HPA and the predictive
 //!    policies) with [`policy`] (sizing and guardrails); [`compare`]; [`gate`]; [`forecast`];
 //!    [`store`] (the model store and registry); [`floor_metric`] (assisted mode's pushed floor);
-//!    [`report`], [`alert`], [`demo`], [`http`].
+//!    [`report`], [`alert`], [`assess`] (should a workload be predicted), [`demo`], [`http`].
 //!    *A change to a number the pipeline computes is made here.*
 //! 4. [`steps`]: one module per step program — its arguments, what it reads and writes, what it
 //!    returns. *A change to a file a step reads or writes is made here or in `layout`.*
@@ -26,6 +26,7 @@ pub mod time;
 pub mod contract;
 
 pub mod alert;
+pub mod assess;
 pub mod compare;
 pub mod dataset;
 pub mod demo;

@@ -1,7 +1,9 @@
 //! The `mttd` program: `mttd <step>` for every step (the same argument definitions the step
-//! programs use), `mttd run` for the whole loop, `mttd registry` for the operators, `mttd
-//! schemas` to regenerate the schemas; and `step_main`, the whole of each step program.
+//! programs use), `mttd run` for the whole loop, `mttd registry` for the operators, `mttd assess`
+//! (should a workload be predicted), `mttd schemas` to regenerate the schemas; and `step_main`,
+//! the whole of each step program.
 
+mod assess;
 mod registry;
 mod run;
 
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::steps::{self, Step};
+pub use assess::AssessArgs;
 pub use registry::RegistryArgs;
 pub use run::{RunArgs, RunSummary};
 
@@ -46,6 +49,8 @@ pub enum Command {
     Forecast(steps::forecast::Args),
     /// The model registry of a workload: list, show, approve, rollback, diff, gc, verify.
     Registry(RegistryArgs),
+    /// Should this workload be predicted, scheduled, or left to its HPA? → assessment.json.
+    Assess(AssessArgs),
     /// Writes the JSON Schema of every document kind into a folder.
     Schemas(SchemasArgs),
     /// Writes a new change-log signing key to a file and prints its public key.
@@ -103,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Publish(a) => a.run().map(drop),
         Command::Forecast(a) => a.run().map(drop),
         Command::Registry(a) => a.run(),
+        Command::Assess(a) => a.run().map(|assessment| print!("{}", assess::render(&assessment))),
         Command::Schemas(a) => crate::contract::write_schemas(&a.out).map_err(Into::into),
         Command::Keygen(a) => crate::store::signing::keygen(&a.out)
             .map(|public| println!("{public}"))

@@ -5,6 +5,7 @@
 //! This is the bottom layer: it imports nothing of mttd but `error` and `time` (a test checks
 //! it). A change here is a change of `schemas/`: regenerate them with `mttd schemas --out schemas`.
 
+pub mod assessment;
 pub mod capacity;
 pub mod comparison;
 pub mod dataset;
@@ -21,6 +22,7 @@ pub mod workload;
 
 use std::path::Path;
 
+pub use assessment::Assessment;
 pub use capacity::{CapacityConfig, HpaConfig, PredictiveConfig};
 pub use comparison::{Comparison, ReplayReport};
 pub use dataset::{DatasetManifest, LabelKind};
@@ -51,6 +53,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         entry::<Registry>(),
         entry::<ChangeLogEntry>(),
         entry::<Recommendation>(),
+        entry::<Assessment>(),
     ]
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::{parse_time, write_dataset, Step};
 use crate::contract::dataset::DatasetManifest;
 use crate::contract::workload::WorkloadConfig;
+use crate::dataset::Dataset;
 use crate::{features, source};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -27,15 +28,22 @@ impl Step for Args {
 
     fn run(&self) -> anyhow::Result<DatasetManifest> {
         let config = WorkloadConfig::load(&self.config)?;
-        // One "now" for the signals and the start-up measurement: the same window.
-        let end = self.end.unwrap_or_else(|| chrono::Utc::now().timestamp());
-        let (raw, mut description) = source::load(&config, Some(end))?;
-        if let Some(prometheus) = description.prometheus.as_mut() {
-            prometheus.startup = source::measure_startup(&config, end)?;
-        }
-        let (data, mut manifest) = features::extract(&config, &raw, &description)?;
+        let (data, mut manifest) = extract(&config, self.end)?;
         write_dataset(&self.out, data, &mut manifest)?;
         tracing::info!(rows = manifest.rows, sha256 = %manifest.dataset_sha256, "dataset written to {}", self.out.display());
         Ok(manifest)
     }
+}
+
+/// The dataset of `config`'s source over the window ending at `end` (default now), with the
+/// pods' start-up time measured over the same window when the source has a `startup_query`.
+/// The manifest's sha256 and row count are filled in when the dataset is written.
+pub fn extract(config: &WorkloadConfig, end: Option<i64>) -> crate::error::Result<(Dataset, DatasetManifest)> {
+    // One "now" for the signals and the start-up measurement: the same window.
+    let end = end.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let (raw, mut description) = source::load(config, Some(end))?;
+    if let Some(prometheus) = description.prometheus.as_mut() {
+        prometheus.startup = source::measure_startup(config, end)?;
+    }
+    features::extract(config, &raw, &description)
 }

@@ -190,3 +190,42 @@ fn a_promoted_model_changed_in_the_store_is_refused() {
         .stderr(contains("altered"));
     assert!(!dir.path().join("mttd-store/demo-api/models/v2").exists());
 }
+
+#[test]
+fn assess_gives_a_verdict_with_its_figures_and_reasons() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("data.csv"), small_csv(6)).unwrap();
+    let capacity = "capacity:\n  per_replica: 10\n  min_replicas: 2\n  max_replicas: 40\n";
+    std::fs::write(root.join("w.yaml"), small_config("fc", "data.csv", capacity)).unwrap();
+    let out = mttd()
+        .current_dir(root)
+        .args(["assess", "--config", "w.yaml", "--out", "assessment.json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let path = root.join("assessment.json");
+    assert_valid_document(&path);
+    let assessment: mttd::contract::Assessment = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    // Six days: a daily period, three of them at least, so the shape is measured.
+    assert_eq!(assessment.figures.period, "1d");
+    assert!(assessment.figures.seasonality_strength.is_some());
+    assert!(assessment.figures.replay.is_some(), "capacity: gives a replay");
+    assert_eq!(mttd::assess::verdict(&assessment.figures).0, assessment.verdict);
+    let stdout = String::from_utf8(out).unwrap();
+    assert!(
+        stdout.starts_with(&format!("fc: {}\n", assessment.verdict.as_str())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("skill over last-value"), "{stdout}");
+    // The same inputs, the same bytes.
+    let first = std::fs::read(&path).unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["assess", "--config", "w.yaml", "--out", "again.json"])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(root.join("again.json")).unwrap(), first);
+}

@@ -73,6 +73,22 @@ fn holdout(
         replays.push(replay);
     }
     let replay = replays.swap_remove(0);
+    // The verdict per workload on the same evidence (`mttd assess`), the rules re-applied to
+    // the figures it reports.
+    let assessment = mttd::assess::assess(&data, &meta, &validation, Some(&replay), Some(&capacity));
+    let (verdict, _) = mttd::assess::verdict(&assessment.figures);
+    assert_eq!(assessment.verdict, verdict);
+    let f = &assessment.figures;
+    println!(
+        "{file} assess: {} (period {}, seasonality {:.2}, burstiness {:.2}, skill {:.2}, seasonal-naive ratio {:.2}); {}",
+        assessment.verdict.as_str(),
+        f.period,
+        f.seasonality_strength.unwrap_or(f64::NAN),
+        f.burstiness.unwrap_or(f64::NAN),
+        f.skill_over_last_value,
+        f.seasonal_naive_ratio.unwrap_or(f64::NAN),
+        assessment.reasons.join("; ")
+    );
     let h = validation.holdout;
     println!(
         "{file}: holdout rows {}, MAE elastic-net {:.4}, last-value {:.4}, seasonal-naive {:.4}; coverage {:.3}",
