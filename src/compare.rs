@@ -4,6 +4,7 @@
 //! configured) an autoscaler replay of the window under the reactive HPA, the control and the
 //! candidate.
 
+use crate::contract::calendar::CalendarConfig;
 use crate::contract::capacity::CapacityConfig;
 use crate::contract::comparison::{Comparison, ComparisonKind, ControlRef, ModelRef, ReplayReport};
 use crate::contract::dataset::DatasetManifest;
@@ -11,6 +12,7 @@ use crate::contract::deploy::Actuation;
 use crate::contract::document::{sha256_hex, ApiVersion, Document};
 use crate::contract::interval::Interval;
 use crate::contract::model::{Model, ModelKind, ModelManifest};
+use crate::contract::workload::WorkloadConfig;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::evaluate::{calibrated_baseline, metrics};
@@ -70,7 +72,7 @@ pub fn shadow_compare(
     candidate: &Model,
     manifest: &ModelManifest,
     promoted: Option<PromotedModel>,
-    replay: Option<(&CapacityConfig, Actuation)>,
+    replay: Option<ReplaySetup>,
     data: &Dataset,
     meta: &DatasetManifest,
     origin: &str,
@@ -80,7 +82,7 @@ pub fn shadow_compare(
     let shadow = data.slice(window.clone());
     let (control, control_model) = choose_control(promoted, candidate, data, meta, &calibration)?;
     let (replay, traces) = match replay {
-        Some((capacity, actuation)) => {
+        Some(setup) => {
             // The start-up delay: the config's, else the pods' measured P90, else the default.
             let measured = meta
                 .source
@@ -88,16 +90,13 @@ pub fn shadow_compare(
                 .as_ref()
                 .and_then(|p| p.startup.as_ref())
                 .map(|s| s.p90_seconds);
-            let (capacity, source) = capacity.resolved(measured);
-            let (mut report, traces) = replay_window(
-                data,
-                meta,
-                &manifest.split.shadow,
-                &capacity,
-                actuation,
-                &control_model,
-                candidate,
-            )?;
+            let (capacity, source) = setup.capacity.resolved(measured);
+            let resolved = ReplaySetup {
+                capacity: &capacity,
+                ..setup
+            };
+            let (mut report, traces) =
+                replay_window(data, meta, &manifest.split.shadow, resolved, &control_model, candidate)?;
             report.startup_delay_source = source;
             (Some(report), Some(traces))
         }
@@ -135,11 +134,32 @@ pub struct ReplayInputs {
 }
 
 impl ReplayInputs {
-    pub fn forecasts(&self) -> Forecasts<'_> {
+    pub fn forecasts<'a>(&'a self, calendar: Option<&'a CalendarConfig>) -> Forecasts<'a> {
         Forecasts {
             by_target: &self.forecasts,
             horizon_rows: self.horizon_rows,
+            calendar,
         }
+    }
+}
+
+/// What the replay takes from the workload config: the capacity, how assisted mode puts the
+/// floor under the HPA, and the calendar's declared events.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplaySetup<'a> {
+    pub capacity: &'a CapacityConfig,
+    pub actuation: Actuation,
+    pub calendar: Option<&'a CalendarConfig>,
+}
+
+impl<'a> ReplaySetup<'a> {
+    /// The replay of `config`'s deployed policy; None without `capacity:`.
+    pub fn of(config: &'a WorkloadConfig) -> Option<ReplaySetup<'a>> {
+        Some(ReplaySetup {
+            capacity: config.capacity.as_ref()?,
+            actuation: config.deploy.as_ref().map_or(Actuation::FloorMetric, |d| d.actuation),
+            calendar: config.calendar.as_ref(),
+        })
     }
 }
 
@@ -192,8 +212,7 @@ fn replay_window(
     data: &Dataset,
     meta: &DatasetManifest,
     window: &Interval,
-    capacity: &CapacityConfig,
-    actuation: Actuation,
+    setup: ReplaySetup,
     control: &Model,
     candidate: &Model,
 ) -> Result<(ReplayReport, ReplayTraces)> {
@@ -203,9 +222,9 @@ fn replay_window(
         &candidate.demand,
         candidate.start,
         candidate.row_seconds,
-        capacity,
-        actuation,
-        &control.forecasts(),
-        &candidate.forecasts(),
+        setup.capacity,
+        setup.actuation,
+        &control.forecasts(setup.calendar),
+        &candidate.forecasts(setup.calendar),
     ))
 }

@@ -282,6 +282,18 @@ fn extract_rows(
             });
         }
     }
+    // Holidays, when the calendar names any: 1 when the forecast time falls on one (UTC day).
+    if let Some(calendar) = config.calendar.as_ref().filter(|c| !c.holidays.is_empty()) {
+        let days = calendar.holiday_days();
+        features.push(Feature {
+            name: "calendar_holiday".into(),
+            definition: format!(
+                "1 when the forecast time t + horizon falls on one of the calendar's {} holidays (UTC), else 0",
+                days.len()
+            ),
+            values: Box::new(move |i| Some(f64::from(u8::from(days.contains(&forecast_time(i).div_euclid(86_400)))))),
+        });
+    }
     for (name, values) in &signals {
         features.push(Feature {
             definition: format!("{name} at t"),

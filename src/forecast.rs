@@ -182,26 +182,33 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         lower: prediction.lower,
         upper: prediction.upper,
     };
-    let floor = match floor_for(&forecast, current, &recent_counts, capacity) {
+    // The declared events at the forecast's target time.
+    let target_time = latest_slot + config.label.horizon.seconds();
+    let events = config
+        .calendar
+        .as_ref()
+        .map(|c| c.events_at(target_time))
+        .unwrap_or_default();
+    let floor = match floor_for(&forecast, current, &recent_counts, capacity, &events) {
         Ok(floor) => floor,
         Err(Distrust(why)) => return fall_back(rec, FallbackReason::IntervalTooWide, why),
     };
     if let (Some(alert), Some(current)) = (&deploy.surge_alert, current) {
         let current_capacity = f64::from(current) * capacity.per_replica;
-        if prediction.upper > alert.factor * current_capacity {
+        if floor.adjusted.upper > alert.factor * current_capacity {
             rec.surge = Some(Surge {
-                upper: prediction.upper,
+                upper: floor.adjusted.upper,
                 current_replicas: current,
                 current_capacity,
                 factor: alert.factor,
             });
         }
     }
-    rec.decision = demand.map(|d| decision_record(capacity, d, running, Some(&floor), Some(&forecast)));
+    rec.decision = demand.map(|d| decision_record(capacity, d, running, Some(&floor), Some(&floor.adjusted)));
     rec.headroom = headroom(
         deploy.headroom.as_ref(),
         capacity,
-        Some(&forecast),
+        Some(&floor.adjusted),
         running,
         rec.decision.as_ref(),
     );

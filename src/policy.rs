@@ -4,6 +4,7 @@
 //! is the one that runs. The policy's settings are `capacity.predictive`
 //! (`contract::capacity::PredictiveConfig`).
 
+use crate::contract::calendar::DeclaredEvent;
 use crate::contract::capacity::{CapacityConfig, ForecastBound};
 use crate::contract::deploy::SetBy;
 
@@ -35,6 +36,9 @@ pub struct Floor {
     pub guardrails: Vec<String>,
     /// What set the floor: the forecast, or the last guardrail that changed it.
     pub set_by: SetBy,
+    /// The forecast the floor was sized from: the model's, scaled by the declared events'
+    /// uplift at its target time.
+    pub adjusted: Forecast,
     /// What is remembered for the observation window of later runs.
     pub remembered: u32,
 }
@@ -44,14 +48,23 @@ pub struct Floor {
 pub struct Distrust(pub String);
 
 /// The floor for `forecast`, given the previous floor (`previous`, absent when the last run fell
-/// back or there was none) and the counts remembered within the observation window (`recent`).
+/// back or there was none), the counts remembered within the observation window (`recent`) and
+/// the declared events in force at the forecast's target time (`events`: their uplift scales
+/// the forecast; their replica window bounds the floor after the guardrails).
 pub fn floor_for(
     forecast: &Forecast,
     previous: Option<u32>,
     recent: &[u32],
     capacity: &CapacityConfig,
+    events: &[&DeclaredEvent],
 ) -> Result<Floor, Distrust> {
     let policy = &capacity.predictive;
+    let factor: f64 = events.iter().map(|e| 1.0 + e.uplift.unwrap_or(0.0)).product();
+    let forecast = &Forecast {
+        point: forecast.point * factor,
+        lower: forecast.lower * factor,
+        upper: forecast.upper * factor,
+    };
     let width = (forecast.upper - forecast.lower) / forecast.point.abs().max(f64::MIN_POSITIVE);
     // NaN (a non-finite forecast) counts as too wide.
     if width.is_nan() || width > policy.max_relative_interval_width {
@@ -66,12 +79,36 @@ pub fn floor_for(
         ForecastBound::Point => forecast.point,
     };
     let needed = capacity.replicas_for(demand);
-    let (replicas, guardrails, set_by) = guard(needed, previous, recent, capacity);
+    let (mut replicas, mut guardrails, mut set_by) = guard(needed, previous, recent, capacity);
+    for e in events.iter().filter(|e| e.uplift.is_some_and(|u| u != 0.0)) {
+        guardrails.insert(
+            0,
+            format!("event {}: forecast × {}", e.name, 1.0 + e.uplift.unwrap_or(0.0)),
+        );
+    }
+    // The events' replica window, within the capacity's bounds.
+    let lo = events.iter().filter_map(|e| e.min_replicas).max();
+    let hi = events.iter().filter_map(|e| e.max_replicas).min();
+    if lo.is_some() || hi.is_some() {
+        let lo = lo.unwrap_or(0).max(capacity.min_replicas).min(capacity.max_replicas);
+        let hi = hi.unwrap_or(u32::MAX).min(capacity.max_replicas).max(lo);
+        let bounded = replicas.clamp(lo, hi);
+        if bounded != replicas {
+            let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+            guardrails.push(format!(
+                "event window {}: replicas within [{lo}, {hi}]",
+                names.join(", ")
+            ));
+            replicas = bounded;
+            set_by = SetBy::EventWindow;
+        }
+    }
     Ok(Floor {
         needed,
         replicas,
         guardrails,
         set_by,
+        adjusted: *forecast,
         remembered: needed.clamp(capacity.min_replicas, capacity.max_replicas),
     })
 }
@@ -167,21 +204,53 @@ mod tests {
             lower: 80.0,
             upper: 150.0,
         };
-        assert_eq!(floor_for(&f, None, &[], &cap).unwrap().replicas, 15);
+        assert_eq!(floor_for(&f, None, &[], &cap, &[]).unwrap().replicas, 15);
         cap.predictive.bound = ForecastBound::Point;
-        assert_eq!(floor_for(&f, None, &[], &cap).unwrap().replicas, 10);
+        assert_eq!(floor_for(&f, None, &[], &cap, &[]).unwrap().replicas, 10);
         let low = Forecast {
             point: 1.0,
             lower: 0.5,
             upper: 1.5,
         };
         assert_eq!(
-            floor_for(&low, None, &[], &cap).unwrap().replicas,
+            floor_for(&low, None, &[], &cap, &[]).unwrap().replicas,
             3,
             "the operator's floor"
         );
         cap.predictive.max_relative_interval_width = 0.1;
-        assert!(floor_for(&f, None, &[], &cap).is_err(), "too wide to act on");
+        assert!(floor_for(&f, None, &[], &cap, &[]).is_err(), "too wide to act on");
+    }
+
+    #[test]
+    fn a_declared_event_scales_the_forecast_and_bounds_the_floor() {
+        let cap = capacity(2, 40, None);
+        let f = Forecast {
+            point: 100.0,
+            lower: 80.0,
+            upper: 150.0,
+        };
+        let event = |uplift: Option<f64>, min: Option<u32>, max: Option<u32>| DeclaredEvent {
+            name: "launch".into(),
+            start: "2026-01-01T00:00:00Z".into(),
+            end: "2026-01-02T00:00:00Z".into(),
+            uplift,
+            min_replicas: min,
+            max_replicas: max,
+        };
+        let up = event(Some(1.0), None, None);
+        let floor = floor_for(&f, None, &[], &cap, &[&up]).unwrap();
+        assert_eq!((floor.replicas, floor.adjusted.upper), (30, 300.0));
+        assert_eq!(floor.guardrails, vec!["event launch: forecast × 2".to_string()]);
+        let window = event(None, Some(20), Some(25));
+        let floor = floor_for(&f, None, &[], &cap, &[&window]).unwrap();
+        assert_eq!((floor.replicas, floor.set_by), (20, SetBy::EventWindow));
+        let capped = event(Some(1.0), None, Some(25));
+        assert_eq!(floor_for(&f, None, &[], &cap, &[&capped]).unwrap().replicas, 25);
+        // The capacity's bounds stay outermost.
+        let beyond = event(None, Some(90), None);
+        assert_eq!(floor_for(&f, None, &[], &cap, &[&beyond]).unwrap().replicas, 40);
+        // No event: as before.
+        assert_eq!(floor_for(&f, None, &[], &cap, &[]).unwrap().set_by, SetBy::Forecast);
     }
 
     proptest! {

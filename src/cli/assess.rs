@@ -33,8 +33,7 @@ impl AssessArgs {
         meta.dataset_sha256 = sha256_hex(&data.to_parquet()?);
         let (model, manifest) = train::train(&config, &data, &meta)?;
         let (validation, _) = evaluate::validate(&model, &manifest, &data, &meta, &origin)?;
-        let actuation = config.deploy.clone().unwrap_or_default().actuation;
-        let replay = config.capacity.as_ref().map(|c| (c, actuation));
+        let replay = compare::ReplaySetup::of(&config);
         let (comparison, _) = compare::shadow_compare(&model, &manifest, None, replay, &data, &meta, &origin)?;
         let assessment = assess::assess(
             &data,

@@ -206,6 +206,8 @@ wire_enum! {
         ObservationWindow = "observation-window",
         /// The scale-down step held the floor up.
         MaxScaleDownStep = "max-scale-down-step",
+        /// A declared event's replica window (`calendar.events`) bounded the floor.
+        EventWindow = "event-window",
         /// The HPA's own recommendation is at least the floor: the forecast changes nothing.
         Reactive = "reactive",
         /// A fallback: no floor, the HPA decides alone.

@@ -6,6 +6,7 @@
 //! it). A change here is a change of `schemas/`: regenerate them with `mttd schemas --out schemas`.
 
 pub mod assessment;
+pub mod calendar;
 pub mod capacity;
 pub mod comparison;
 pub mod dataset;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::calendar::CalendarConfig;
 use super::capacity::CapacityConfig;
 use super::dataset::{FeatureConfig, LabelConfig};
 use super::deploy::DeployConfig;
@@ -53,6 +54,10 @@ pub struct WorkloadConfig {
     /// How the forecast step turns forecasts into advice (defaults when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployConfig>,
+    /// Holidays (a feature) and declared events (an uplift and a replica window the forecast
+    /// and the replay apply). Absent: neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarConfig>,
     /// Promotion policy used by `mttd run` (the `gate` step can also take its own file).
     #[serde(default)]
     pub gate: GatePolicy,
@@ -127,6 +132,9 @@ impl WorkloadConfig {
         }
         if let Some(deploy) = &self.deploy {
             deploy.check(origin)?;
+        }
+        if let Some(calendar) = &self.calendar {
+            calendar.check(origin)?;
         }
         match (&self.source, &self.signals.features) {
             (SourceConfig::File(_), FeatureSignals::Queries(_)) => {

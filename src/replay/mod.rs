@@ -10,6 +10,7 @@
 
 pub mod hpa;
 
+use crate::contract::calendar::CalendarConfig;
 use crate::contract::capacity::{CapacityConfig, Combine, StartupDelaySource};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
 use crate::contract::deploy::Actuation;
@@ -23,6 +24,9 @@ use hpa::Hpa;
 pub struct Forecasts<'a> {
     pub by_target: &'a [Option<Forecast>],
     pub horizon_rows: usize,
+    /// The workload's calendar: the declared events at each forecast's target time adjust it
+    /// as the forecast step does (`policy::floor_for`).
+    pub calendar: Option<&'a CalendarConfig>,
 }
 
 /// A floor the predictive policy set: when (seconds from the window's start, a cadence tick)
@@ -141,7 +145,9 @@ pub fn replay(
                     let made = usize::try_from(target_row)
                         .ok()
                         .and_then(|t| f.by_target.get(t).copied().flatten());
-                    floor = match made.map(|fc| floor_for(&fc, floor, &recent, capacity)) {
+                    let target_time = start + target_row * row_seconds;
+                    let events = f.calendar.map(|c| c.events_at(target_time)).unwrap_or_default();
+                    floor = match made.map(|fc| floor_for(&fc, floor, &recent, capacity, &events)) {
                         Some(Ok(set)) => {
                             remembered.push((at, set.remembered));
                             Some(set.replicas)
@@ -385,6 +391,7 @@ mod tests {
             let f = Forecasts {
                 by_target: &forecast,
                 horizon_rows: 15,
+                calendar: None,
             };
             let predictive = replay(&demand, 0, 60, &cap, actuation, Some(&f));
             let p = measure(&predictive, &cap, &saturations, 900);
@@ -409,6 +416,7 @@ mod tests {
         let f = Forecasts {
             by_target: &asked,
             horizon_rows: 1,
+            calendar: None,
         };
         let replicas = |actuation| {
             let trace = replay(&demand, 0, 60, &cap, actuation, Some(&f));
@@ -442,7 +450,7 @@ mod tests {
             cap.predictive.combine = if alone { Combine::Alone } else { Combine::Max };
             cap.predictive.max_scale_down_step = step;
             let forecast: Vec<Option<Forecast>> = perfect(&demand, 15).iter().enumerate().map(|(i, v)| exact((v.unwrap().point + noise[i % noise.len()]).max(0.0))).collect();
-            for f in [None, Some(Forecasts { by_target: &forecast, horizon_rows: 15 })] {
+            for f in [None, Some(Forecasts { by_target: &forecast, horizon_rows: 15, calendar: None })] {
                 let trace = replay(&demand, 0, 60, &cap, actuation, f.as_ref());
                 prop_assert!(trace.replicas.iter().all(|&r| r >= cap.min_replicas && r <= cap.max_replicas));
             }
@@ -461,7 +469,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, f)| f.filter(|_| !gaps[i % gaps.len()]))
                 .collect();
-            let f = Forecasts { by_target: &forecast, horizon_rows: h };
+            let f = Forecasts { by_target: &forecast, horizon_rows: h, calendar: None };
             let trace = replay(&demand, start_minute * 60, 60, &cap, Actuation::MinReplicasPatch, Some(&f));
             for (i, floor) in floors_in_force(&trace, cap.min_replicas).iter().enumerate() {
                 prop_assert!(trace.replicas[i] >= *floor, "tick {}: {} replicas under the floor {}", i, trace.replicas[i], floor);
@@ -499,7 +507,7 @@ mod tests {
         fn replay_is_deterministic(demand in demand_strategy()) {
             let cap = capacity(2, 40, "2m");
             let forecast = perfect(&demand, 15);
-            let f = Forecasts { by_target: &forecast, horizon_rows: 15 };
+            let f = Forecasts { by_target: &forecast, horizon_rows: 15, calendar: None };
             for a in [Actuation::FloorMetric, Actuation::MinReplicasPatch] {
                 prop_assert_eq!(replay(&demand, 0, 60, &cap, a, Some(&f)), replay(&demand, 0, 60, &cap, a, Some(&f)));
                 prop_assert_eq!(replay(&demand, 0, 60, &cap, a, None), replay(&demand, 0, 60, &cap, a, None));

@@ -45,12 +45,11 @@ impl Step for Args {
         let store = Store::open(&self.store)?;
         let promoted = registry::promoted_model(&store, &data_manifest.workload)?;
         // The replay judges the floor as assisted mode would put it under the HPA.
-        let actuation = config.deploy.clone().unwrap_or_default().actuation;
         let (comparison, traces) = compare::shadow_compare(
             &model,
             &model_manifest,
             promoted,
-            config.capacity.as_ref().map(|c| (c, actuation)),
+            compare::ReplaySetup::of(&config),
             &data,
             &data_manifest,
             &origin,

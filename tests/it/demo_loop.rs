@@ -229,3 +229,37 @@ fn assess_gives_a_verdict_with_its_figures_and_reasons() {
         .success();
     assert_eq!(std::fs::read(root.join("again.json")).unwrap(), first);
 }
+
+#[test]
+fn calendar_holidays_are_a_feature_of_the_forecast_time() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("data.csv"), small_csv(6)).unwrap();
+    let calendar = "label:\n  horizon: 15m\ncalendar:\n  holidays:\n  - {date: 2026-01-07, name: orthodox christmas}\n";
+    std::fs::write(root.join("w.yaml"), small_config("fc", "data.csv", calendar)).unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["extract-features", "--config", "w.yaml", "--out", "dataset"])
+        .assert()
+        .success();
+    let bytes = std::fs::read(root.join("dataset/dataset.parquet")).unwrap();
+    let data = mttd::dataset::Dataset::from_parquet(&bytes, "dataset.parquet").unwrap();
+    let holiday = data.column("calendar_holiday").expect("the holiday column");
+    let day = mttd::time::parse_timestamp("2026-01-07T00:00:00Z").unwrap() / 86_400;
+    let mut ones = 0;
+    for (t, v) in data.timestamps.iter().zip(holiday) {
+        let on_holiday = (t + 900).div_euclid(86_400) == day;
+        assert_eq!(*v, f64::from(u8::from(on_holiday)), "at {t}");
+        ones += usize::from(on_holiday);
+    }
+    assert!(ones >= 1000, "a whole day of rows: {ones}");
+    // Without a calendar, no such column: a config without one behaves as before.
+    std::fs::write(root.join("plain.yaml"), small_config("fc", "data.csv", "")).unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["extract-features", "--config", "plain.yaml", "--out", "plain"])
+        .assert()
+        .success();
+    let manifest = std::fs::read_to_string(root.join("plain/dataset.manifest.json")).unwrap();
+    assert!(!manifest.contains("calendar_holiday"));
+}

@@ -100,6 +100,14 @@ fn check_window(t: &Trace, at_fraction: f64, rows: usize, predictive: Predictive
     ))
     .unwrap();
     capacity.predictive = predictive;
+    // A declared event over the window's middle third (+50% expected, at least 7 replicas):
+    // both sides apply it at the forecasts' target times.
+    let calendar: mttd::contract::calendar::CalendarConfig = serde_yaml_ng::from_str(&format!(
+        "events:\n- name: launch\n  start: {}\n  end: {}\n  uplift: 0.5\n  min_replicas: 7\n",
+        rfc3339(ts[i + rows / 3]),
+        rfc3339(ts[i + 2 * rows / 3])
+    ))
+    .unwrap();
     let inputs = mttd::compare::replay_inputs(&t.data, &t.meta, &window, &t.model).unwrap();
     let trace = mttd::replay::replay(
         &inputs.demand,
@@ -107,11 +115,12 @@ fn check_window(t: &Trace, at_fraction: f64, rows: usize, predictive: Predictive
         inputs.row_seconds,
         &capacity,
         mttd::contract::deploy::Actuation::FloorMetric,
-        Some(&inputs.forecasts()),
+        Some(&inputs.forecasts(Some(&calendar))),
     );
     prop_assert!(!trace.floors.is_empty());
     let mut config = t.config.clone();
     config.capacity = Some(capacity.clone());
+    config.calendar = Some(calendar.clone());
     let mut previous: Option<Recommendation> = None;
     for floor in &trace.floors {
         let now = inputs.start + floor.at;
@@ -140,6 +149,19 @@ fn check_window(t: &Trace, at_fraction: f64, rows: usize, predictive: Predictive
             rec.fallback,
             floor.replicas
         );
+        // Inside the event, a forecast acted on says so, and keeps the event's minimum.
+        let target = rec
+            .forecast
+            .as_ref()
+            .and_then(|f| mttd::time::parse_timestamp(&f.target_time));
+        if rec.fallback.is_none() && target.is_some_and(|t| !calendar.events_at(t).is_empty()) {
+            prop_assert!(
+                rec.guardrails.iter().any(|g| g == "event launch: forecast × 1.5"),
+                "{:?}",
+                rec.guardrails
+            );
+            prop_assert!(rec.replicas.unwrap() >= 7.min(capacity.max_replicas));
+        }
         // The state the next run reads, through its file form (as the ConfigMap carries it).
         previous = Some(Recommendation::from_bytes(&rec.to_bytes(), "recommendation.json").unwrap());
     }

@@ -43,7 +43,11 @@ fn holdout(
             &model,
             &manifest,
             None,
-            Some((&capacity, actuation)),
+            Some(mttd::compare::ReplaySetup {
+                capacity: &capacity,
+                actuation,
+                calendar: None,
+            }),
             &data,
             &meta,
             file,
