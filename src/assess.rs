@@ -16,7 +16,7 @@
 //! - otherwise **reactive-only**.
 
 use crate::contract::assessment::{
-    Assessment, AssessmentFigures, AssessmentKind, ReplayGain, ScheduleSlot, WorkloadVerdict,
+    Assessment, AssessmentFigures, AssessmentKind, ReplayGain, ScheduleSlot, ShapeFigures, WorkloadVerdict,
 };
 use crate::contract::capacity::CapacityConfig;
 use crate::contract::comparison::ReplayReport;
@@ -45,38 +45,11 @@ pub fn assess(
     replay: Option<&ReplayReport>,
     capacity: Option<&CapacityConfig>,
 ) -> Assessment {
-    let target = data.column("target").unwrap_or(&data.label);
-    let span = match (data.timestamps.first(), data.timestamps.last()) {
-        (Some(a), Some(b)) => b - a,
-        _ => 0,
-    };
-    let period = if span >= 3 * WEEK { WEEK } else { DAY };
-    let step = crate::time::HumanDuration::parse(&meta.resolution).map_or(60, |d| d.seconds());
-    let shape = seasonal_shape(&data.timestamps, target, period, step);
-    let h = &validation.holdout;
-    let skill = 1.0 - h.model.mae / h.last_value.mae.max(f64::MIN_POSITIVE);
-    let seasonal_naive_ratio = h
-        .seasonal_naive
-        .as_ref()
-        .map(|s| s.mae / h.model.mae.max(f64::MIN_POSITIVE));
-    let gain = replay.map(|r| ReplayGain {
-        reactive_saturated_minutes: r.reactive.saturated_minutes,
-        predictive_saturated_minutes: r.candidate.saturated_minutes,
-        reactive_above_target_minutes: r.reactive.above_target_minutes,
-        predictive_above_target_minutes: r.candidate.above_target_minutes,
-        replica_minutes_increase: r.candidate.replica_minutes / r.reactive.replica_minutes.max(f64::MIN_POSITIVE) - 1.0,
-    });
-    let figures = AssessmentFigures {
-        period: if period == WEEK { "7d" } else { "1d" }.into(),
-        seasonality_strength: shape.as_ref().map(|s| s.strength),
-        burstiness: shape.as_ref().map(|s| s.burstiness),
-        skill_over_last_value: skill,
-        seasonal_naive_ratio,
-        replay: gain,
-    };
+    let figures = figures(shape(data, meta), validation, replay);
     let (verdict, reasons) = verdict(&figures);
     let schedule = if verdict == WorkloadVerdict::Scheduled {
-        schedule(&data.timestamps, target, period, capacity)
+        let period = if figures.shape.period == "7d" { WEEK } else { DAY };
+        schedule(&data.timestamps, target_of(data), period, capacity)
     } else {
         Vec::new()
     };
@@ -90,6 +63,47 @@ pub fn assess(
         verdict,
         reasons,
         schedule,
+    }
+}
+
+fn target_of(data: &Dataset) -> &[f64] {
+    data.column("target").unwrap_or(&data.label)
+}
+
+/// The demand's shape over the dataset: a weekly period with three weeks of data, else daily.
+pub fn shape(data: &Dataset, meta: &DatasetManifest) -> ShapeFigures {
+    let span = match (data.timestamps.first(), data.timestamps.last()) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0,
+    };
+    let period = if span >= 3 * WEEK { WEEK } else { DAY };
+    let step = crate::time::HumanDuration::parse(&meta.resolution).map_or(60, |d| d.seconds());
+    let shape = seasonal_shape(&data.timestamps, target_of(data), period, step);
+    ShapeFigures {
+        period: if period == WEEK { "7d" } else { "1d" }.into(),
+        seasonality_strength: shape.as_ref().map(|s| s.strength),
+        burstiness: shape.as_ref().map(|s| s.burstiness),
+    }
+}
+
+/// The figures the verdict is made from: the shape, the holdout's errors, the replay.
+pub fn figures(shape: ShapeFigures, validation: &Validation, replay: Option<&ReplayReport>) -> AssessmentFigures {
+    let h = &validation.holdout;
+    AssessmentFigures {
+        shape,
+        skill_over_last_value: 1.0 - h.model.mae / h.last_value.mae.max(f64::MIN_POSITIVE),
+        seasonal_naive_ratio: h
+            .seasonal_naive
+            .as_ref()
+            .map(|s| s.mae / h.model.mae.max(f64::MIN_POSITIVE)),
+        replay: replay.map(|r| ReplayGain {
+            reactive_saturated_minutes: r.reactive.saturated_minutes,
+            predictive_saturated_minutes: r.candidate.saturated_minutes,
+            reactive_above_target_minutes: r.reactive.above_target_minutes,
+            predictive_above_target_minutes: r.candidate.above_target_minutes,
+            replica_minutes_increase: r.candidate.replica_minutes / r.reactive.replica_minutes.max(f64::MIN_POSITIVE)
+                - 1.0,
+        }),
     }
 }
 
@@ -133,7 +147,7 @@ pub fn verdict(f: &AssessmentFigures) -> (WorkloadVerdict, Vec<String>) {
     if skilled && gains {
         return (WorkloadVerdict::Predictive, reasons);
     }
-    let shaped = match (f.seasonality_strength, f.burstiness) {
+    let shaped = match (f.shape.seasonality_strength, f.shape.burstiness) {
         (Some(strength), Some(burstiness)) => {
             let ratio_ok = f.seasonal_naive_ratio.is_some_and(|r| r <= MAX_SEASONAL_NAIVE_RATIO);
             reasons.push(format!(
@@ -143,7 +157,7 @@ pub fn verdict(f: &AssessmentFigures) -> (WorkloadVerdict, Vec<String>) {
             strength >= MIN_SEASONALITY && burstiness <= MAX_BURSTINESS && ratio_ok
         }
         _ => {
-            reasons.push(format!("shape: less than three {} periods of data", f.period));
+            reasons.push(format!("shape: less than three {} periods of data", f.shape.period));
             false
         }
     };
@@ -254,9 +268,11 @@ mod tests {
 
     fn figures(skill: f64, strength: Option<f64>, ratio: Option<f64>, replay: Option<ReplayGain>) -> AssessmentFigures {
         AssessmentFigures {
-            period: "1d".into(),
-            seasonality_strength: strength,
-            burstiness: strength.map(|_| 0.2),
+            shape: ShapeFigures {
+                period: "1d".into(),
+                seasonality_strength: strength,
+                burstiness: strength.map(|_| 0.2),
+            },
             skill_over_last_value: skill,
             seasonal_naive_ratio: ratio,
             replay,

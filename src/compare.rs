@@ -116,6 +116,7 @@ pub fn shadow_compare(
         candidate_metrics: metrics(&candidate.predict(&shadow)?, &shadow.label),
         control_metrics: metrics(&control_model.predict(&shadow)?, &shadow.label),
         replay,
+        shape: Some(crate::assess::shape(data, meta)),
     };
     Ok((comparison, traces))
 }

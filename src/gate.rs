@@ -3,6 +3,8 @@
 //! and it was trained on enough rows. Every check is recorded with its value, threshold and
 //! verdict.
 
+use crate::assess;
+use crate::contract::assessment::{WorkloadAssessment, WorkloadVerdict};
 use crate::contract::comparison::Comparison;
 use crate::contract::document::ApiVersion;
 use crate::contract::gate::{Check, Decision, DecisionKind, GatePolicy, ReplayBaseline, Verdict};
@@ -125,6 +127,28 @@ pub fn decide(
             "no capacity is configured for the workload: the autoscaler replay and its checks were skipped".into(),
         ),
     }
+    // The verdict on the workload, by `mttd assess`'s rules on the same evidence.
+    let assessment = comparison.shape.clone().map(|shape| {
+        let (verdict, reasons) = assess::verdict(&assess::figures(shape, validation, comparison.replay.as_ref()));
+        WorkloadAssessment { verdict, reasons }
+    });
+    if policy.require_predictive {
+        let (value, detail) = match &assessment {
+            Some(a) => (
+                f64::from(u8::from(a.verdict == WorkloadVerdict::Predictive)),
+                format!(
+                    "the workload's verdict is {}: {}",
+                    a.verdict.as_str(),
+                    a.reasons.join("; ")
+                ),
+            ),
+            None => (
+                0.0,
+                "the comparison has no shape figures to judge the workload by".into(),
+            ),
+        };
+        checks.push(check("workload_verdict_predictive", value, ">=", 1.0, detail));
+    }
     let first_promotions = policy.approval_for_first_promotions;
     let approval_for_first = if first_promotions > 0 {
         let so_far = promotions_so_far.ok_or_else(|| {
@@ -179,6 +203,7 @@ pub fn decide(
         reason,
         model_sha256: manifest.model_sha256.clone(),
         checks,
+        assessment,
         notes,
         policy: policy.clone(),
     })
@@ -256,6 +281,49 @@ mod tests {
 
     fn failed(d: &Decision) -> Vec<&str> {
         d.checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect()
+    }
+
+    #[test]
+    fn the_workload_verdict_is_recorded_and_can_be_required() {
+        let shape: crate::contract::assessment::ShapeFigures =
+            serde_json::from_value(json!({"period": "1d", "seasonality_strength": 0.3, "burstiness": 1.0})).unwrap();
+        let with_shape = |replay_json| {
+            let mut c = comparison(9.0, 10.0, Some(replay_json));
+            c.shape = Some(shape.clone());
+            c
+        };
+        // Skill 0.5 (MAE 1 vs last-value 2) and 60% fewer saturated minutes: predictive.
+        let gains = with_shape(replay((50.0, 2, 1000.0), (40.0, 2, 1000.0), (20.0, 2, 1050.0)));
+        let mut policy = GatePolicy::default();
+        let d = verdict(&policy, &validation(0.8), &gains, None);
+        assert_eq!(d.assessment.as_ref().unwrap().verdict, WorkloadVerdict::Predictive);
+        assert!(
+            d.checks.iter().all(|c| c.name != "workload_verdict_predictive"),
+            "recorded, not checked"
+        );
+        policy.require_predictive = true;
+        assert_eq!(
+            verdict(&policy, &validation(0.8), &gains, None).decision,
+            Verdict::Promote
+        );
+        // 2% fewer saturated minutes and no shape to schedule: reactive-only, rejected when required.
+        let flat = with_shape(replay((50.0, 2, 1000.0), (50.0, 2, 1000.0), (49.0, 2, 1000.0)));
+        let d = verdict(&policy, &validation(0.8), &flat, None);
+        assert_eq!(d.assessment.as_ref().unwrap().verdict, WorkloadVerdict::ReactiveOnly);
+        assert_eq!(
+            (d.decision, failed(&d)),
+            (Verdict::Reject, vec!["workload_verdict_predictive"])
+        );
+        // Without shape figures (an older comparison) nothing is recorded, and a requirement fails.
+        let d = verdict(&policy, &validation(0.8), &comparison(9.0, 10.0, None), None);
+        assert!(d.assessment.is_none());
+        assert_eq!(failed(&d), vec!["workload_verdict_predictive"]);
+    }
+
+    #[test]
+    fn a_policy_without_the_requirement_serialises_as_before_so_signed_entries_still_verify() {
+        let bytes = crate::contract::canonical_json(&GatePolicy::default());
+        assert!(!String::from_utf8(bytes).unwrap().contains("require_predictive"));
     }
 
     #[test]

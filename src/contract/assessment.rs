@@ -43,9 +43,11 @@ pub struct Assessment {
     pub schedule: Vec<ScheduleSlot>,
 }
 
+/// The demand's daily/weekly shape over the dataset (shadow-compare records it in the
+/// comparison, so the gate can judge the workload too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AssessmentFigures {
+pub struct ShapeFigures {
     /// The seasonal period used: `1d` or `7d` (with at least three weeks of data).
     pub period: String,
     /// 1 − Var(remainder) / Var(detrended), 0 to 1 (absent with less than three periods of
@@ -56,6 +58,20 @@ pub struct AssessmentFigures {
     /// large the swings no shape predicts are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burstiness: Option<f64>,
+}
+
+/// The verdict on a workload and why, as the gate records it in its decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadAssessment {
+    pub verdict: WorkloadVerdict,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentFigures {
+    pub shape: ShapeFigures,
     /// 1 − MAE(model) / MAE(last value) on the holdout.
     pub skill_over_last_value: f64,
     /// MAE(seasonal naive) / MAE(model) on the holdout (absent without a seasonal baseline).

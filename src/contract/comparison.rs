@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::assessment::ShapeFigures;
 use super::capacity::{CapacityConfig, StartupDelaySource};
 use super::deploy::Actuation;
 use super::document::{document_kind, ApiVersion};
@@ -31,6 +32,10 @@ pub struct Comparison {
     /// The autoscaler replay; absent when the workload has no `capacity` configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplayReport>,
+    /// The demand's daily/weekly shape over the dataset, for the verdict on the workload
+    /// (absent in comparisons made before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<ShapeFigures>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

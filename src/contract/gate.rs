@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::assessment::WorkloadAssessment;
 use super::document::{document_kind, wire_enum, ApiVersion};
 use super::validation::Metrics;
 
@@ -60,6 +61,11 @@ pub struct GatePolicy {
     /// In the replay, the candidate's replica-minutes must not exceed the control's × (1 + this).
     #[schemars(range(min = 0.0))]
     pub replica_minutes_increase: f64,
+    /// Promote only a workload whose verdict (`mttd assess`'s rules, on the same evidence) is
+    /// `predictive`. (Left out when false: the policy is embedded in signed change-log entries,
+    /// which are verified on their re-serialised bytes, so older entries must serialise as before.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_predictive: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -83,6 +89,7 @@ impl Default for GatePolicy {
             under_provisioning_baseline: ReplayBaseline::Control,
             oscillation_tolerance: 0.25,
             replica_minutes_increase: 0.1,
+            require_predictive: false,
         }
     }
 }
@@ -111,6 +118,10 @@ pub struct Decision {
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub model_sha256: String,
     pub checks: Vec<Check>,
+    /// The verdict on the workload — predictive, scheduled, reactive-only — and why, from the
+    /// validation and the comparison (absent when the comparison has no shape figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessment: Option<WorkloadAssessment>,
     /// What the gate could not check, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

@@ -210,8 +210,8 @@ fn assess_gives_a_verdict_with_its_figures_and_reasons() {
     assert_valid_document(&path);
     let assessment: mttd::contract::Assessment = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     // Six days: a daily period, three of them at least, so the shape is measured.
-    assert_eq!(assessment.figures.period, "1d");
-    assert!(assessment.figures.seasonality_strength.is_some());
+    assert_eq!(assessment.figures.shape.period, "1d");
+    assert!(assessment.figures.shape.seasonality_strength.is_some());
     assert!(assessment.figures.replay.is_some(), "capacity: gives a replay");
     assert_eq!(mttd::assess::verdict(&assessment.figures).0, assessment.verdict);
     let stdout = String::from_utf8(out).unwrap();

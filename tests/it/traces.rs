@@ -86,9 +86,9 @@ fn holdout(
     println!(
         "{file} assess: {} (period {}, seasonality {:.2}, burstiness {:.2}, skill {:.2}, seasonal-naive ratio {:.2}); {}",
         assessment.verdict.as_str(),
-        f.period,
-        f.seasonality_strength.unwrap_or(f64::NAN),
-        f.burstiness.unwrap_or(f64::NAN),
+        f.shape.period,
+        f.shape.seasonality_strength.unwrap_or(f64::NAN),
+        f.shape.burstiness.unwrap_or(f64::NAN),
         f.skill_over_last_value,
         f.seasonal_naive_ratio.unwrap_or(f64::NAN),
         assessment.reasons.join("; ")
