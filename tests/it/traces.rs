@@ -77,6 +77,35 @@ fn holdout(
         replays.push(replay);
     }
     let replay = replays.swap_remove(0);
+    // Lead time: the same replay with pods that take 5 minutes to serve (a JVM or a model
+    // server, as a measured P90 would say) instead of the 2 typed above.
+    let mut slow = capacity.clone();
+    slow.startup_delay = Some(mttd::time::dur("5m"));
+    let (comparison, _) = mttd::compare::shadow_compare(
+        &model,
+        &manifest,
+        None,
+        Some(mttd::compare::ReplaySetup {
+            capacity: &slow,
+            actuation: Actuation::FloorMetric,
+            calendar: None,
+        }),
+        &data,
+        &meta,
+        file,
+    )
+    .unwrap();
+    let r5 = comparison.replay.unwrap();
+    println!(
+        "{file} replay (startup 5m) saturated min: reactive {:.1}, elastic-net {:.1}; replica-min: reactive {:.0}, elastic-net {:.0}; covered {}/{}, mean lead {:.1} min",
+        r5.reactive.saturated_minutes,
+        r5.candidate.saturated_minutes,
+        r5.reactive.replica_minutes,
+        r5.candidate.replica_minutes,
+        r5.candidate.saturations_covered,
+        r5.reactive_saturation_episodes,
+        r5.candidate.mean_lead_minutes
+    );
     // The verdict per workload on the same evidence (`mttd assess`), the rules re-applied to
     // the figures it reports.
     let assessment = mttd::assess::assess(&data, &meta, &validation, Some(&replay), Some(&capacity));
