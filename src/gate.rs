@@ -127,6 +127,22 @@ pub fn decide(
             "no capacity is configured for the workload: the autoscaler replay and its checks were skipped".into(),
         ),
     }
+    // A floor helps only if pods started on it serve before the forecast's target time.
+    if let (Some(replay), Ok(horizon)) = (
+        &comparison.replay,
+        crate::time::HumanDuration::parse(&validation.horizon),
+    ) {
+        let c = &replay.capacity;
+        let lead = c.startup_delay_seconds() + c.predictive.metric_delay.seconds() + c.predictive.cadence.seconds();
+        if lead > horizon.seconds() {
+            notes.push(format!(
+                "the horizon {} is shorter than start-up ({}s, {}) + metric delay + cadence = {lead}s: pods started on a floor serve after the time it was sized for",
+                validation.horizon,
+                c.startup_delay_seconds(),
+                replay.startup_delay_source.as_str()
+            ));
+        }
+    }
     // The verdict on the workload, by `mttd assess`'s rules on the same evidence.
     let assessment = comparison.shape.clone().map(|shape| {
         let (verdict, reasons) = assess::verdict(&assess::figures(shape, validation, comparison.replay.as_ref()));
@@ -318,6 +334,34 @@ mod tests {
         let d = verdict(&policy, &validation(0.8), &comparison(9.0, 10.0, None), None);
         assert!(d.assessment.is_none());
         assert_eq!(failed(&d), vec!["workload_verdict_predictive"]);
+    }
+
+    #[test]
+    fn a_start_up_longer_than_the_horizon_allows_is_noted() {
+        let mut slow = replay((10.0, 2, 1000.0), (10.0, 2, 1000.0), (5.0, 2, 1000.0));
+        slow["capacity"]["startup_delay"] = json!("12m");
+        let d = verdict(
+            &GatePolicy::default(),
+            &validation(0.8),
+            &comparison(9.0, 10.0, Some(slow)),
+            None,
+        );
+        assert!(
+            d.notes.iter().any(|n| n.contains("shorter than start-up (720s")),
+            "{:?}",
+            d.notes
+        );
+        let d = verdict(
+            &GatePolicy::default(),
+            &validation(0.8),
+            &comparison(
+                9.0,
+                10.0,
+                Some(replay((10.0, 2, 1000.0), (10.0, 2, 1000.0), (5.0, 2, 1000.0))),
+            ),
+            None,
+        );
+        assert!(d.notes.is_empty(), "1m + 1m + 5m within 15m: {:?}", d.notes);
     }
 
     #[test]
