@@ -18,14 +18,14 @@ mkdir -p "$work/small"
 cd "$work"
 
 # The demo export, cut to its last 6 days; its config with a 1-day shadow window.
-"$bin/mttd" run --demo --store demo-store --work-dir demo-out >/dev/null
+"$bin/mttd" run --demo --store demo-store --work-dir demo-out >/dev/null 2>&1
 {
   head -1 demo-out/demo/workload.csv
   tail -n $((6 * 1440 * 3)) demo-out/demo/workload.csv
 } >small/workload.csv
 cp demo-out/demo/mttd.yaml small/mttd.yaml
 printf 'split:\n  shadow_window: 1d\n' >>small/mttd.yaml
-"$bin/mttd" run --config small/mttd.yaml --store store --work-dir out >/dev/null
+"$bin/mttd" run --config small/mttd.yaml --store store --work-dir out >/dev/null 2>&1
 d=out/demo-api
 
 hyperfine --warmup 3 --runs "$runs" -N --export-markdown starts.md \
