@@ -1,5 +1,6 @@
 //! Reports for people: Markdown with an SVG plot of forecast, interval and actual. The SVG is
-//! written by hand (a few paths and labels): deterministic bytes, no font or graphics library.
+//! written by hand (paths, gridlines, ticks at whole hours or days, round value ticks, the unit,
+//! labels): deterministic bytes, no font or graphics library.
 
 use std::fmt::Write;
 
@@ -13,9 +14,12 @@ const MARGIN: f64 = 56.0;
 /// The plot shows the last two days of 1-minute data at most.
 const MAX_POINTS: usize = 2880;
 
-/// A line chart over time: optional band, lines, axes with the range, a legend.
+/// A line chart over time: optional band, lines, a time axis with ticks at whole hours or days
+/// (UTC), a value axis with round ticks, gridlines, the value's unit, a legend.
 struct Chart<'a> {
     title: &'a str,
+    /// What the values measure, written along the value axis.
+    unit: &'a str,
     x: &'a [i64],
     band: Option<(Vec<f64>, Vec<f64>, &'a str)>,
     lines: Vec<(&'a str, &'a str, Vec<f64>)>,
@@ -39,6 +43,9 @@ impl Chart<'_> {
         if hi.is_nan() || hi <= lo {
             hi = lo + 1.0;
         }
+        // Round the value range out to the ticks.
+        let step = nice_step((hi - lo) / 5.0);
+        let (lo, hi) = ((lo / step).floor() * step, (hi / step).ceil() * step);
         let t0 = self.x.first().copied().unwrap_or(0);
         let t1 = self.x.last().copied().unwrap_or(1).max(t0 + 1);
         let px = |t: i64| MARGIN + (t - t0) as f64 / (t1 - t0) as f64 * (WIDTH - 2.0 * MARGIN);
@@ -80,26 +87,43 @@ impl Chart<'_> {
             let _ = write!(legend, r#"<tspan fill="{color}">{}</tspan>  "#, escape(label));
         }
         let (b, r) = (HEIGHT - MARGIN, WIDTH - MARGIN);
+        // Gridlines and labels: values, then times.
+        let mut v = lo;
+        while v <= hi + step / 2.0 {
+            let y = py(v);
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{MARGIN}" y1="{y:.1}" x2="{r}" y2="{y:.1}" stroke="#e0e0e0"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+                MARGIN - 4.0,
+                y + 4.0,
+                tick_label(v, step)
+            );
+            v += step;
+        }
+        for (t, label) in time_ticks(t0, t1) {
+            let x = px(t);
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{x:.1}" y1="{MARGIN}" x2="{x:.1}" y2="{b}" stroke="#e0e0e0"/><text x="{x:.1}" y="{}" text-anchor="middle">{label}</text>"##,
+                b + 16.0
+            );
+        }
         let _ = writeln!(
             svg,
             r##"<line x1="{MARGIN}" y1="{b}" x2="{r}" y2="{b}" stroke="#636363"/><line x1="{MARGIN}" y1="{MARGIN}" x2="{MARGIN}" y2="{b}" stroke="#636363"/>"##
         );
         let _ = writeln!(
             svg,
-            r#"<text x="{MARGIN}" y="{}">{}</text><text x="{r}" y="{}" text-anchor="end">{}</text>"#,
-            b + 18.0,
+            r#"<text x="{MARGIN}" y="{}">{} to {} (UTC)</text>"#,
+            b + 34.0,
             rfc3339(t0),
-            b + 18.0,
             rfc3339(t1)
         );
         let _ = writeln!(
             svg,
-            r#"<text x="{}" y="{}" text-anchor="end">{}</text><text x="{}" y="{b}" text-anchor="end">{}</text>"#,
-            MARGIN - 4.0,
-            MARGIN + 4.0,
-            axis_number(hi),
-            MARGIN - 4.0,
-            axis_number(lo)
+            r#"<text transform="translate(14,{:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
+            HEIGHT / 2.0,
+            escape(self.unit)
         );
         let _ = writeln!(
             svg,
@@ -111,12 +135,14 @@ impl Chart<'_> {
     }
 }
 
-/// SVG of the holdout: the interval as a band, the forecast and the actual as lines.
-pub fn forecast_svg(series: &HoldoutSeries, title: &str) -> String {
+/// SVG of the holdout: the interval as a band, the forecast and the actual as lines; `unit` is
+/// what the target measures.
+pub fn forecast_svg(series: &HoldoutSeries, title: &str, unit: &str) -> String {
     let from = series.timestamps.len().saturating_sub(MAX_POINTS);
     let preds = &series.predictions[from..];
     Chart {
         title,
+        unit,
         x: &series.timestamps[from..],
         band: Some((
             preds.iter().map(|p| p.lower).collect(),
@@ -131,8 +157,9 @@ pub fn forecast_svg(series: &HoldoutSeries, title: &str) -> String {
     .render()
 }
 
-/// SVG of the replay: demand and the serving capacity of each policy, once per data interval.
-pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str) -> String {
+/// SVG of the replay: demand and the serving capacity of each policy, once per data interval;
+/// `unit` is what the target (the demand) measures.
+pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str, unit: &str) -> String {
     let per_row = traces.ticks_per_row.max(1);
     let rows = traces.reactive.demand.len() / per_row;
     let from = rows.saturating_sub(MAX_POINTS);
@@ -146,6 +173,7 @@ pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str) -> String {
     let capacity = |t: &crate::replay::Trace| sample(&|i| t.serving[i] as f64 * traces.per_replica);
     Chart {
         title,
+        unit,
         x: &x,
         band: None,
         lines: vec![
@@ -158,12 +186,63 @@ pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str) -> String {
     .render()
 }
 
-/// A number short enough for the axis: about four significant digits.
-fn axis_number(v: f64) -> String {
-    match v.abs() {
-        a if a >= 1000.0 => format!("{v:.0}"),
-        a if a >= 10.0 => format!("{v:.1}"),
-        _ => format!("{v:.3}"),
+/// A round step (1, 2, 2.5 or 5 × a power of ten) of at least `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if !raw.is_finite() || raw <= 0.0 {
+        return 1.0;
+    }
+    let power = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|s| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * power)
+}
+
+/// Ticks at whole hours or days (UTC) between `t0` and `t1`, at most about ten: the label is the
+/// hour (`06:00`), or the date at midnight and for steps of a day or more (`Jan 02`).
+fn time_ticks(t0: i64, t1: i64) -> Vec<(i64, String)> {
+    const HOUR: i64 = 3600;
+    let span = (t1 - t0).max(1);
+    let step = [1, 2, 3, 6, 12, 24, 48, 7 * 24, 14 * 24, 28 * 24]
+        .iter()
+        .map(|h| h * HOUR)
+        .find(|s| span / s <= 10)
+        .unwrap_or(span.max(HOUR));
+    let first = t0.div_euclid(step) * step + if t0.rem_euclid(step) == 0 { 0 } else { step };
+    (0..)
+        .map(|i| first + i * step)
+        .take_while(|t| *t <= t1)
+        .map(|t| {
+            let at = chrono::DateTime::from_timestamp(t, 0).unwrap_or_default();
+            let label = if step >= 24 * HOUR || t.rem_euclid(24 * HOUR) == 0 {
+                at.format("%b %d").to_string()
+            } else {
+                at.format("%H:%M").to_string()
+            };
+            (t, label)
+        })
+        .collect()
+}
+
+/// A value tick's label with as many decimals as its step needs (0 for 50, 1 for 2.5 × 10⁻¹…).
+fn tick_label(v: f64, step: f64) -> String {
+    let mut decimals = 0usize;
+    while decimals < 9
+        && ((step * 10f64.powi(decimals as i32)).round() - step * 10f64.powi(decimals as i32)).abs() > 1e-6
+    {
+        decimals += 1;
+    }
+    // -0 is 0.
+    format!("{:.*}", decimals, if v.abs() < step * 1e-9 { 0.0 } else { v })
+}
+
+/// The value axis' label for a target: its series name, or "target" for a long query.
+pub fn unit_of(target: &str) -> String {
+    if target.chars().count() <= 40 {
+        target.to_string()
+    } else {
+        "target (the config's query)".into()
     }
 }
 
@@ -227,4 +306,47 @@ pub fn validation_markdown(v: &Validation, plot_file: &str) -> String {
         }
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_carry_the_decimals_their_step_needs() {
+        assert_eq!(tick_label(400.0, 100.0), "400");
+        assert_eq!(tick_label(0.0, 100.0), "0");
+        assert_eq!(tick_label(0.75, 0.25), "0.75");
+        assert_eq!(tick_label(7.5, 2.5), "7.5");
+        assert_eq!(tick_label(-1e-17, 0.5), "0.0");
+    }
+
+    #[test]
+    fn value_steps_are_round() {
+        assert_eq!(nice_step(0.7), 1.0);
+        assert_eq!(nice_step(1.3), 2.0);
+        assert_eq!(nice_step(2.2), 2.5);
+        assert_eq!(nice_step(37.0), 50.0);
+        assert_eq!(nice_step(100.0), 100.0);
+        assert_eq!(nice_step(0.0), 1.0);
+    }
+
+    #[test]
+    fn time_ticks_fall_on_whole_hours_or_days() {
+        let t0 = 1_767_225_600 + 90 * 60; // 2026-01-01T01:30:00Z
+        let two_days = time_ticks(t0, t0 + 2 * 86_400);
+        assert!(two_days.len() <= 10 && two_days.len() >= 4, "{two_days:?}");
+        assert!(two_days.iter().all(|(t, _)| t % (6 * 3600) == 0), "{two_days:?}");
+        assert_eq!(two_days[0].1, "06:00");
+        assert!(
+            two_days.iter().any(|(_, l)| l == "Jan 02"),
+            "midnight shows the date: {two_days:?}"
+        );
+        let month = time_ticks(t0, t0 + 30 * 86_400);
+        assert!(
+            month.len() <= 10 && month.iter().all(|(t, _)| t % 86_400 == 0),
+            "{month:?}"
+        );
+        assert!(month.iter().all(|(_, l)| l.starts_with("Jan") || l.starts_with("Feb")));
+    }
 }

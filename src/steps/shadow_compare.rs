@@ -61,7 +61,7 @@ impl Step for Args {
             );
             write_atomic(
                 &self.out.join(REPLAY_PLOT_FILE),
-                report::replay_svg(&traces, &title).as_bytes(),
+                report::replay_svg(&traces, &title, &report::unit_of(&data_manifest.target)).as_bytes(),
             )?;
         }
         comparison.write(&self.out.join(COMPARISON_FILE))?;

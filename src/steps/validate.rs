@@ -42,7 +42,7 @@ impl Step for Args {
         );
         write_atomic(
             &self.out.join(PLOT_FILE),
-            report::forecast_svg(&series, &title).as_bytes(),
+            report::forecast_svg(&series, &title, &report::unit_of(&data_manifest.target)).as_bytes(),
         )?;
         write_atomic(
             &self.out.join(REPORT_FILE),
