@@ -323,3 +323,68 @@ fn the_shipped_objects_validate_and_agree_with_each_other() {
     assert_eq!(trigger["metricType"], "AverageValue");
     assert_eq!(trigger["metadata"]["threshold"], "1");
 }
+
+#[test]
+fn the_dashboard_is_a_valid_configmap_and_every_query_runs_on_prometheus() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grafana/dashboard.yaml");
+    let configmap: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        configmap["metadata"]["labels"]["grafana_dashboard"], "1",
+        "the sidecar's label"
+    );
+    common::assert_valid_kubernetes(&[("dashboard".into(), configmap.clone())]);
+    let dashboard: Value = serde_json::from_str(configmap["data"]["mttd.json"].as_str().unwrap()).unwrap();
+    let demand = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "demand")
+        .unwrap()["query"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let templates = ["templates/forecast.yaml", "templates/retrain.yaml"]
+        .map(|f| std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap())
+        .join("\n");
+    let prometheus = servers::prometheus(None, &[]);
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            // Grafana's variables as it fills them in, then the query as Prometheus runs it.
+            let filled = expr
+                .replace("${demand}", &demand)
+                .replace("$workload", "api")
+                .replace("$__range", "1d");
+            query(&prometheus, &filled);
+            queries += 1;
+            // Every metric it reads is one mttd exports: a template's metric (Argo adds the
+            // prefix) or one the forecast step pushes.
+            for (i, _) in expr.match_indices("argo_workflows_") {
+                let name: String = expr[i + "argo_workflows_".len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(
+                    templates.contains(&format!("name: {name}\n")),
+                    "{name} is no template's metric"
+                );
+            }
+            for (i, _) in expr
+                .match_indices("mttd_")
+                .filter(|(i, _)| !expr[..*i].ends_with("argo_workflows_"))
+            {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                use mttd::floor_metric::{FLOOR_METRIC, FLOOR_TIMESTAMP_METRIC, HEADROOM_METRIC};
+                assert!(
+                    [FLOOR_METRIC, FLOOR_TIMESTAMP_METRIC, HEADROOM_METRIC].contains(&name.as_str()),
+                    "{name} is not pushed by the forecast step"
+                );
+            }
+        }
+    }
+    assert!(queries >= 10, "{queries}");
+}
