@@ -132,6 +132,8 @@ pub struct ReplayInputs {
     pub demand: Vec<f64>,
     /// See [`Forecasts::by_target`].
     pub forecasts: Vec<Option<Forecast>>,
+    /// The model's interval level.
+    pub level: f64,
 }
 
 impl ReplayInputs {
@@ -140,6 +142,7 @@ impl ReplayInputs {
             by_target: &self.forecasts,
             horizon_rows: self.horizon_rows,
             calendar,
+            level: self.level,
         }
     }
 }
@@ -205,6 +208,7 @@ pub fn replay_inputs(data: &Dataset, meta: &DatasetManifest, window: &Interval, 
         horizon_rows: h,
         demand,
         forecasts,
+        level: model.interval.level,
     })
 }
 

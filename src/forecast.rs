@@ -6,8 +6,8 @@
 
 use crate::contract::capacity::CapacityConfig;
 use crate::contract::deploy::{
-    DecisionRecord, Fallback, FallbackReason, ForecastValue, Headroom, HeadroomConfig, Recommendation,
-    RecommendationKind, Recorded, SetBy, Surge,
+    DecisionRecord, Fallback, FallbackReason, ForecastValue, Headroom, HeadroomConfig, IntervalTracking,
+    PendingForecast, Recommendation, RecommendationKind, Recorded, SetBy, Surge,
 };
 use crate::contract::document::ApiVersion;
 use crate::contract::interval::Interval;
@@ -16,7 +16,7 @@ use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::features;
 use crate::model::PromotedModel;
-use crate::policy::{floor_for, Distrust, Floor, Forecast};
+use crate::policy::{floor_for, track_interval, Distrust, Floor, Forecast};
 use crate::replay::hpa;
 use crate::source::{RawSeries, SourceDescription};
 use crate::time::{parse_timestamp, rfc3339};
@@ -90,6 +90,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         surge: None,
         decision: None,
         headroom: None,
+        interval_tracking: None,
     };
     // The latest demand the HPA's metric sees, for the decision record (a finite one only: the
     // record is read back as the next run's state).
@@ -103,6 +104,12 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             upper: f.upper,
         });
         rec.decision = demand.map(|d| decision_record(capacity, d, running, None, shown.as_ref()));
+        // The adaptive interval's memory is kept as it was: nothing was acted on.
+        rec.interval_tracking = capacity
+            .predictive
+            .adaptive_interval
+            .as_ref()
+            .and(input.previous.and_then(|p| p.interval_tracking.clone()));
         // No trusted forecast, no balloon.
         rec.headroom = headroom(deploy.headroom.as_ref(), capacity, None, running, rec.decision.as_ref());
         Ok(rec)
@@ -170,20 +177,34 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             ),
         );
     }
+    // The adaptive interval: the forecasts whose target time has passed are scored against what
+    // happened, and the half-width tracks the misses.
+    let calibrated = (prediction.upper - prediction.lower) / 2.0;
+    let mut tracking = capacity.predictive.adaptive_interval.as_ref().map(|a| {
+        tracked(
+            input.previous.and_then(|p| p.interval_tracking.as_ref()),
+            calibrated,
+            promoted.model.interval.level,
+            a.rate * calibrated,
+            samples,
+            last,
+        )
+    });
+    let half = tracking.as_ref().map_or(calibrated, |t| t.half_width);
+    let target_time = latest_slot + config.label.horizon.seconds();
     rec.forecast = Some(ForecastValue {
-        target_time: rfc3339(latest_slot + config.label.horizon.seconds()),
+        target_time: rfc3339(target_time),
         point: prediction.point,
-        lower: prediction.lower,
-        upper: prediction.upper,
+        lower: prediction.point - half,
+        upper: prediction.point + half,
     });
     let recent_counts: Vec<u32> = recent.iter().map(|r| r.replicas).collect();
     let forecast = Forecast {
         point: prediction.point,
-        lower: prediction.lower,
-        upper: prediction.upper,
+        lower: prediction.point - half,
+        upper: prediction.point + half,
     };
     // The declared events at the forecast's target time.
-    let target_time = latest_slot + config.label.horizon.seconds();
     let events = config
         .calendar
         .as_ref()
@@ -212,6 +233,14 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         running,
         rec.decision.as_ref(),
     );
+    if let Some(t) = tracking.as_mut() {
+        t.pending.push(PendingForecast {
+            target_time: rfc3339(target_time),
+            point: prediction.point,
+            half_width: half,
+        });
+    }
+    rec.interval_tracking = tracking;
     rec.needed_replicas = Some(floor.needed);
     rec.replicas = Some(floor.replicas);
     rec.guardrails = floor.guardrails;
@@ -248,6 +277,43 @@ pub fn decision_record(
         set_by,
         changed_outcome: final_replicas > reactive,
     }
+}
+
+/// The adaptive interval's state after scoring the pending forecasts whose target time has
+/// passed (`latest`: the latest target sample's time) against the samples at their target times,
+/// in the order they were made. The first run starts from the model's calibrated half-width.
+fn tracked(
+    previous: Option<&IntervalTracking>,
+    calibrated: f64,
+    level: f64,
+    step: f64,
+    samples: &[(i64, f64)],
+    latest: i64,
+) -> IntervalTracking {
+    let mut state = previous.cloned().unwrap_or(IntervalTracking {
+        half_width: calibrated,
+        pending: Vec::new(),
+        scored: 0,
+        missed: 0,
+    });
+    let mut waiting = Vec::new();
+    for p in std::mem::take(&mut state.pending) {
+        let Some(t) = parse_timestamp(&p.target_time) else {
+            continue;
+        };
+        if t > latest {
+            waiting.push(p);
+            continue;
+        }
+        if let Ok(i) = samples.binary_search_by_key(&t, |s| s.0) {
+            let missed = (samples[i].1 - p.point).abs() > p.half_width;
+            state.half_width = track_interval(state.half_width, missed, level, step);
+            state.scored += 1;
+            state.missed += u64::from(missed);
+        }
+    }
+    state.pending = waiting;
+    state
 }
 
 /// The balloon for `forecast` (None: a fallback, 0 pods), when headroom is configured and the

@@ -113,6 +113,12 @@ pub fn floor_for(
     })
 }
 
+/// The adaptive interval's update after one scored forecast
+/// (`contract::capacity::AdaptiveInterval`): `step` is rate × the calibrated half-width.
+pub fn track_interval(half_width: f64, missed: bool, level: f64, step: f64) -> f64 {
+    (half_width + step * (f64::from(u8::from(missed)) - (1.0 - level))).max(0.0)
+}
+
 /// Applies min/max (the operator's floor and the cap), the observation window and the
 /// scale-down step to `needed`, given the current floor and the recent counts; says which
 /// guardrails acted, and which one set the result (the last to change it).
@@ -219,6 +225,20 @@ mod tests {
         );
         cap.predictive.max_relative_interval_width = 0.1;
         assert!(floor_for(&f, None, &[], &cap, &[]).is_err(), "too wide to act on");
+    }
+
+    #[test]
+    fn the_tracked_half_width_widens_after_misses_and_narrows_slowly_after_hits() {
+        // Level 0.8: a miss adds 0.8 × step, a hit takes 0.2 × step away; never below 0.
+        assert!((track_interval(10.0, true, 0.8, 1.0) - 10.8).abs() < 1e-12);
+        assert!((track_interval(10.0, false, 0.8, 1.0) - 9.8).abs() < 1e-12);
+        assert_eq!(track_interval(0.1, false, 0.8, 1.0), 0.0);
+        // At the level's miss rate (1 in 5) it stands still on average.
+        let mut h = 10.0;
+        for i in 0..1000 {
+            h = track_interval(h, i % 5 == 0, 0.8, 0.5);
+        }
+        assert!((h - 10.0).abs() < 0.5, "{h}");
     }
 
     #[test]

@@ -145,6 +145,21 @@ pub struct PredictiveConfig {
     pub max_scale_down_step: Option<u32>,
     /// Lower the floor only to the highest count asked for during this window.
     pub scale_down_observation_window: HumanDuration,
+    /// Adapt the interval to the live errors (absent: the model's calibrated interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive_interval: Option<AdaptiveInterval>,
+}
+
+/// Quantile tracking of the interval's half-width (Angelopoulos, Candès and Tibshirani, "Conformal
+/// PID control for time series prediction", 2023: the P term): each forecast whose target time
+/// has passed moves the half-width by `rate` × the calibrated half-width × (miss − (1 − level)),
+/// so a run of misses widens it and hits narrow it slowly, holding coverage near the level when
+/// the workload drifts. The forecast step carries it in its state; the replay tracks it the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveInterval {
+    #[schemars(range(min = 0.0, max = 10.0))]
+    pub rate: f64,
 }
 
 impl Default for PredictiveConfig {
@@ -157,6 +172,7 @@ impl Default for PredictiveConfig {
             max_relative_interval_width: 1.0,
             max_scale_down_step: None,
             scale_down_observation_window: dur("10m"),
+            adaptive_interval: None,
         }
     }
 }

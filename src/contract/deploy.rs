@@ -256,6 +256,26 @@ pub struct ForecastValue {
     pub upper: f64,
 }
 
+/// The adaptive interval between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntervalTracking {
+    pub half_width: f64,
+    /// Forecasts made and acted on whose target time has not passed (scored when it has).
+    pub pending: Vec<PendingForecast>,
+    /// Forecasts scored so far, and how many missed (the actual outside the interval used).
+    pub scored: u64,
+    pub missed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PendingForecast {
+    pub target_time: String,
+    pub point: f64,
+    pub half_width: f64,
+}
+
 /// A recommendation recorded for the scale-down observation window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -309,6 +329,10 @@ pub struct Recommendation {
     /// Node headroom, when `deploy.headroom` is configured and the running count is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headroom: Option<Headroom>,
+    /// The adaptive interval's memory (`capacity.predictive.adaptive_interval`): its half-width
+    /// now and the forecasts not yet scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_tracking: Option<IntervalTracking>,
     /// The decision record (absent when no demand sample could be read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionRecord>,

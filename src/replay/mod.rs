@@ -14,7 +14,7 @@ use crate::contract::calendar::CalendarConfig;
 use crate::contract::capacity::{CapacityConfig, Combine, StartupDelaySource};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
 use crate::contract::deploy::Actuation;
-use crate::policy::{floor_for, Forecast};
+use crate::policy::{floor_for, track_interval, Forecast};
 use hpa::Hpa;
 
 /// The forecasts a model makes over the window, indexed by *target* row: `by_target[t]` is the
@@ -27,6 +27,16 @@ pub struct Forecasts<'a> {
     /// The workload's calendar: the declared events at each forecast's target time adjust it
     /// as the forecast step does (`policy::floor_for`).
     pub calendar: Option<&'a CalendarConfig>,
+    /// The interval's level (the model's), for the adaptive interval.
+    pub level: f64,
+}
+
+/// The adaptive interval as the forecast step carries it: the half-width, and the forecasts acted
+/// on and not yet scored (target row, point, half-width used).
+#[derive(Debug, Clone)]
+struct Tracking {
+    half_width: f64,
+    pending: Vec<(i64, f64, f64)>,
 }
 
 /// A floor the predictive policy set: when (seconds from the window's start, a cadence tick)
@@ -113,6 +123,7 @@ pub fn replay(
     }
     let mut floor: Option<u32> = None;
     let mut remembered: Vec<(i64, u32)> = Vec::new();
+    let mut tracking: Option<Tracking> = None;
     let metric_lag = (capacity.hpa.metric_delay.seconds().max(0) / tick) as usize;
     let mut trace = Trace {
         tick_seconds: tick,
@@ -145,11 +156,43 @@ pub fn replay(
                     let made = usize::try_from(target_row)
                         .ok()
                         .and_then(|t| f.by_target.get(t).copied().flatten());
+                    // The adaptive interval, as the forecast step tracks it: the forecasts whose
+                    // target row has arrived are scored, in order, against the demand there.
+                    let mut trial = tracking.clone();
+                    let made = match (made, policy.adaptive_interval.as_ref()) {
+                        (Some(fc), Some(adaptive)) => {
+                            let calibrated = (fc.upper - fc.lower) / 2.0;
+                            let t = trial.get_or_insert(Tracking {
+                                half_width: calibrated,
+                                pending: Vec::new(),
+                            });
+                            let (due, waiting): (Vec<_>, Vec<_>) =
+                                t.pending.iter().partition(|(row, _, _)| *row <= made_from);
+                            for (row, point, half) in due {
+                                if let Some(actual) = usize::try_from(row).ok().and_then(|r| demand.get(r)) {
+                                    let missed = (actual - point).abs() > half;
+                                    t.half_width =
+                                        track_interval(t.half_width, missed, f.level, adaptive.rate * calibrated);
+                                }
+                            }
+                            t.pending = waiting;
+                            Some(Forecast {
+                                point: fc.point,
+                                lower: fc.point - t.half_width,
+                                upper: fc.point + t.half_width,
+                            })
+                        }
+                        (made, _) => made,
+                    };
                     let target_time = start + target_row * row_seconds;
                     let events = f.calendar.map(|c| c.events_at(target_time)).unwrap_or_default();
                     floor = match made.map(|fc| floor_for(&fc, floor, &recent, capacity, &events)) {
                         Some(Ok(set)) => {
                             remembered.push((at, set.remembered));
+                            if let (Some(mut t), Some(fc)) = (trial, made) {
+                                t.pending.push((target_row, fc.point, t.half_width));
+                                tracking = Some(t);
+                            }
                             Some(set.replicas)
                         }
                         // A gap or a forecast not trusted: the forecast step falls back, and
@@ -392,6 +435,7 @@ mod tests {
                 by_target: &forecast,
                 horizon_rows: 15,
                 calendar: None,
+                level: 0.8,
             };
             let predictive = replay(&demand, 0, 60, &cap, actuation, Some(&f));
             let p = measure(&predictive, &cap, &saturations, 900);
@@ -417,6 +461,7 @@ mod tests {
             by_target: &asked,
             horizon_rows: 1,
             calendar: None,
+            level: 0.8,
         };
         let replicas = |actuation| {
             let trace = replay(&demand, 0, 60, &cap, actuation, Some(&f));
@@ -450,7 +495,7 @@ mod tests {
             cap.predictive.combine = if alone { Combine::Alone } else { Combine::Max };
             cap.predictive.max_scale_down_step = step;
             let forecast: Vec<Option<Forecast>> = perfect(&demand, 15).iter().enumerate().map(|(i, v)| exact((v.unwrap().point + noise[i % noise.len()]).max(0.0))).collect();
-            for f in [None, Some(Forecasts { by_target: &forecast, horizon_rows: 15, calendar: None })] {
+            for f in [None, Some(Forecasts { by_target: &forecast, horizon_rows: 15, calendar: None, level: 0.8 })] {
                 let trace = replay(&demand, 0, 60, &cap, actuation, f.as_ref());
                 prop_assert!(trace.replicas.iter().all(|&r| r >= cap.min_replicas && r <= cap.max_replicas));
             }
@@ -469,7 +514,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, f)| f.filter(|_| !gaps[i % gaps.len()]))
                 .collect();
-            let f = Forecasts { by_target: &forecast, horizon_rows: h, calendar: None };
+            let f = Forecasts { by_target: &forecast, horizon_rows: h, calendar: None, level: 0.8 };
             let trace = replay(&demand, start_minute * 60, 60, &cap, Actuation::MinReplicasPatch, Some(&f));
             for (i, floor) in floors_in_force(&trace, cap.min_replicas).iter().enumerate() {
                 prop_assert!(trace.replicas[i] >= *floor, "tick {}: {} replicas under the floor {}", i, trace.replicas[i], floor);
@@ -507,7 +552,7 @@ mod tests {
         fn replay_is_deterministic(demand in demand_strategy()) {
             let cap = capacity(2, 40, "2m");
             let forecast = perfect(&demand, 15);
-            let f = Forecasts { by_target: &forecast, horizon_rows: 15, calendar: None };
+            let f = Forecasts { by_target: &forecast, horizon_rows: 15, calendar: None, level: 0.8 };
             for a in [Actuation::FloorMetric, Actuation::MinReplicasPatch] {
                 prop_assert_eq!(replay(&demand, 0, 60, &cap, a, Some(&f)), replay(&demand, 0, 60, &cap, a, Some(&f)));
                 prop_assert_eq!(replay(&demand, 0, 60, &cap, a, None), replay(&demand, 0, 60, &cap, a, None));

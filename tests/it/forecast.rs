@@ -189,6 +189,65 @@ fn assisted_mode_patches_the_hpa_floor_within_the_guardrails() {
     assert_eq!(patch["spec"]["minReplicas"], 2, "the operator's floor restored");
 }
 
+#[test]
+fn the_adaptive_interval_scores_a_forecast_once_its_time_has_passed() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+    let adaptive = std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
+        "  max_replicas: 40\n",
+        "  max_replicas: 40\n  predictive:\n    adaptive_interval:\n      rate: 0.5\n",
+    );
+    // The export as it was 30 minutes before its end, then whole.
+    let csv = small_csv(6);
+    let lines: Vec<&str> = csv.lines().collect();
+    let earlier = lines[..lines.len() - 60].join("\n") + "\n";
+    std::fs::write(root.join("earlier.csv"), earlier).unwrap();
+    std::fs::write(root.join("earlier.yaml"), adaptive.replace("data.csv", "earlier.csv")).unwrap();
+    std::fs::write(root.join("adaptive.yaml"), &adaptive).unwrap();
+    let first = forecast(root, "earlier.yaml", &["--now", "latest"]);
+    let t = &first["interval_tracking"];
+    assert_eq!(
+        (t["scored"].as_u64(), t["pending"].as_array().unwrap().len()),
+        (Some(0), 1)
+    );
+    let calibrated =
+        (first["forecast"]["upper"].as_f64().unwrap() - first["forecast"]["lower"].as_f64().unwrap()) / 2.0;
+    assert_eq!(
+        t["half_width"].as_f64(),
+        Some(calibrated),
+        "the first run starts from the model's"
+    );
+    std::fs::copy(root.join("out/recommendation.json"), root.join("state.json")).unwrap();
+    // 30 minutes on, the first forecast's target (15 minutes after its data) has passed.
+    let second = forecast(root, "adaptive.yaml", &["--now", "latest", "--state", "state.json"]);
+    let t = &second["interval_tracking"];
+    assert_eq!(t["scored"], 1, "{t}");
+    let pending = &first["interval_tracking"]["pending"][0];
+    let target = mttd::time::parse_timestamp(pending["target_time"].as_str().unwrap()).unwrap();
+    let actual: f64 = csv
+        .lines()
+        .find(|l| l.starts_with(&mttd::time::rfc3339(target)) && l.contains(",rps,"))
+        .unwrap()
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let missed = (actual - pending["point"].as_f64().unwrap()).abs() > pending["half_width"].as_f64().unwrap();
+    assert_eq!(t["missed"].as_u64(), Some(u64::from(missed)));
+    let expected = mttd::policy::track_interval(calibrated, missed, 0.8, 0.5 * calibrated);
+    assert!(
+        (t["half_width"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{t} vs {expected}"
+    );
+    let width = second["forecast"]["upper"].as_f64().unwrap() - second["forecast"]["lower"].as_f64().unwrap();
+    assert!(
+        (width / 2.0 - expected).abs() < 1e-9,
+        "the forecast uses the tracked half-width"
+    );
+}
+
 /// The latest `rps` sample of `root/data.csv` (what the HPA's metric sees last).
 fn latest_demand(root: &Path) -> f64 {
     let csv = std::fs::read_to_string(root.join("data.csv")).unwrap();

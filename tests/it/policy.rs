@@ -176,20 +176,25 @@ fn policies() -> impl Strategy<Value = PredictiveConfig> {
         prop::option::of(1u32..4),
         prop::sample::select(vec!["0s", "10m", "30m"]),
         prop::sample::select(vec![0.3, 1.0, 10.0]),
+        // The adaptive interval's rate, or none.
+        prop::option::of(prop::sample::select(vec![0.05, 0.5])),
     )
-        .prop_map(|(point, cadence, delay, step, window, width)| PredictiveConfig {
-            bound: if point {
-                ForecastBound::Point
-            } else {
-                ForecastBound::Upper
+        .prop_map(
+            |(point, cadence, delay, step, window, width, adaptive)| PredictiveConfig {
+                bound: if point {
+                    ForecastBound::Point
+                } else {
+                    ForecastBound::Upper
+                },
+                cadence: dur(cadence),
+                metric_delay: dur(delay),
+                max_scale_down_step: step,
+                scale_down_observation_window: dur(window),
+                max_relative_interval_width: width,
+                adaptive_interval: adaptive.map(|rate| mttd::contract::capacity::AdaptiveInterval { rate }),
+                ..PredictiveConfig::default()
             },
-            cadence: dur(cadence),
-            metric_delay: dur(delay),
-            max_scale_down_step: step,
-            scale_down_observation_window: dur(window),
-            max_relative_interval_width: width,
-            ..PredictiveConfig::default()
-        })
+        )
 }
 
 proptest! {

@@ -25,7 +25,38 @@ fn holdout(
     let (data, mut meta) = mttd::features::extract(&config, &raw, &source).unwrap();
     meta.dataset_sha256 = mttd::contract::sha256_hex(&data.to_parquet().unwrap());
     let (model, manifest) = mttd::train::train(&config, &data, &meta).unwrap();
-    let (validation, _) = mttd::evaluate::validate(&model, &manifest, &data, &meta, file).unwrap();
+    let (validation, series) = mttd::evaluate::validate(&model, &manifest, &data, &meta, file).unwrap();
+    // The adaptive interval over the holdout, as the forecast step would track it: each forecast
+    // uses the half-width of its time, and is scored once its target time has passed (h rows on).
+    let h = meta.label.horizon_steps as usize;
+    let level = model.interval.level;
+    for rate in [0.0, 0.05, 0.2] {
+        let calibrated = model.interval.half_width;
+        let (mut half, mut used, mut covered, mut width): (f64, Vec<(usize, f64)>, usize, f64) =
+            (calibrated, Vec::new(), 0, 0.0);
+        for (k, p) in series.predictions.iter().enumerate() {
+            if k >= h {
+                let (j, hw) = used[k - h];
+                let missed = (series.actual[j] - series.predictions[j].point).abs() > hw;
+                half = mttd::policy::track_interval(half, missed, level, rate * calibrated);
+            }
+            used.push((k, half));
+            covered += usize::from((series.actual[k] - p.point).abs() <= half);
+            width += 2.0 * half;
+        }
+        let n = series.predictions.len().max(1) as f64;
+        let coverage = covered as f64 / n;
+        println!(
+            "{file} interval (rate {rate}): coverage {coverage:.3} of {level}, mean width {:.4}",
+            width / n
+        );
+        if rate == 0.05 {
+            assert!(
+                (level - 0.05..=level + 0.05).contains(&coverage),
+                "{file}: the tracked interval covers {coverage}"
+            );
+        }
+    }
     // Capacity sized so that the median demand needs five replicas at the HPA's 70% target;
     // pods take 2 minutes to serve; the deployed policy's defaults (a forecast every 5 minutes
     // from the samples a minute old).
