@@ -66,6 +66,8 @@ pub const VALUE_MODEL_VERSION: &str = "model-version";
 /// alone recommends (or `none`).
 pub const VALUE_SET_BY: &str = "set-by";
 pub const VALUE_REACTIVE_REPLICAS: &str = "reactive-replicas";
+/// The adaptive interval's live coverage so far (1 − missed / scored), or `none`.
+pub const VALUE_LIVE_COVERAGE: &str = "live-coverage";
 /// The surge alert's outcome: `posted`, `failed` or `none`.
 pub const VALUE_ALERT: &str = "alert";
 /// The floor metric's push to the Pushgateway (assisted mode, floor-metric actuation):
@@ -123,6 +125,7 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
             "values/model-version",
             "values/set-by",
             "values/reactive-replicas",
+            "values/live-coverage",
             "values/alert",
             "values/floor-push",
         ],
@@ -201,6 +204,7 @@ mod tests {
             VALUE_MODEL_VERSION,
             VALUE_SET_BY,
             VALUE_REACTIVE_REPLICAS,
+            VALUE_LIVE_COVERAGE,
             VALUE_ALERT,
             VALUE_FLOOR_PUSH,
         ] {

@@ -12,8 +12,8 @@ use crate::contract::deploy::{DeployConfig, Fallback, FallbackReason, Recommenda
 use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
     value_file, CONFIGMAP_FILE, HPA_PATCH_FILE, PROMETHEUS_TEXT_FILE, RECOMMENDATION_FILE, VALUES_DIR, VALUE_ALERT,
-    VALUE_FALLBACK, VALUE_FLOOR_PUSH, VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT, VALUE_REACTIVE_REPLICAS,
-    VALUE_REPLICAS, VALUE_SET_BY, VALUE_UPPER,
+    VALUE_FALLBACK, VALUE_FLOOR_PUSH, VALUE_LIVE_COVERAGE, VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT,
+    VALUE_REACTIVE_REPLICAS, VALUE_REPLICAS, VALUE_SET_BY, VALUE_UPPER,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::error::Error;
@@ -279,7 +279,8 @@ pub fn hpa_patch_yaml(rec: &Recommendation, deploy: &DeployConfig, namespace: Op
 /// `replicas`, `point`, `upper` (a number, or `none`), `fallback` (the reason, or `none`) and
 /// `patch-hpa` (`true` when an HPA patch was written), `model-version` (the promoted version
 /// used, or `none`), `set-by` (what set the replicas, from the decision record, or `none`) and
-/// `reactive-replicas` (what the HPA alone recommends, or `none`).
+/// `reactive-replicas` (what the HPA alone recommends, or `none`), `live-coverage` (the adaptive
+/// interval's coverage so far, or `none`).
 pub fn values(rec: &Recommendation, deploy: &DeployConfig) -> Vec<(&'static str, String)> {
     let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
     let forecast = rec.forecast.as_ref().filter(|_| rec.fallback.is_none());
@@ -315,7 +316,17 @@ pub fn values(rec: &Recommendation, deploy: &DeployConfig) -> Vec<(&'static str,
                 .as_ref()
                 .map_or_else(|| "none".into(), |d| d.reactive_replicas.to_string()),
         ),
+        (
+            VALUE_LIVE_COVERAGE,
+            live_coverage(rec).map_or_else(|| "none".into(), |c| c.to_string()),
+        ),
     ]
+}
+
+/// The adaptive interval's coverage of the forecasts scored so far (none before the first).
+pub fn live_coverage(rec: &Recommendation) -> Option<f64> {
+    let t = rec.interval_tracking.as_ref().filter(|t| t.scored > 0)?;
+    Some(1.0 - t.missed as f64 / t.scored as f64)
 }
 
 /// Prometheus text format, for the node exporter's textfile collector and Argo metrics.
@@ -364,6 +375,19 @@ pub fn prometheus_text(rec: &Recommendation) -> String {
             "mttd_headroom_replicas{{workload=\"{w}\"}} {}\n",
             h.balloon_replicas
         ));
+    }
+    out.push_str("# HELP mttd_interval_half_width The adaptive interval's half-width now, in the target's units.\n# TYPE mttd_interval_half_width gauge\n");
+    out.push_str("# HELP mttd_interval_scored Forecasts scored against what happened, and those the interval missed.\n# TYPE mttd_interval_scored gauge\n");
+    if let Some(t) = &rec.interval_tracking {
+        out.push_str(&format!(
+            "mttd_interval_half_width{{workload=\"{w}\"}} {}\n",
+            t.half_width
+        ));
+        for (outcome, n) in [("all", t.scored), ("missed", t.missed)] {
+            out.push_str(&format!(
+                "mttd_interval_scored{{workload=\"{w}\",outcome=\"{outcome}\"}} {n}\n"
+            ));
+        }
     }
     out.push_str("# HELP mttd_forecast_fallback 1 when the forecast fell back to the reactive baseline.\n# TYPE mttd_forecast_fallback gauge\n");
     let reason = rec.fallback.as_ref().map(|f| f.reason.as_str()).unwrap_or("none");

@@ -246,6 +246,13 @@ fn the_adaptive_interval_scores_a_forecast_once_its_time_has_passed() {
         (width / 2.0 - expected).abs() < 1e-9,
         "the forecast uses the tracked half-width"
     );
+    let coverage = std::fs::read_to_string(root.join("out/values/live-coverage")).unwrap();
+    assert_eq!(coverage, if missed { "0" } else { "1" });
+    let prom = std::fs::read_to_string(root.join("out/forecast.prom")).unwrap();
+    assert!(
+        prom.contains("mttd_interval_scored{workload=\"fc\",outcome=\"all\"} 1\n"),
+        "{prom}"
+    );
 }
 
 /// The latest `rps` sample of `root/data.csv` (what the HPA's metric sees last).

@@ -345,6 +345,7 @@ fn emitted_words() -> BTreeMap<&'static str, Vec<String>> {
         ("patch-hpa", vec!["true".into(), "false".into()]),
         // A replica count, or `none` (values/reactive-replicas).
         ("reactive-replicas", vec!["none".into(), "3".into()]),
+        ("live-coverage", vec!["none".into(), "0.8".into()]),
     ])
 }
 
