@@ -3,7 +3,7 @@
 //! that the on-call sees the prediction where they already look. The alert ends by itself one
 //! horizon later unless the next forecast posts it again.
 
-use crate::contract::deploy::{Recommendation, Surge, SurgeAlertConfig};
+use crate::contract::deploy::{DriftAlertConfig, Recommendation, Surge, SurgeAlertConfig};
 use crate::error::{Error, Result};
 use crate::time::rfc3339;
 
@@ -18,13 +18,7 @@ pub fn surge_alert(
     posted_at: i64,
     horizon: i64,
 ) -> serde_json::Value {
-    let mut labels = serde_json::Map::new();
-    for (k, v) in &config.labels {
-        labels.insert(k.clone(), v.clone().into());
-    }
-    labels.insert("alertname".into(), ALERT_NAME.into());
-    labels.insert("workload".into(), rec.workload.clone().into());
-    labels.insert("severity".into(), config.severity.clone().into());
+    let labels = labels(&config.labels, ALERT_NAME, &rec.workload, &config.severity);
     let forecast = rec.forecast.as_ref();
     let model = rec.model_version.map(|v| format!("v{v}")).unwrap_or_default();
     serde_json::json!({
@@ -53,6 +47,63 @@ pub fn surge_alert(
         "startsAt": rfc3339(posted_at),
         "endsAt": rfc3339(posted_at + horizon),
     })
+}
+
+pub const DRIFT_ALERT_NAME: &str = "MttdForecastDrift";
+
+/// The drift alert when the tracked interval has outgrown `config.max_width_ratio` × the
+/// calibrated one (None otherwise): one Alertmanager alert, ending one horizon later unless the
+/// next forecast posts it again.
+pub fn drift_alert(
+    rec: &Recommendation,
+    config: &DriftAlertConfig,
+    posted_at: i64,
+    horizon: i64,
+) -> Option<serde_json::Value> {
+    let t = rec.interval_tracking.as_ref()?;
+    let ratio = t.half_width / t.calibrated_half_width.max(f64::MIN_POSITIVE);
+    if ratio <= config.max_width_ratio {
+        return None;
+    }
+    let labels = labels(&config.labels, DRIFT_ALERT_NAME, &rec.workload, &config.severity);
+    let model = rec.model_version.map(|v| format!("v{v}")).unwrap_or_default();
+    let coverage = if t.scored > 0 {
+        format!("{:.3}", 1.0 - t.missed as f64 / t.scored as f64)
+    } else {
+        "none".into()
+    };
+    Some(serde_json::json!({
+        "labels": labels,
+        "annotations": {
+            "summary": format!("{}: the forecast's errors are {ratio:.1}× those model {model} was calibrated on", rec.workload),
+            "description": format!(
+                "mttd's adaptive interval for {} has grown to ±{:.4} from the calibrated ±{:.4} ({ratio:.2}×, alert above {}×) over {} scored forecasts, {} of them missed (live coverage {coverage}): the workload has drifted from what the model learned. Retrain it, or put the workload back to advisory mode.",
+                rec.workload, t.half_width, t.calibrated_half_width, config.max_width_ratio, t.scored, t.missed
+            ),
+            "runbook_url": config.runbook_url,
+            "width_ratio": format!("{ratio}"),
+            "live_coverage": coverage,
+            "scored_forecasts": format!("{}", t.scored),
+            "model_version": model,
+        },
+        "startsAt": rfc3339(posted_at),
+        "endsAt": rfc3339(posted_at + horizon),
+    }))
+}
+
+/// An alert's labels: the configured ones, then the alert's name, the workload and the severity.
+fn labels(
+    extra: &std::collections::BTreeMap<String, String>,
+    name: &str,
+    workload: &str,
+    severity: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut labels: serde_json::Map<String, serde_json::Value> =
+        extra.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    labels.insert("alertname".into(), name.into());
+    labels.insert("workload".into(), workload.into());
+    labels.insert("severity".into(), severity.into());
+    labels
 }
 
 /// Posts alerts to Alertmanager, retrying connection errors and 5xx twice (with backoff).

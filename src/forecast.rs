@@ -292,6 +292,7 @@ fn tracked(
 ) -> IntervalTracking {
     let mut state = previous.cloned().unwrap_or(IntervalTracking {
         half_width: calibrated,
+        calibrated_half_width: calibrated,
         pending: Vec::new(),
         scored: 0,
         missed: 0,

@@ -47,6 +47,11 @@ pub struct DeployConfig {
     /// Where assisted mode's floor metric is pushed (needed with `actuation: floor-metric`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushgateway: Option<PushgatewayConfig>,
+    /// Alert the on-call when the model has drifted: the adaptive interval
+    /// (`capacity.predictive.adaptive_interval`) has grown beyond this many times its calibrated
+    /// width — the live errors are that much larger than those it was validated on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_alert: Option<DriftAlertConfig>,
     /// Node headroom: size a low-priority "balloon" of placeholder pods for the forecast's
     /// surge beyond the running replicas, so the cluster autoscaler adds nodes ahead of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,6 +63,29 @@ pub struct DeployConfig {
     /// current capacity by a factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surge_alert: Option<SurgeAlertConfig>,
+}
+
+/// `MttdForecastDrift`: posted to Alertmanager while the tracked half-width exceeds
+/// `max_width_ratio` × the calibrated one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DriftAlertConfig {
+    /// Alertmanager's base URL (alerts are posted to `/api/v2/alerts`).
+    #[schemars(regex(pattern = r"^https?://[^@/]+(/.*)?$"))]
+    pub alertmanager_url: String,
+    #[serde(default = "default_drift_ratio")]
+    #[schemars(range(min = 1.0))]
+    pub max_width_ratio: f64,
+    /// The runbook the alert links to (annotation `runbook_url`).
+    pub runbook_url: String,
+    #[serde(default = "default_severity")]
+    pub severity: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_drift_ratio() -> f64 {
+    2.0
 }
 
 /// The balloon's bound.
@@ -137,6 +165,7 @@ impl Default for DeployConfig {
             actuation: Actuation::FloorMetric,
             pushgateway: None,
             headroom: None,
+            drift_alert: None,
             hpa_name: None,
             surge_alert: None,
         }
@@ -261,6 +290,8 @@ pub struct ForecastValue {
 #[serde(deny_unknown_fields)]
 pub struct IntervalTracking {
     pub half_width: f64,
+    /// The model's calibrated half-width the tracking started from (the drift alert's yardstick).
+    pub calibrated_half_width: f64,
     /// Forecasts made and acted on whose target time has not passed (scored when it has).
     pub pending: Vec<PendingForecast>,
     /// Forecasts scored so far, and how many missed (the actual outside the interval used).

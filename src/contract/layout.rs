@@ -73,6 +73,8 @@ pub const VALUE_ALERT: &str = "alert";
 /// The floor metric's push to the Pushgateway (assisted mode, floor-metric actuation):
 /// `pushed`, `failed` or `none`.
 pub const VALUE_FLOOR_PUSH: &str = "floor-push";
+/// The drift alert's outcome: `posted`, `failed` or `none`.
+pub const VALUE_DRIFT_ALERT: &str = "drift-alert";
 
 /// `mttd run` only: the config's `gate:` policy, written beside the step folders for the gate.
 pub const RUN_GATE_POLICY_FILE: &str = "gate-policy.json";
@@ -128,6 +130,7 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
             "values/live-coverage",
             "values/alert",
             "values/floor-push",
+            "values/drift-alert",
         ],
     },
 ];
@@ -207,6 +210,7 @@ mod tests {
             VALUE_LIVE_COVERAGE,
             VALUE_ALERT,
             VALUE_FLOOR_PUSH,
+            VALUE_DRIFT_ALERT,
         ] {
             assert!(forecast.files.contains(&value_file(name).as_str()), "{name}");
         }

@@ -132,6 +132,17 @@ impl WorkloadConfig {
         }
         if let Some(deploy) = &self.deploy {
             deploy.check(origin)?;
+            let tracks = self
+                .capacity
+                .as_ref()
+                .is_some_and(|c| c.predictive.adaptive_interval.is_some());
+            if deploy.drift_alert.is_some() && !tracks {
+                return Err(Error::field(
+                    origin,
+                    "/deploy/drift_alert",
+                    "measures drift by the adaptive interval: set `capacity.predictive.adaptive_interval: {rate: 0.05}`",
+                ));
+            }
         }
         if let Some(calendar) = &self.calendar {
             calendar.check(origin)?;

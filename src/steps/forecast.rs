@@ -12,8 +12,8 @@ use crate::contract::deploy::{DeployConfig, Fallback, FallbackReason, Recommenda
 use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
     value_file, CONFIGMAP_FILE, HPA_PATCH_FILE, PROMETHEUS_TEXT_FILE, RECOMMENDATION_FILE, VALUES_DIR, VALUE_ALERT,
-    VALUE_FALLBACK, VALUE_FLOOR_PUSH, VALUE_LIVE_COVERAGE, VALUE_MODEL_VERSION, VALUE_PATCH_HPA, VALUE_POINT,
-    VALUE_REACTIVE_REPLICAS, VALUE_REPLICAS, VALUE_SET_BY, VALUE_UPPER,
+    VALUE_DRIFT_ALERT, VALUE_FALLBACK, VALUE_FLOOR_PUSH, VALUE_LIVE_COVERAGE, VALUE_MODEL_VERSION, VALUE_PATCH_HPA,
+    VALUE_POINT, VALUE_REACTIVE_REPLICAS, VALUE_REPLICAS, VALUE_SET_BY, VALUE_UPPER,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::error::Error;
@@ -133,57 +133,62 @@ impl Step for Args {
         })?;
         let deploy = config.deploy.clone().unwrap_or_default();
         self.write_outputs(&rec, &deploy)?;
-        // The advice is out first; then the floor metric, whose outcome is recorded: a floor
-        // that could not be pushed ages out by itself (the queries drop it) and the HPA is
-        // reactive again, so the step still succeeds.
-        let pushed = match deploy.floor_pushgateway() {
-            Some(gateway) => match floor_metric::push(gateway, &rec, now) {
-                Ok(()) => {
-                    tracing::info!(
-                        "floor metric pushed to {}",
-                        floor_metric::group_url(gateway, &rec.workload)
-                    );
-                    "pushed"
-                }
-                Err(e) => {
-                    tracing::error!("the floor metric could not be pushed: {e}");
-                    eprintln!("warning: the floor metric could not be pushed: {e}");
-                    "failed"
-                }
-            },
-            None => "none",
-        };
-        write_atomic(&self.out.join(value_file(VALUE_FLOOR_PUSH)), pushed.as_bytes())?;
-        // The alert's outcome is recorded too, and never keeps the floor from being raised.
-        let outcome = match (&rec.surge, &deploy.surge_alert) {
+        // The advice is out first; then what it sets off, each outcome recorded (`pushed` or
+        // `posted`, `failed`, `none`) and none failing the step: a floor that could not be
+        // pushed ages out by itself (the queries drop it) and the HPA is reactive again; an
+        // alert that did not get through never keeps the floor from being raised.
+        let horizon = config.label.horizon.seconds();
+        let pushed = deploy.floor_pushgateway().map(|gateway| {
+            let url = floor_metric::group_url(gateway, &rec.workload);
+            side_effect(
+                "the floor metric",
+                "pushed",
+                &url,
+                floor_metric::push(gateway, &rec, now),
+            )
+        });
+        write_atomic(
+            &self.out.join(value_file(VALUE_FLOOR_PUSH)),
+            pushed.unwrap_or("none").as_bytes(),
+        )?;
+        let surge = match (&rec.surge, &deploy.surge_alert) {
             (Some(surge), Some(alert)) => {
-                let alerts = serde_json::Value::Array(vec![alert::surge_alert(
+                let alerts = vec![alert::surge_alert(
                     &rec,
                     surge,
                     alert,
                     chrono::Utc::now().timestamp(),
-                    config.label.horizon.seconds(),
-                )]);
-                match alert::post(&alert.alertmanager_url, &alerts) {
-                    Ok(()) => {
-                        tracing::warn!(
-                            upper = surge.upper,
-                            capacity = surge.current_capacity,
-                            "surge alert posted to {}",
-                            alert.alertmanager_url
-                        );
-                        "posted"
-                    }
-                    Err(e) => {
-                        tracing::error!("the surge alert could not be posted: {e}");
-                        eprintln!("warning: the surge alert could not be posted: {e}");
-                        "failed"
-                    }
-                }
+                    horizon,
+                )];
+                let url = &alert.alertmanager_url;
+                Some(side_effect(
+                    "the surge alert",
+                    "posted",
+                    url,
+                    alert::post(url, &alerts.into()),
+                ))
             }
-            _ => "none",
+            _ => None,
         };
-        write_atomic(&self.out.join(value_file(VALUE_ALERT)), outcome.as_bytes())?;
+        write_atomic(
+            &self.out.join(value_file(VALUE_ALERT)),
+            surge.unwrap_or("none").as_bytes(),
+        )?;
+        // Drift: the adaptive interval has outgrown the calibrated one.
+        let drift = deploy.drift_alert.as_ref().and_then(|alert| {
+            let drifted = alert::drift_alert(&rec, alert, chrono::Utc::now().timestamp(), horizon)?;
+            let url = &alert.alertmanager_url;
+            Some(side_effect(
+                "the drift alert",
+                "posted",
+                url,
+                alert::post(url, &vec![drifted].into()),
+            ))
+        });
+        write_atomic(
+            &self.out.join(value_file(VALUE_DRIFT_ALERT)),
+            drift.unwrap_or("none").as_bytes(),
+        )?;
         tracing::info!(
             replicas = %rec.replicas.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
             fallback = rec.fallback.as_ref().map_or("none", |f| f.reason.as_str()),
@@ -191,6 +196,22 @@ impl Step for Args {
             self.out.display()
         );
         Ok(rec)
+    }
+}
+
+/// A side effect's outcome word: `done` when it worked (logged with where it went), `failed` when
+/// not (said on stderr and in the log).
+fn side_effect(what: &str, done: &'static str, target: &str, result: crate::error::Result<()>) -> &'static str {
+    match result {
+        Ok(()) => {
+            tracing::info!("{what} {done} to {target}");
+            done
+        }
+        Err(e) => {
+            tracing::error!("{what} could not be {done}: {e}");
+            eprintln!("warning: {what} could not be {done}: {e}");
+            "failed"
+        }
     }
 }
 

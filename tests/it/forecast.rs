@@ -255,6 +255,81 @@ fn the_adaptive_interval_scores_a_forecast_once_its_time_has_passed() {
     );
 }
 
+#[test]
+fn a_drifted_workload_raises_mttd_forecast_drift_in_a_real_alertmanager() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+    let am = servers::alertmanager();
+    let config = format!(
+        "{}deploy:\n  max_staleness: 1000d\n  drift_alert:\n    alertmanager_url: {}\n    max_width_ratio: 2\n    runbook_url: https://runbooks.example/mttd-drift\n",
+        std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
+            "  max_replicas: 40\n",
+            "  max_replicas: 40\n  predictive:\n    max_relative_interval_width: 1000\n    adaptive_interval:\n      rate: 10\n",
+        ),
+        am.url("http")
+    );
+    let csv = small_csv(6);
+    let lines: Vec<&str> = csv.lines().collect();
+    std::fs::write(root.join("earlier.csv"), lines[..lines.len() - 60].join("\n") + "\n").unwrap();
+    std::fs::write(root.join("earlier.yaml"), config.replace("data.csv", "earlier.csv")).unwrap();
+    let first = forecast(root, "earlier.yaml", &["--now", "latest"]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("out/values/drift-alert")).unwrap(),
+        "none"
+    );
+    std::fs::copy(root.join("out/recommendation.json"), root.join("state.json")).unwrap();
+    // What happened at the first forecast's target time is far outside its interval.
+    let target = first["interval_tracking"]["pending"][0]["target_time"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shifted: String = csv
+        .lines()
+        .map(|l| match l.strip_prefix(&format!("{target},rps,")) {
+            Some(v) => format!("{target},rps,{}\n", v.parse::<f64>().unwrap() + 1000.0),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(root.join("drifted.csv"), shifted).unwrap();
+    std::fs::write(root.join("drifted.yaml"), config.replace("data.csv", "drifted.csv")).unwrap();
+    let second = forecast(root, "drifted.yaml", &["--now", "latest", "--state", "state.json"]);
+    let t = &second["interval_tracking"];
+    assert_eq!((t["scored"].as_u64(), t["missed"].as_u64()), (Some(1), Some(1)), "{t}");
+    // 1 + 10 × 0.8 = 9 times the calibrated half-width, beyond the 2 allowed.
+    let ratio = t["half_width"].as_f64().unwrap() / t["calibrated_half_width"].as_f64().unwrap();
+    assert!((ratio - 9.0).abs() < 1e-9, "{ratio}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("out/values/drift-alert")).unwrap(),
+        "posted"
+    );
+    let (status, body) = servers::http_get(&am.address, "/api/v2/alerts");
+    assert_eq!(status, 200, "{body}");
+    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let alert = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "MttdForecastDrift")
+        .unwrap_or_else(|| panic!("no drift alert in {body}"));
+    assert_eq!(alert["labels"]["workload"], "fc");
+    assert_eq!(
+        alert["annotations"]["runbook_url"],
+        "https://runbooks.example/mttd-drift"
+    );
+    assert_eq!(alert["annotations"]["live_coverage"], "0.000");
+
+    // A drift alert needs the adaptive interval it measures drift by.
+    let without = config.replace("    adaptive_interval:\n      rate: 10\n", "");
+    std::fs::write(root.join("without.yaml"), without).unwrap();
+    step("forecast")
+        .current_dir(root)
+        .args(["--config", "without.yaml", "--store", "store", "--out", "x"])
+        .assert()
+        .failure()
+        .stderr(contains("without.yaml: field `/deploy/drift_alert`"));
+}
+
 /// The latest `rps` sample of `root/data.csv` (what the HPA's metric sees last).
 fn latest_demand(root: &Path) -> f64 {
     let csv = std::fs::read_to_string(root.join("data.csv")).unwrap();
