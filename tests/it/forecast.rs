@@ -255,19 +255,18 @@ fn the_adaptive_interval_scores_a_forecast_once_its_time_has_passed() {
     );
 }
 
-#[test]
-fn a_drifted_workload_raises_mttd_forecast_drift_in_a_real_alertmanager() {
-    let dir = assert_fs::TempDir::new().unwrap();
-    let root = dir.path();
+/// Drift set off on purpose: a promoted model (in `root`) with the adaptive interval at rate
+/// 10 and `drift` under `deploy:`; a forecast on the export as it was 30 minutes before its end,
+/// then one on the whole export whose actual at the first forecast's target time is 1000 above
+/// what happened. Returns the config text and the second recommendation.
+fn drift_set_off(root: &Path, drift: &str) -> (String, serde_json::Value) {
     promoted(root);
-    let am = servers::alertmanager();
     let config = format!(
-        "{}deploy:\n  max_staleness: 1000d\n  drift_alert:\n    alertmanager_url: {}\n    max_width_ratio: 2\n    runbook_url: https://runbooks.example/mttd-drift\n",
+        "{}deploy:\n  max_staleness: 1000d\n{drift}",
         std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
             "  max_replicas: 40\n",
             "  max_replicas: 40\n  predictive:\n    max_relative_interval_width: 1000\n    adaptive_interval:\n      rate: 10\n",
-        ),
-        am.url("http")
+        )
     );
     let csv = small_csv(6);
     let lines: Vec<&str> = csv.lines().collect();
@@ -279,7 +278,6 @@ fn a_drifted_workload_raises_mttd_forecast_drift_in_a_real_alertmanager() {
         "none"
     );
     std::fs::copy(root.join("out/recommendation.json"), root.join("state.json")).unwrap();
-    // What happened at the first forecast's target time is far outside its interval.
     let target = first["interval_tracking"]["pending"][0]["target_time"]
         .as_str()
         .unwrap()
@@ -294,6 +292,19 @@ fn a_drifted_workload_raises_mttd_forecast_drift_in_a_real_alertmanager() {
     std::fs::write(root.join("drifted.csv"), shifted).unwrap();
     std::fs::write(root.join("drifted.yaml"), config.replace("data.csv", "drifted.csv")).unwrap();
     let second = forecast(root, "drifted.yaml", &["--now", "latest", "--state", "state.json"]);
+    (config, second)
+}
+
+#[test]
+fn a_drifted_workload_raises_mttd_forecast_drift_in_a_real_alertmanager() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    let am = servers::alertmanager();
+    let drift = format!(
+        "  drift_alert:\n    alertmanager_url: {}\n    max_width_ratio: 2\n    runbook_url: https://runbooks.example/mttd-drift\n",
+        am.url("http")
+    );
+    let (config, second) = drift_set_off(root, &drift);
     let t = &second["interval_tracking"];
     assert_eq!((t["scored"].as_u64(), t["missed"].as_u64()), (Some(1), Some(1)), "{t}");
     // 1 + 10 × 0.8 = 9 times the calibrated half-width, beyond the 2 allowed.
@@ -328,6 +339,111 @@ fn a_drifted_workload_raises_mttd_forecast_drift_in_a_real_alertmanager() {
         .assert()
         .failure()
         .stderr(contains("without.yaml: field `/deploy/drift_alert`"));
+}
+
+/// Accepts HTTP requests on 127.0.0.1, answers 200, and sends each request's text.
+fn recording_listener() -> (std::net::SocketAddr, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 8192];
+            // Read the head, then as much body as Content-Length says.
+            loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = send.send(String::from_utf8_lossy(&request).to_string());
+        }
+    });
+    (address, receive)
+}
+
+#[test]
+fn a_drift_alert_reaches_the_argo_events_endpoint_through_the_shipped_receiver() {
+    // The shipped Alertmanager receiver, pointed at a listener that records what Argo's events
+    // endpoint would receive (plain http here: no TLS file to verify; and a 1 s group wait
+    // instead of Alertmanager's default 30 s).
+    let (listener, received) = recording_listener();
+    let receiver =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/alertmanager/receiver.yaml"))
+            .unwrap()
+            .replace("https://argo-server.argo:2746", &format!("http://{listener}"))
+            .replace("/etc/alertmanager/secrets/mttd-webhook/token", "token")
+            .replace(
+                "          tls_config:\n            ca_file: /etc/alertmanager/secrets/mttd-webhook/ca.crt\n",
+                "",
+            )
+            .replace(
+                "      group_by: [workload]\n",
+                "      group_by: [workload]\n      group_wait: 1s\n",
+            );
+    let am = servers::alertmanager_with(&receiver, &[("token", b"webhook-token")]);
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    // Drift set off, the alert labelled for the retrain route.
+    let drift = format!(
+        "  drift_alert:\n    alertmanager_url: {}\n    runbook_url: https://runbooks.example/mttd-drift\n    labels:\n      mttd_retrain: \"true\"\n",
+        am.url("http")
+    );
+    drift_set_off(root, &drift);
+    assert_eq!(
+        std::fs::read_to_string(root.join("out/values/drift-alert")).unwrap(),
+        "posted"
+    );
+    let request = received
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("Alertmanager notified the events endpoint");
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    // What the WorkflowEventBinding mttd-retrain-alert reads: the discriminator in the path, a
+    // firing status, the workload among the common labels, the group key; the bearer token.
+    assert!(
+        head.starts_with("POST /api/v1/events/argo/mttd-retrain-alert "),
+        "{head}"
+    );
+    assert!(head.contains("Authorization: Bearer webhook-token"), "{head}");
+    let payload: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(payload["status"], "firing");
+    assert_eq!(payload["commonLabels"]["workload"], "fc");
+    assert_eq!(payload["commonLabels"]["alertname"], "MttdForecastDrift");
+    assert!(payload["groupKey"].is_string());
+    let binding =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/retrain-alert-binding.yaml"))
+            .unwrap();
+    for read in [
+        "discriminator == \"mttd-retrain-alert\"",
+        "payload.status == \"firing\"",
+        "payload.commonLabels.workload",
+        "payload.groupKey",
+    ] {
+        assert!(binding.contains(read), "the binding reads {read}");
+    }
 }
 
 /// The latest `rps` sample of `root/data.csv` (what the HPA's metric sees last).

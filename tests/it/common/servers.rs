@@ -293,12 +293,16 @@ pub fn prometheus_configured(
 
 /// Alertmanager with one null receiver and clustering off.
 pub fn alertmanager() -> Server {
+    alertmanager_with("route:\n  receiver: \"null\"\nreceivers:\n- name: \"null\"\n", &[])
+}
+
+/// Alertmanager with `config` as its configuration, `files` written beside it first.
+pub fn alertmanager_with(config: &str, files: &[(&str, &[u8])]) -> Server {
     let dir = tempfile::Builder::new().prefix("mttd-alertmanager").tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("am.yml"),
-        "route:\n  receiver: \"null\"\nreceivers:\n- name: \"null\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("am.yml"), config).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
     let mut command = Command::new(binary("prometheus-alertmanager"));
     command
         .current_dir(dir.path())
