@@ -104,7 +104,8 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             upper: f.upper,
         });
         rec.decision = demand.map(|d| decision_record(capacity, d, running, None, shown.as_ref()));
-        // The adaptive interval's memory is kept as it was: nothing was acted on.
+        // The adaptive interval's memory is kept as it was (an interval too wide to act on
+        // replaces it below: that forecast was made, and is scored).
         rec.interval_tracking = capacity
             .predictive
             .adaptive_interval
@@ -210,9 +211,22 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         .as_ref()
         .map(|c| c.events_at(target_time))
         .unwrap_or_default();
+    // The forecast is made: it is scored when its time comes whether or not it is acted on, so
+    // that an interval widened past trust can narrow again.
+    if let Some(t) = tracking.as_mut() {
+        t.pending.push(PendingForecast {
+            target_time: rfc3339(target_time),
+            point: prediction.point,
+            half_width: half,
+        });
+    }
     let floor = match floor_for(&forecast, current, &recent_counts, capacity, &events) {
         Ok(floor) => floor,
-        Err(Distrust(why)) => return fall_back(rec, FallbackReason::IntervalTooWide, why),
+        Err(Distrust(why)) => {
+            let mut rec = fall_back(rec, FallbackReason::IntervalTooWide, why)?;
+            rec.interval_tracking = tracking;
+            return Ok(rec);
+        }
     };
     if let (Some(alert), Some(current)) = (&deploy.surge_alert, current) {
         let current_capacity = f64::from(current) * capacity.per_replica;
@@ -233,13 +247,6 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         running,
         rec.decision.as_ref(),
     );
-    if let Some(t) = tracking.as_mut() {
-        t.pending.push(PendingForecast {
-            target_time: rfc3339(target_time),
-            point: prediction.point,
-            half_width: half,
-        });
-    }
     rec.interval_tracking = tracking;
     rec.needed_replicas = Some(floor.needed);
     rec.replicas = Some(floor.replicas);

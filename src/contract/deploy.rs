@@ -292,7 +292,7 @@ pub struct IntervalTracking {
     pub half_width: f64,
     /// The model's calibrated half-width the tracking started from (the drift alert's yardstick).
     pub calibrated_half_width: f64,
-    /// Forecasts made and acted on whose target time has not passed (scored when it has).
+    /// Forecasts made (acted on or not) whose target time has not passed (scored when it has).
     pub pending: Vec<PendingForecast>,
     /// Forecasts scored so far, and how many missed (the actual outside the interval used).
     pub scored: u64,

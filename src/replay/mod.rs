@@ -184,15 +184,16 @@ pub fn replay(
                         }
                         (made, _) => made,
                     };
+                    // A forecast made is scored when its time comes, acted on or not.
+                    if let (Some(mut t), Some(fc)) = (trial, made) {
+                        t.pending.push((target_row, fc.point, t.half_width));
+                        tracking = Some(t);
+                    }
                     let target_time = start + target_row * row_seconds;
                     let events = f.calendar.map(|c| c.events_at(target_time)).unwrap_or_default();
                     floor = match made.map(|fc| floor_for(&fc, floor, &recent, capacity, &events)) {
                         Some(Ok(set)) => {
                             remembered.push((at, set.remembered));
-                            if let (Some(mut t), Some(fc)) = (trial, made) {
-                                t.pending.push((target_row, fc.point, t.half_width));
-                                tracking = Some(t);
-                            }
                             Some(set.replicas)
                         }
                         // A gap or a forecast not trusted: the forecast step falls back, and

@@ -255,6 +255,29 @@ fn the_adaptive_interval_scores_a_forecast_once_its_time_has_passed() {
     );
 }
 
+#[test]
+fn a_forecast_too_wide_to_act_on_is_still_scored_so_the_interval_can_narrow_again() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+    let distrusted = std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
+        "  max_replicas: 40\n",
+        "  max_replicas: 40\n  predictive:\n    max_relative_interval_width: 0.0001\n    adaptive_interval:\n      rate: 0.5\n",
+    );
+    let csv = small_csv(6);
+    let lines: Vec<&str> = csv.lines().collect();
+    std::fs::write(root.join("earlier.csv"), lines[..lines.len() - 60].join("\n") + "\n").unwrap();
+    std::fs::write(root.join("earlier.yaml"), distrusted.replace("data.csv", "earlier.csv")).unwrap();
+    std::fs::write(root.join("later.yaml"), &distrusted).unwrap();
+    let first = forecast(root, "earlier.yaml", &["--now", "latest"]);
+    assert_eq!(fallback(&first), "interval-too-wide");
+    assert_eq!(first["interval_tracking"]["pending"].as_array().unwrap().len(), 1);
+    std::fs::copy(root.join("out/recommendation.json"), root.join("state.json")).unwrap();
+    let second = forecast(root, "later.yaml", &["--now", "latest", "--state", "state.json"]);
+    assert_eq!(fallback(&second), "interval-too-wide");
+    assert_eq!(second["interval_tracking"]["scored"], 1, "{second}");
+}
+
 /// Drift set off on purpose: a promoted model (in `root`) with the adaptive interval at rate
 /// 10 and `drift` under `deploy:`; a forecast on the export as it was 30 minutes before its end,
 /// then one on the whole export whose actual at the first forecast's target time is 1000 above
