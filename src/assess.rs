@@ -19,7 +19,7 @@ use crate::contract::assessment::{
     Assessment, AssessmentFigures, AssessmentKind, ReplayGain, ScheduleSlot, ShapeFigures, WorkloadVerdict,
 };
 use crate::contract::capacity::CapacityConfig;
-use crate::contract::comparison::ReplayReport;
+use crate::contract::comparison::{Comparison, ReplayReport};
 use crate::contract::dataset::DatasetManifest;
 use crate::contract::document::ApiVersion;
 use crate::contract::validation::Validation;
@@ -36,16 +36,18 @@ pub const MAX_SEASONAL_NAIVE_RATIO: f64 = 1.15;
 const DAY: i64 = 86_400;
 const WEEK: i64 = 7 * DAY;
 
-/// The assessment of the dataset's `target` column with the validation's holdout and, when
-/// there is one, the replay.
+/// The assessment of the dataset's `target` column with the validation's holdout and the
+/// comparison's shape figures and replay (the shape measured here only for a comparison made
+/// before it recorded one).
 pub fn assess(
     data: &Dataset,
     meta: &DatasetManifest,
     validation: &Validation,
-    replay: Option<&ReplayReport>,
+    comparison: &Comparison,
     capacity: Option<&CapacityConfig>,
 ) -> Assessment {
-    let figures = figures(shape(data, meta), validation, replay);
+    let shape = comparison.shape.clone().unwrap_or_else(|| shape(data, meta));
+    let figures = figures(shape, validation, comparison.replay.as_ref());
     let (verdict, reasons) = verdict(&figures);
     let schedule = if verdict == WorkloadVerdict::Scheduled {
         let period = if figures.shape.period == "7d" { WEEK } else { DAY };

@@ -90,7 +90,12 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         surge: None,
         decision: None,
         headroom: None,
-        interval_tracking: None,
+        // The adaptive interval's memory, kept as it was until a forecast is made.
+        interval_tracking: capacity
+            .predictive
+            .adaptive_interval
+            .as_ref()
+            .and(input.previous.and_then(|p| p.interval_tracking.clone())),
     };
     // The latest demand the HPA's metric sees, for the decision record (a finite one only: the
     // record is read back as the next run's state).
@@ -104,13 +109,6 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             upper: f.upper,
         });
         rec.decision = demand.map(|d| decision_record(capacity, d, running, None, shown.as_ref()));
-        // The adaptive interval's memory is kept as it was (an interval too wide to act on
-        // replaces it below: that forecast was made, and is scored).
-        rec.interval_tracking = capacity
-            .predictive
-            .adaptive_interval
-            .as_ref()
-            .and(input.previous.and_then(|p| p.interval_tracking.clone()));
         // No trusted forecast, no balloon.
         rec.headroom = headroom(deploy.headroom.as_ref(), capacity, None, running, rec.decision.as_ref());
         Ok(rec)
@@ -219,14 +217,11 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             point: prediction.point,
             half_width: half,
         });
+        rec.interval_tracking = tracking;
     }
     let floor = match floor_for(&forecast, current, &recent_counts, capacity, &events) {
         Ok(floor) => floor,
-        Err(Distrust(why)) => {
-            let mut rec = fall_back(rec, FallbackReason::IntervalTooWide, why)?;
-            rec.interval_tracking = tracking;
-            return Ok(rec);
-        }
+        Err(Distrust(why)) => return fall_back(rec, FallbackReason::IntervalTooWide, why),
     };
     if let (Some(alert), Some(current)) = (&deploy.surge_alert, current) {
         let current_capacity = f64::from(current) * capacity.per_replica;
@@ -247,7 +242,6 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         running,
         rec.decision.as_ref(),
     );
-    rec.interval_tracking = tracking;
     rec.needed_replicas = Some(floor.needed);
     rec.replicas = Some(floor.replicas);
     rec.guardrails = floor.guardrails;

@@ -35,13 +35,7 @@ impl AssessArgs {
         let (validation, _) = evaluate::validate(&model, &manifest, &data, &meta, &origin)?;
         let replay = compare::ReplaySetup::of(&config);
         let (comparison, _) = compare::shadow_compare(&model, &manifest, None, replay, &data, &meta, &origin)?;
-        let assessment = assess::assess(
-            &data,
-            &meta,
-            &validation,
-            comparison.replay.as_ref(),
-            config.capacity.as_ref(),
-        );
+        let assessment = assess::assess(&data, &meta, &validation, &comparison, config.capacity.as_ref());
         assessment.write(&self.out)?;
         Ok(assessment)
     }

@@ -200,12 +200,8 @@ fn the_adaptive_interval_scores_a_forecast_once_its_time_has_passed() {
     );
     // The export as it was 30 minutes before its end, then whole.
     let csv = small_csv(6);
-    let lines: Vec<&str> = csv.lines().collect();
-    let earlier = lines[..lines.len() - 60].join("\n") + "\n";
-    std::fs::write(root.join("earlier.csv"), earlier).unwrap();
-    std::fs::write(root.join("earlier.yaml"), adaptive.replace("data.csv", "earlier.csv")).unwrap();
     std::fs::write(root.join("adaptive.yaml"), &adaptive).unwrap();
-    let first = forecast(root, "earlier.yaml", &["--now", "latest"]);
+    let first = forecast_30_minutes_before_the_end(root, &adaptive);
     let t = &first["interval_tracking"];
     assert_eq!(
         (t["scored"].as_u64(), t["pending"].as_array().unwrap().len()),
@@ -218,7 +214,6 @@ fn the_adaptive_interval_scores_a_forecast_once_its_time_has_passed() {
         Some(calibrated),
         "the first run starts from the model's"
     );
-    std::fs::copy(root.join("out/recommendation.json"), root.join("state.json")).unwrap();
     // 30 minutes on, the first forecast's target (15 minutes after its data) has passed.
     let second = forecast(root, "adaptive.yaml", &["--now", "latest", "--state", "state.json"]);
     let t = &second["interval_tracking"];
@@ -264,18 +259,25 @@ fn a_forecast_too_wide_to_act_on_is_still_scored_so_the_interval_can_narrow_agai
         "  max_replicas: 40\n",
         "  max_replicas: 40\n  predictive:\n    max_relative_interval_width: 0.0001\n    adaptive_interval:\n      rate: 0.5\n",
     );
-    let csv = small_csv(6);
-    let lines: Vec<&str> = csv.lines().collect();
-    std::fs::write(root.join("earlier.csv"), lines[..lines.len() - 60].join("\n") + "\n").unwrap();
-    std::fs::write(root.join("earlier.yaml"), distrusted.replace("data.csv", "earlier.csv")).unwrap();
     std::fs::write(root.join("later.yaml"), &distrusted).unwrap();
-    let first = forecast(root, "earlier.yaml", &["--now", "latest"]);
+    let first = forecast_30_minutes_before_the_end(root, &distrusted);
     assert_eq!(fallback(&first), "interval-too-wide");
     assert_eq!(first["interval_tracking"]["pending"].as_array().unwrap().len(), 1);
-    std::fs::copy(root.join("out/recommendation.json"), root.join("state.json")).unwrap();
     let second = forecast(root, "later.yaml", &["--now", "latest", "--state", "state.json"]);
     assert_eq!(fallback(&second), "interval-too-wide");
     assert_eq!(second["interval_tracking"]["scored"], 1, "{second}");
+}
+
+/// A forecast with `config` (whose export is `data.csv`) on the export as it was 30 minutes
+/// before its end (`earlier.csv`); its recommendation is kept as `state.json` for the next run.
+fn forecast_30_minutes_before_the_end(root: &Path, config: &str) -> serde_json::Value {
+    let csv = small_csv(6);
+    let lines: Vec<&str> = csv.lines().collect();
+    std::fs::write(root.join("earlier.csv"), lines[..lines.len() - 60].join("\n") + "\n").unwrap();
+    std::fs::write(root.join("earlier.yaml"), config.replace("data.csv", "earlier.csv")).unwrap();
+    let first = forecast(root, "earlier.yaml", &["--now", "latest"]);
+    std::fs::copy(root.join("out/recommendation.json"), root.join("state.json")).unwrap();
+    first
 }
 
 /// Drift set off on purpose: a promoted model (in `root`) with the adaptive interval at rate
@@ -291,21 +293,16 @@ fn drift_set_off(root: &Path, drift: &str) -> (String, serde_json::Value) {
             "  max_replicas: 40\n  predictive:\n    max_relative_interval_width: 1000\n    adaptive_interval:\n      rate: 10\n",
         )
     );
-    let csv = small_csv(6);
-    let lines: Vec<&str> = csv.lines().collect();
-    std::fs::write(root.join("earlier.csv"), lines[..lines.len() - 60].join("\n") + "\n").unwrap();
-    std::fs::write(root.join("earlier.yaml"), config.replace("data.csv", "earlier.csv")).unwrap();
-    let first = forecast(root, "earlier.yaml", &["--now", "latest"]);
+    let first = forecast_30_minutes_before_the_end(root, &config);
     assert_eq!(
         std::fs::read_to_string(root.join("out/values/drift-alert")).unwrap(),
         "none"
     );
-    std::fs::copy(root.join("out/recommendation.json"), root.join("state.json")).unwrap();
     let target = first["interval_tracking"]["pending"][0]["target_time"]
         .as_str()
         .unwrap()
         .to_string();
-    let shifted: String = csv
+    let shifted: String = small_csv(6)
         .lines()
         .map(|l| match l.strip_prefix(&format!("{target},rps,")) {
             Some(v) => format!("{target},rps,{}\n", v.parse::<f64>().unwrap() + 1000.0),

@@ -67,24 +67,21 @@ fn holdout(
         demand[demand.len() / 2] / 5.0
     );
     let capacity: mttd::contract::CapacityConfig = serde_yaml_ng::from_str(&capacity_yaml).unwrap();
+    let compare = |capacity: &mttd::contract::CapacityConfig, actuation| {
+        let setup = mttd::compare::ReplaySetup {
+            capacity,
+            actuation,
+            calendar: None,
+        };
+        mttd::compare::shadow_compare(&model, &manifest, None, Some(setup), &data, &meta, file)
+            .unwrap()
+            .0
+    };
     // The replay of each actuation; the default (the floor as a metric) is the one asserted.
-    let mut replays = Vec::new();
+    let mut comparisons = Vec::new();
     for actuation in [Actuation::FloorMetric, Actuation::MinReplicasPatch] {
-        let (comparison, _) = mttd::compare::shadow_compare(
-            &model,
-            &manifest,
-            None,
-            Some(mttd::compare::ReplaySetup {
-                capacity: &capacity,
-                actuation,
-                calendar: None,
-            }),
-            &data,
-            &meta,
-            file,
-        )
-        .unwrap();
-        let replay = comparison.replay.unwrap();
+        let comparison = compare(&capacity, actuation);
+        let replay = comparison.replay.as_ref().unwrap();
         for (name, m) in [
             ("reactive", &replay.reactive),
             ("seasonal-naive", &replay.control),
@@ -105,28 +102,15 @@ fn holdout(
                 m.mean_lead_minutes
             );
         }
-        replays.push(replay);
+        comparisons.push(comparison);
     }
-    let replay = replays.swap_remove(0);
+    let comparison = comparisons.swap_remove(0);
+    let replay = comparison.replay.clone().unwrap();
     // Lead time: the same replay with pods that take 5 minutes to serve (a JVM or a model
     // server, as a measured P90 would say) instead of the 2 typed above.
     let mut slow = capacity.clone();
     slow.startup_delay = Some(mttd::time::dur("5m"));
-    let (comparison, _) = mttd::compare::shadow_compare(
-        &model,
-        &manifest,
-        None,
-        Some(mttd::compare::ReplaySetup {
-            capacity: &slow,
-            actuation: Actuation::FloorMetric,
-            calendar: None,
-        }),
-        &data,
-        &meta,
-        file,
-    )
-    .unwrap();
-    let r5 = comparison.replay.unwrap();
+    let r5 = compare(&slow, Actuation::FloorMetric).replay.unwrap();
     println!(
         "{file} replay (startup 5m) saturated min: reactive {:.1}, elastic-net {:.1}; replica-min: reactive {:.0}, elastic-net {:.0}; covered {}/{}, mean lead {:.1} min",
         r5.reactive.saturated_minutes,
@@ -139,7 +123,7 @@ fn holdout(
     );
     // The verdict per workload on the same evidence (`mttd assess`), the rules re-applied to
     // the figures it reports.
-    let assessment = mttd::assess::assess(&data, &meta, &validation, Some(&replay), Some(&capacity));
+    let assessment = mttd::assess::assess(&data, &meta, &validation, &comparison, Some(&capacity));
     let (verdict, _) = mttd::assess::verdict(&assessment.figures);
     assert_eq!(assessment.verdict, verdict);
     let f = &assessment.figures;
