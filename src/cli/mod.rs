@@ -6,6 +6,7 @@
 mod assess;
 mod registry;
 mod run;
+mod sidecar;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use crate::steps::{self, Step};
 pub use assess::AssessArgs;
 pub use registry::RegistryArgs;
 pub use run::{RunArgs, RunSummary};
+pub use sidecar::{sidecar_main, SidecarArgs};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,0 +1,97 @@
+//! The `mttd-sidecar` program's command line: every setting is a flag or an environment
+//! variable (a container's `env:`), `TARGET_PORT` as the runbook names it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::sidecar::{routes::Routes, SidecarConfig};
+use crate::time::HumanDuration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mttd-sidecar",
+    version,
+    about = "A reverse proxy in front of an app that cannot be instrumented: forwards every request to 127.0.0.1:TARGET_PORT and serves what it saw on /metrics for Prometheus"
+)]
+pub struct SidecarArgs {
+    /// Where the proxy listens (the Service's targetPort).
+    #[arg(long, env = "MTTD_SIDECAR_LISTEN", default_value = "0.0.0.0:8081")]
+    pub listen: SocketAddr,
+    /// The app's port on the pod's loopback.
+    #[arg(long, env = "TARGET_PORT", default_value_t = 8080)]
+    pub target_port: u16,
+    /// The app's host (the pod's loopback unless the app listens elsewhere).
+    #[arg(long, env = "MTTD_SIDECAR_TARGET_HOST", default_value = "127.0.0.1")]
+    pub target_host: String,
+    /// Where /metrics and /healthz are served.
+    #[arg(long, env = "MTTD_SIDECAR_METRICS_LISTEN", default_value = "0.0.0.0:9102")]
+    pub metrics_listen: SocketAddr,
+    /// Route templates, the `route` label's only values besides `other`: `/orders/{id}`,
+    /// `/static/*` (repeat the flag; comma-separated in the environment). First match wins.
+    #[arg(long = "route", env = "MTTD_SIDECAR_ROUTES", value_delimiter = ',')]
+    pub routes: Vec<String>,
+    /// Connections served at once (more wait in the listen backlog): bounds memory.
+    #[arg(long, env = "MTTD_SIDECAR_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Time to connect to the app before answering 502.
+    #[arg(long, env = "MTTD_SIDECAR_CONNECT_TIMEOUT", default_value = "5s", value_parser = duration)]
+    pub connect_timeout: Duration,
+    /// Time the app has to send its response head before the sidecar answers 504.
+    #[arg(long, env = "MTTD_SIDECAR_UPSTREAM_TIMEOUT", default_value = "60s", value_parser = duration)]
+    pub upstream_timeout: Duration,
+    /// After SIGTERM, time the requests in flight get to finish (keep it under the pod's
+    /// terminationGracePeriodSeconds).
+    #[arg(long, env = "MTTD_SIDECAR_DRAIN_TIMEOUT", default_value = "25s", value_parser = duration)]
+    pub drain_timeout: Duration,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    let parsed = HumanDuration::parse(text).map_err(|e| e.to_string())?;
+    Ok(Duration::from_secs(parsed.seconds().max(0) as u64))
+}
+
+impl SidecarArgs {
+    pub fn config(&self) -> Result<SidecarConfig, String> {
+        if self.max_connections == 0 {
+            return Err("--max-connections (MTTD_SIDECAR_MAX_CONNECTIONS) must be at least 1".into());
+        }
+        let routes = Routes::parse(&self.routes).map_err(|e| format!("--route (MTTD_SIDECAR_ROUTES): {e}"))?;
+        Ok(SidecarConfig {
+            listen: self.listen,
+            target: format!("{}:{}", self.target_host, self.target_port),
+            metrics_listen: self.metrics_listen,
+            routes,
+            max_connections: self.max_connections,
+            connect_timeout: self.connect_timeout,
+            upstream_timeout: self.upstream_timeout,
+            drain_timeout: self.drain_timeout,
+        })
+    }
+}
+
+/// SIGTERM (the kubelet) or SIGINT (a terminal).
+async fn terminated() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler can be installed");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// `main` of the `mttd-sidecar` program.
+pub fn sidecar_main() -> std::process::ExitCode {
+    let args = SidecarArgs::parse();
+    super::init_logging();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(e) => return super::finish(Err(anyhow::anyhow!(e))),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return super::finish(Err(e.into())),
+    };
+    super::finish(runtime.block_on(crate::sidecar::serve(config, terminated())).map_err(Into::into))
+}

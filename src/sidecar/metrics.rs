@@ -1,0 +1,275 @@
+//! What the sidecar exports, through the official Prometheus client: per request, by method,
+//! route template and status class — a count, a latency histogram, request and response body
+//! bytes — and the requests in flight and the upstream failures. Every label takes a bounded set
+//! of values (methods: the nine standard ones and `other`; routes: [`super::routes`]; status:
+//! `1xx`–`5xx` and `cancelled`), so the series count has a hard cap whatever the traffic.
+
+use std::time::Instant;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// Latency buckets (seconds): dense from 1 ms to 1 s, where p95 and p99 of a web service sit,
+/// then up to a minute.
+pub const LATENCY_BUCKETS: [f64; 16] = [
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 10.0, 60.0,
+];
+
+/// The Content-Type of OpenMetrics text, served when the scraper asks for it.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A label value from a fixed set (never built from the request's bytes).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct Value(pub &'static str);
+
+impl EncodeLabelValue for Value {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.0)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: Value,
+    pub route: Value,
+    pub status: Value,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: Value,
+    pub route: Value,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// `connect` (nothing listens: the app is down or starting), `timeout` (no response head
+    /// within the upstream timeout), `upstream` (the connection broke mid-exchange).
+    pub reason: Value,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    request_bytes: Family<RouteLabels, Counter>,
+    response_bytes: Family<RequestLabels, Counter>,
+    in_flight: Gauge,
+    upstream_errors: Family<ErrorLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let duration = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let request_bytes = Family::<RouteLabels, Counter>::default();
+        let response_bytes = Family::<RequestLabels, Counter>::default();
+        let in_flight = Gauge::default();
+        let upstream_errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Requests answered, by method, route template and status class (`cancelled`: the client left before the answer)",
+            requests.clone(),
+        );
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time from the request's arrival to the last byte of the answer",
+            Unit::Seconds,
+            duration.clone(),
+        );
+        registry.register_with_unit(
+            "http_request_body",
+            "Request body bytes forwarded to the app",
+            Unit::Bytes,
+            request_bytes.clone(),
+        );
+        registry.register_with_unit(
+            "http_response_body",
+            "Response body bytes sent back to clients",
+            Unit::Bytes,
+            response_bytes.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "Requests received and not yet answered to the last byte",
+            in_flight.clone(),
+        );
+        registry.register(
+            "mttd_sidecar_upstream_errors",
+            "Requests the app did not answer (the sidecar answered 502 or 504 itself), by reason",
+            upstream_errors.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            duration,
+            request_bytes,
+            response_bytes,
+            in_flight,
+            upstream_errors,
+        }
+    }
+}
+
+impl Metrics {
+    /// The exposition and its Content-Type: OpenMetrics when `accept` asks for it, else the
+    /// Prometheus text format 0.0.4.
+    pub fn encode(&self, accept: &str) -> (&'static str, String) {
+        let mut out = String::new();
+        if accept.contains("application/openmetrics-text") {
+            prometheus_client::encoding::text::encode(&mut out, &self.registry)
+                .expect("writing to a String cannot fail");
+            (OPENMETRICS, out)
+        } else {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+                .expect("writing to a String cannot fail");
+            (prometheus_client::encoding::prometheus_text::CONTENT_TYPE, out)
+        }
+    }
+
+    /// A request has arrived: counted in flight until the returned record is dropped.
+    pub fn start(&self, method: &'static str, route: &'static str) -> Exchange {
+        self.in_flight.inc();
+        Exchange {
+            started: Instant::now(),
+            method: Value(method),
+            route: Value(route),
+            status: None,
+            response_bytes: 0,
+            request_bytes: self
+                .request_bytes
+                .get_or_create(&RouteLabels {
+                    method: Value(method),
+                    route: Value(route),
+                })
+                .clone(),
+        }
+    }
+
+    pub fn upstream_error(&self, reason: &'static str) {
+        self.upstream_errors
+            .get_or_create(&ErrorLabels { reason: Value(reason) })
+            .inc();
+    }
+
+    fn finish(&self, exchange: &Exchange) {
+        let labels = RequestLabels {
+            method: exchange.method,
+            route: exchange.route,
+            status: Value(exchange.status.unwrap_or("cancelled")),
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.duration
+            .get_or_create(&labels)
+            .observe(exchange.started.elapsed().as_secs_f64());
+        if exchange.response_bytes > 0 {
+            self.response_bytes.get_or_create(&labels).inc_by(exchange.response_bytes);
+        }
+        self.in_flight.dec();
+    }
+}
+
+/// One request from arrival to the last byte of its answer. Recorded when dropped — when the
+/// answer's body is done, or when the client goes away first (status `cancelled`).
+pub struct Exchange {
+    started: Instant,
+    method: Value,
+    route: Value,
+    status: Option<&'static str>,
+    response_bytes: u64,
+    /// The request-body counter of this method and route (bytes are added as they pass).
+    pub request_bytes: Counter,
+}
+
+impl Exchange {
+    pub fn answered(&mut self, status: u16) {
+        self.status = Some(status_class(status));
+    }
+
+    pub fn sent(&mut self, bytes: usize) {
+        self.response_bytes += bytes as u64;
+    }
+
+    /// Recorded into `metrics` (called by the owner's `Drop`).
+    pub fn record(&self, metrics: &Metrics) {
+        metrics.finish(self);
+    }
+}
+
+/// `2xx` etc.; a status outside 100–599 (hyper refuses those) would be `5xx`.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// The method's label: the nine standard methods as themselves, anything else `other`.
+pub fn method_label(method: &hyper::Method) -> &'static str {
+    match *method {
+        hyper::Method::GET => "GET",
+        hyper::Method::HEAD => "HEAD",
+        hyper::Method::POST => "POST",
+        hyper::Method::PUT => "PUT",
+        hyper::Method::PATCH => "PATCH",
+        hyper::Method::DELETE => "DELETE",
+        hyper::Method::OPTIONS => "OPTIONS",
+        hyper::Method::CONNECT => "CONNECT",
+        hyper::Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_formats_carry_the_same_samples() {
+        let metrics = Metrics::default();
+        let mut exchange = metrics.start("GET", "/orders/{id}");
+        exchange.answered(201);
+        exchange.sent(10);
+        exchange.request_bytes.inc_by(3);
+        exchange.record(&metrics);
+        let other = metrics.start("BREW", "other");
+        other.record(&metrics); // never answered: cancelled
+        metrics.upstream_error("connect");
+
+        let (kind, text) = metrics.encode("text/plain");
+        assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+        assert!(text.contains("# TYPE http_requests_total counter"), "{text}");
+        assert!(
+            text.contains("http_requests_total{method=\"GET\",route=\"/orders/{id}\",status=\"2xx\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("status=\"cancelled\"} 1"), "{text}");
+        assert!(text.contains("http_response_body_bytes_total{method=\"GET\",route=\"/orders/{id}\",status=\"2xx\"} 10"));
+        assert!(text.contains("http_request_body_bytes_total{method=\"GET\",route=\"/orders/{id}\"} 3"));
+        assert!(text.contains("http_requests_in_flight 0"), "{text}");
+        assert!(text.contains("mttd_sidecar_upstream_errors_total{reason=\"connect\"} 1"));
+        assert!(text.contains("http_request_duration_seconds_bucket{"), "{text}");
+        assert!(!text.contains("# EOF"));
+
+        let (kind, open) = metrics.encode("application/openmetrics-text;version=1.0.0,text/plain;q=0.5");
+        assert_eq!(kind, OPENMETRICS);
+        assert!(open.ends_with("# EOF\n"), "{open}");
+        assert!(open.contains("# TYPE http_requests counter"), "{open}");
+        assert_eq!(method_label(&hyper::Method::from_bytes(b"BREW").unwrap()), "other");
+        assert_eq!(status_class(503), "5xx");
+    }
+}

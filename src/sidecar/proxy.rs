@@ -1,0 +1,243 @@
+//! The proxy: each request is forwarded to the app over a pool of kept-alive connections, its
+//! body streamed both ways (never buffered, so memory does not grow with body sizes), and
+//! recorded in [`Metrics`] when its answer's last byte has gone (or the client went away).
+//! When the app does not answer, the sidecar answers itself: 502 when nothing listens or the
+//! connection breaks, 504 when no response head comes within the upstream timeout.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{Either, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use prometheus_client::metrics::counter::Counter;
+
+use super::metrics::{method_label, Exchange, Metrics};
+use super::routes::Routes;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body on its way to the app, its bytes counted as they pass.
+pub struct Counted {
+    inner: Incoming,
+    counter: Counter,
+}
+
+impl Body for Counted {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.counter.inc_by(data.len() as u64);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// An answer on its way to the client (the app's, or the sidecar's own 502/504), its bytes
+/// counted; the exchange is recorded when this body is dropped.
+pub struct Observed {
+    inner: Either<Incoming, Full<Bytes>>,
+    exchange: Exchange,
+    metrics: Arc<Metrics>,
+}
+
+impl Body for Observed {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                let len = data.len();
+                self.exchange.sent(len);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        self.exchange.record(&self.metrics);
+    }
+}
+
+/// Records an exchange whose answer never started (the client left while the app was
+/// thinking): dropped with the request's future.
+struct Pending {
+    exchange: Option<Exchange>,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(exchange) = &self.exchange {
+            exchange.record(&self.metrics);
+        }
+    }
+}
+
+/// Headers that belong to one hop, not to the message (RFC 9110 §7.6.1), removed both ways.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Headers the Connection header names are hop-by-hop too.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in HOP_BY_HOP.iter().chain(&named) {
+        headers.remove(name);
+    }
+    // hyper sets Transfer-Encoding itself from the body it sends.
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+pub struct Proxy {
+    client: Client<HttpConnector, Counted>,
+    /// `http://host:port` of the app.
+    target: String,
+    routes: Routes,
+    metrics: Arc<Metrics>,
+    upstream_timeout: Duration,
+}
+
+impl Proxy {
+    pub fn new(target: String, routes: Routes, metrics: Arc<Metrics>, connect_timeout: Duration, upstream_timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(connect_timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Proxy {
+            client,
+            target: format!("http://{target}"),
+            routes,
+            metrics,
+            upstream_timeout,
+        }
+    }
+
+    /// Forwards one request; never fails (an app that does not answer gets a 502 or 504).
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Result<Response<Observed>, Infallible> {
+        let method = method_label(request.method());
+        let route = self.routes.route(request.uri().path());
+        let mut pending = Pending {
+            exchange: Some(self.metrics.start(method, route)),
+            metrics: self.metrics.clone(),
+        };
+        let counter = pending.exchange.as_ref().expect("just set").request_bytes.clone();
+        let (mut parts, body) = request.into_parts();
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        parts.uri = match format!("{}{path}", self.target).parse::<Uri>() {
+            Ok(uri) => uri,
+            Err(_) => return Ok(self.own_answer(&mut pending, StatusCode::BAD_REQUEST, "mttd-sidecar: the request's path is not a valid URI path\n")),
+        };
+        strip_hop_by_hop(&mut parts.headers);
+        append_forwarded_for(&mut parts.headers, peer);
+        let upstream = Request::from_parts(parts, Counted { inner: body, counter });
+
+        let answer = tokio::time::timeout(self.upstream_timeout, self.client.request(upstream)).await;
+        match answer {
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                let mut exchange = pending.exchange.take().expect("set until answered");
+                exchange.answered(parts.status.as_u16());
+                Ok(Response::from_parts(
+                    parts,
+                    Observed {
+                        inner: Either::Left(body),
+                        exchange,
+                        metrics: self.metrics.clone(),
+                    },
+                ))
+            }
+            Ok(Err(error)) => {
+                let reason = if error.is_connect() { "connect" } else { "upstream" };
+                self.metrics.upstream_error(reason);
+                tracing::warn!(target = %self.target, %error, "the app did not answer: 502");
+                let message = format!("mttd-sidecar: the app at {} did not answer ({reason})\n", self.target);
+                Ok(self.own_answer(&mut pending, StatusCode::BAD_GATEWAY, &message))
+            }
+            Err(_) => {
+                self.metrics.upstream_error("timeout");
+                let message = format!(
+                    "mttd-sidecar: the app at {} sent no answer within {:?}\n",
+                    self.target, self.upstream_timeout
+                );
+                Ok(self.own_answer(&mut pending, StatusCode::GATEWAY_TIMEOUT, &message))
+            }
+        }
+    }
+
+    fn own_answer(&self, pending: &mut Pending, status: StatusCode, message: &str) -> Response<Observed> {
+        let mut exchange = pending.exchange.take().expect("set until answered");
+        exchange.answered(status.as_u16());
+        let mut response = Response::new(Observed {
+            inner: Either::Right(Full::new(Bytes::from(message.to_string()))),
+            exchange,
+            metrics: self.metrics.clone(),
+        });
+        *response.status_mut() = status;
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        response
+    }
+}
+
+/// `X-Forwarded-For`: the client's address appended to what earlier proxies wrote.
+fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
+    let ip = peer.ip().to_string();
+    let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {ip}"),
+        None => ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert("x-forwarded-for", value);
+    }
+}
