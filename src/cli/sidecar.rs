@@ -45,6 +45,10 @@ pub struct SidecarArgs {
     /// terminationGracePeriodSeconds).
     #[arg(long, env = "MTTD_SIDECAR_DRAIN_TIMEOUT", default_value = "25s", value_parser = duration)]
     pub drain_timeout: Duration,
+    /// Event loops serving the proxy (like nginx's worker processes); default the CPUs the
+    /// process may use (its cgroup's CPU limit included).
+    #[arg(long, env = "MTTD_SIDECAR_THREADS")]
+    pub threads: Option<usize>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -67,6 +71,10 @@ impl SidecarArgs {
             connect_timeout: self.connect_timeout,
             upstream_timeout: self.upstream_timeout,
             drain_timeout: self.drain_timeout,
+            threads: self
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1),
         })
     }
 }
@@ -89,9 +97,5 @@ pub fn sidecar_main() -> std::process::ExitCode {
         Ok(config) => config,
         Err(e) => return super::finish(Err(anyhow::anyhow!(e))),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => return super::finish(Err(e.into())),
-    };
-    super::finish(runtime.block_on(crate::sidecar::serve(config, terminated())).map_err(Into::into))
+    super::finish(crate::sidecar::run(config, terminated()).map_err(Into::into))
 }

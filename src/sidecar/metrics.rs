@@ -174,7 +174,9 @@ impl Metrics {
             .get_or_create(&labels)
             .observe(exchange.started.elapsed().as_secs_f64());
         if exchange.response_bytes > 0 {
-            self.response_bytes.get_or_create(&labels).inc_by(exchange.response_bytes);
+            self.response_bytes
+                .get_or_create(&labels)
+                .inc_by(exchange.response_bytes);
         }
         self.in_flight.dec();
     }
@@ -258,7 +260,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("status=\"cancelled\"} 1"), "{text}");
-        assert!(text.contains("http_response_body_bytes_total{method=\"GET\",route=\"/orders/{id}\",status=\"2xx\"} 10"));
+        assert!(
+            text.contains("http_response_body_bytes_total{method=\"GET\",route=\"/orders/{id}\",status=\"2xx\"} 10")
+        );
         assert!(text.contains("http_request_body_bytes_total{method=\"GET\",route=\"/orders/{id}\"} 3"));
         assert!(text.contains("http_requests_in_flight 0"), "{text}");
         assert!(text.contains("mttd_sidecar_upstream_errors_total{reason=\"connect\"} 1"));

@@ -1,5 +1,5 @@
-//! The proxy: each request is forwarded to the app over a pool of kept-alive connections, its
-//! body streamed both ways (never buffered, so memory does not grow with body sizes), and
+//! The proxy: each request is forwarded to the app over the client connection's own kept-alive
+//! connection to the app ([`Upstream`]), its body streamed both ways (never buffered, so memory does not grow with body sizes), and
 //! recorded in [`Metrics`] when its answer's last byte has gone (or the client went away).
 //! When the app does not answer, the sidecar answers itself: 502 when nothing listens or the
 //! connection breaks, 504 when no response head comes within the upstream timeout.
@@ -14,12 +14,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{Either, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use prometheus_client::metrics::counter::Counter;
+use tokio::net::TcpStream;
 
 use super::metrics::{method_label, Exchange, Metrics};
 use super::routes::Routes;
@@ -135,34 +135,120 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::TRANSFER_ENCODING);
 }
 
+/// The connection to the app of one client connection. HTTP/1 carries one exchange at a time
+/// and a client connection sends its requests one after the other, so each client connection
+/// gets its own connection to the app — opened at its first request, reused while both stay
+/// open, closed with it — and no pool is shared (or locked) between connections. The number of
+/// connections to the app is bounded by `--max-connections`, as the client connections are.
+#[derive(Default)]
+pub struct Upstream {
+    sender: std::sync::Mutex<Option<SendRequest<Counted>>>,
+}
+
+impl Upstream {
+    fn take(&self) -> Option<SendRequest<Counted>> {
+        self.sender.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn put(&self, sender: SendRequest<Counted>) {
+        *self.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
+    }
+}
+
+/// Why the app gave no answer.
+enum Failure {
+    /// Nothing accepted the connection (the app is down or starting), or not in time.
+    Connect(String),
+    /// The connection broke during the exchange.
+    Upstream(hyper::Error),
+}
+
 pub struct Proxy {
-    client: Client<HttpConnector, Counted>,
-    /// `http://host:port` of the app.
+    /// `host:port` of the app.
     target: String,
     routes: Routes,
     metrics: Arc<Metrics>,
+    connect_timeout: Duration,
     upstream_timeout: Duration,
 }
 
 impl Proxy {
-    pub fn new(target: String, routes: Routes, metrics: Arc<Metrics>, connect_timeout: Duration, upstream_timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
+    pub fn new(
+        target: String,
+        routes: Routes,
+        metrics: Arc<Metrics>,
+        connect_timeout: Duration,
+        upstream_timeout: Duration,
+    ) -> Self {
         Proxy {
-            client,
-            target: format!("http://{target}"),
+            target,
             routes,
             metrics,
+            connect_timeout,
             upstream_timeout,
         }
     }
 
+    async fn connect(&self) -> Result<SendRequest<Counted>, Failure> {
+        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.target)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(Failure::Connect(e.to_string())),
+            Err(_) => {
+                return Err(Failure::Connect(format!(
+                    "no connection within {:?}",
+                    self.connect_timeout
+                )))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(Failure::Upstream)?;
+        tokio::spawn(connection);
+        Ok(sender)
+    }
+
+    /// Sends `request` on the client connection's connection to the app, opening one when there
+    /// is none or the app has closed it. A request the connection refused before sending any of
+    /// it (the app closed it at that moment) is sent once more on a new connection.
+    async fn send(&self, upstream: &Upstream, mut request: Request<Counted>) -> Result<Response<Incoming>, Failure> {
+        let mut retried = false;
+        loop {
+            let mut sender = match upstream.take() {
+                Some(sender) if !sender.is_closed() => sender,
+                _ => self.connect().await?,
+            };
+            if let Err(error) = sender.ready().await {
+                if retried {
+                    return Err(Failure::Upstream(error));
+                }
+                retried = true;
+                continue;
+            }
+            let answer = sender.try_send_request(request);
+            upstream.put(sender);
+            match answer.await {
+                Ok(response) => return Ok(response),
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) if !retried => {
+                        request = unsent;
+                        retried = true;
+                    }
+                    _ => return Err(Failure::Upstream(error.into_error())),
+                },
+            }
+        }
+    }
+
     /// Forwards one request; never fails (an app that does not answer gets a 502 or 504).
-    pub async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Result<Response<Observed>, Infallible> {
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        upstream: &Upstream,
+    ) -> Result<Response<Observed>, Infallible> {
         let method = method_label(request.method());
         let route = self.routes.route(request.uri().path());
         let mut pending = Pending {
@@ -172,15 +258,22 @@ impl Proxy {
         let counter = pending.exchange.as_ref().expect("just set").request_bytes.clone();
         let (mut parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        parts.uri = match format!("{}{path}", self.target).parse::<Uri>() {
+        // Origin form on the wire (`GET /path?query`); the Host header goes through as sent.
+        parts.uri = match path.parse::<Uri>() {
             Ok(uri) => uri,
-            Err(_) => return Ok(self.own_answer(&mut pending, StatusCode::BAD_REQUEST, "mttd-sidecar: the request's path is not a valid URI path\n")),
+            Err(_) => {
+                return Ok(self.own_answer(
+                    &mut pending,
+                    StatusCode::BAD_REQUEST,
+                    "mttd-sidecar: the request's path is not a valid URI path\n",
+                ))
+            }
         };
         strip_hop_by_hop(&mut parts.headers);
         append_forwarded_for(&mut parts.headers, peer);
-        let upstream = Request::from_parts(parts, Counted { inner: body, counter });
+        let forwarded = Request::from_parts(parts, Counted { inner: body, counter });
 
-        let answer = tokio::time::timeout(self.upstream_timeout, self.client.request(upstream)).await;
+        let answer = tokio::time::timeout(self.upstream_timeout, self.send(upstream, forwarded)).await;
         match answer {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
@@ -196,17 +289,23 @@ impl Proxy {
                     },
                 ))
             }
-            Ok(Err(error)) => {
-                let reason = if error.is_connect() { "connect" } else { "upstream" };
+            Ok(Err(failure)) => {
+                let (reason, error) = match failure {
+                    Failure::Connect(e) => ("connect", e),
+                    Failure::Upstream(e) => ("upstream", e.to_string()),
+                };
                 self.metrics.upstream_error(reason);
-                tracing::warn!(target = %self.target, %error, "the app did not answer: 502");
-                let message = format!("mttd-sidecar: the app at {} did not answer ({reason})\n", self.target);
+                tracing::warn!(target = %self.target, %error, reason, "the app did not answer: 502");
+                let message = format!(
+                    "mttd-sidecar: the app at http://{} did not answer ({reason})\n",
+                    self.target
+                );
                 Ok(self.own_answer(&mut pending, StatusCode::BAD_GATEWAY, &message))
             }
             Err(_) => {
                 self.metrics.upstream_error("timeout");
                 let message = format!(
-                    "mttd-sidecar: the app at {} sent no answer within {:?}\n",
+                    "mttd-sidecar: the app at http://{} sent no answer within {:?}\n",
                     self.target, self.upstream_timeout
                 );
                 Ok(self.own_answer(&mut pending, StatusCode::GATEWAY_TIMEOUT, &message))
@@ -223,9 +322,10 @@ impl Proxy {
             metrics: self.metrics.clone(),
         });
         *response.status_mut() = status;
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         response
     }
 }

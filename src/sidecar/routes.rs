@@ -55,10 +55,17 @@ impl Routes {
 
     /// The label of `path` (no query): the first template that matches, else [`OTHER`].
     pub fn route(&self, path: &str) -> &'static str {
-        let trimmed = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
+        let trimmed = if path.len() > 1 {
+            path.strip_suffix('/').unwrap_or(path)
+        } else {
+            path
+        };
         let segments = trimmed.strip_prefix('/').unwrap_or(trimmed);
         'templates: for template in &self.templates {
-            let mut parts = (!segments.is_empty()).then(|| segments.split('/')).into_iter().flatten();
+            let mut parts = (!segments.is_empty())
+                .then(|| segments.split('/'))
+                .into_iter()
+                .flatten();
             for segment in &template.segments {
                 match (segment, parts.next()) {
                     (Segment::Literal(literal), Some(part)) if part == literal => {}
@@ -91,7 +98,11 @@ fn parse_one(text: &str) -> Result<Template, String> {
     }
     let mut segments = Vec::new();
     let mut rest = false;
-    let parts: Vec<&str> = if body.is_empty() { Vec::new() } else { body.split('/').collect() };
+    let parts: Vec<&str> = if body.is_empty() {
+        Vec::new()
+    } else {
+        body.split('/').collect()
+    };
     for (i, part) in parts.iter().enumerate() {
         if rest {
             return Err("`*` must be the last segment".into());

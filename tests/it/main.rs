@@ -27,6 +27,8 @@ mod layering;
 mod policy;
 /// The Prometheus source against a real Prometheus.
 mod prometheus;
+/// mttd-sidecar: a real app behind it, real clients, a real Prometheus scraping it.
+mod sidecar;
 /// The change log's signatures and witness.
 mod signing;
 /// The model store on file://, memory:// and a real S3 server.

@@ -190,18 +190,7 @@ impl Server {
 
     /// The first log line containing `text` (waits up to 60 s).
     pub fn wait_for(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if let Some(line) = log.lines().find(|l| l.contains(text)) {
-                return line.to_string();
-            }
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("the server exited ({status}) before logging `{text}`:\n{log}");
-            }
-            assert!(Instant::now() < deadline, "no `{text}` in the server's log:\n{log}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_line(&self.log, self.child.as_mut(), text)
     }
 
     pub fn url(&self, scheme: &str) -> String {
@@ -222,6 +211,23 @@ impl Drop for Server {
         if let Some(mut child) = self.child.take() {
             terminate(&mut child, Duration::from_secs(10));
         }
+    }
+}
+
+/// The first line of the log file `log` containing `text`, waiting up to 60 s for it; fails if
+/// `child` (the process writing it) exits first.
+pub fn wait_for_line(log: &Path, mut child: Option<&mut Child>, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let content = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = content.lines().find(|l| l.contains(text)) {
+            return line.to_string();
+        }
+        if let Some(Ok(Some(status))) = child.as_mut().map(|c| c.try_wait()) {
+            panic!("the process exited ({status}) before logging `{text}`:\n{content}");
+        }
+        assert!(Instant::now() < deadline, "no `{text}` in the log:\n{content}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

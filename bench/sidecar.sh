@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Benchmark: mttd-sidecar against nginx as a reverse proxy (the anchor), side by side in one
+# run. The app is nginx answering a 1 KiB body from its config on 127.0.0.1 (fast, so that the
+# proxies are what is measured); wrk (Debian's) loads, in turn and for ROUNDS rounds: the app
+# directly, the app through mttd-sidecar, the app through nginx configured as a production
+# reverse proxy (HTTP/1.1 and a keep-alive pool to the app, access log off — as the sidecar
+# keeps no log per request). Every side gets the same worker count (WORKERS: nginx worker
+# processes, sidecar runtime threads). Reported per side: the median of the rounds' requests/s
+# and p99, the p99 added over the direct one, errors (non-2xx + socket errors), and the
+# sidecar's peak resident memory (VmHWM) over the whole run.
+#
+# usage: bench/sidecar.sh
+# env:   MTTD_BIN_DIR (default target/release; cargo build --release --bin mttd-sidecar),
+#        CONNECTIONS (default 64), DURATION (default 10s), ROUNDS (default 3), WORKERS (default 2)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${MTTD_BIN_DIR:-$root/target/release}
+connections=${CONNECTIONS:-64}
+duration=${DURATION:-10s}
+rounds=${ROUNDS:-3}
+workers=${WORKERS:-2}
+for program in nginx wrk; do
+  command -v "$program" >/dev/null || { echo "needs $program (apt-get install nginx-light wrk)" >&2; exit 1; }
+done
+[ -x "$bin/mttd-sidecar" ] || { echo "no $bin/mttd-sidecar: cargo build --release --bin mttd-sidecar" >&2; exit 1; }
+work=$(mktemp -d /tmp/mttd-sidecar-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+app_port=18180 sidecar_port=18181 nginx_port=18182 metrics_port=18183
+body=$(head -c 1024 /dev/zero | tr '\0' 'x')
+nginx_conf() { # $1: name, $2: workers, $3: server block
+  mkdir -p "$work/$1"
+  cat >"$work/$1/nginx.conf" <<CONF
+worker_processes $2;
+daemon off;
+pid $work/$1/nginx.pid;
+error_log $work/$1/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/$1; proxy_temp_path $work/$1; fastcgi_temp_path $work/$1;
+  uwsgi_temp_path $work/$1; scgi_temp_path $work/$1;
+  keepalive_requests 1000000;
+  $3
+}
+CONF
+}
+# The app: one worker, so that it is the same for every side.
+nginx_conf app 1 "server { listen 127.0.0.1:$app_port; location / { default_type text/plain; return 200 \"$body\"; } }"
+nginx_conf proxy "$workers" "upstream app { server 127.0.0.1:$app_port; keepalive 64; }
+  server { listen 127.0.0.1:$nginx_port; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+nginx -e "$work/app/error.log" -c "$work/app/nginx.conf" & pids+=($!)
+nginx -e "$work/proxy/error.log" -c "$work/proxy/nginx.conf" & pids+=($!)
+MTTD_SIDECAR_THREADS=$workers MTTD_LOG=warn "$bin/mttd-sidecar" --listen "127.0.0.1:$sidecar_port" \
+  --metrics-listen "127.0.0.1:$metrics_port" --target-port "$app_port" --route '/{page}' \
+  2>"$work/sidecar.log" & sidecar=$!; pids+=($sidecar)
+sleep 1
+for port in $app_port $sidecar_port $nginx_port; do
+  curl -sf -o /dev/null "http://127.0.0.1:$port/index" || { echo "port $port does not answer" >&2; exit 1; }
+done
+
+run() { # $1: port → "requests/s p99_ms errors"
+  wrk -t2 -c"$connections" -d"$duration" --latency "http://127.0.0.1:$1/index" >"$work/wrk.txt"
+  python3 - "$work/wrk.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", text).groups()
+p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+errors += int(m.group(1)) if m else 0
+print(f"{rps:.0f} {p99:.3f} {errors}")
+PY
+}
+
+: >"$work/results"
+for round in $(seq "$rounds"); do
+  for side in direct:$app_port mttd-sidecar:$sidecar_port nginx:$nginx_port; do
+    echo "${side%%:*} $(run "${side##*:}")" >>"$work/results"
+  done
+done
+hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$sidecar/status")
+sent=$(curl -s "http://127.0.0.1:$metrics_port/metrics" | awk '/^http_requests_total/ {s += $2} END {print s}')
+
+python3 - "$work/results" "$hwm_kib" "$sent" "$connections" "$duration" "$rounds" "$workers" <<'PY'
+import statistics, sys
+path, hwm, sent, connections, duration, rounds, workers = sys.argv[1:]
+rows = {}
+for line in open(path):
+    side, rps, p99, errors = line.split()
+    rows.setdefault(side, []).append((float(rps), float(p99), int(errors)))
+med = {s: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), sum(r[2] for r in v)) for s, v in rows.items()}
+print(f"wrk -t2 -c{connections} -d{duration}, {rounds} rounds, {workers} workers per proxy, medians")
+print("| side | requests/s | p99 ms | added p99 ms | errors |")
+print("| --- | --- | --- | --- | --- |")
+for side in ("direct", "mttd-sidecar", "nginx"):
+    rps, p99, errors = med[side]
+    added = "" if side == "direct" else f"{p99 - med['direct'][1]:.2f}"
+    print(f"| {side} | {rps:,.0f} | {p99:.2f} | {added} | {errors} |")
+s, n = med["mttd-sidecar"], med["nginx"]
+print(f"\nmttd-sidecar / nginx: throughput {s[0] / n[0]:.2f}×, added p99 {(s[1] - med['direct'][1]) / max(n[1] - med['direct'][1], 1e-9):.2f}×")
+print(f"mttd-sidecar peak resident memory: {int(hwm) / 1024:.1f} MiB; requests it counted: {sent}")
+PY

@@ -1,0 +1,437 @@
+//! mttd-sidecar with real parts: a small app the test starts (Python's threading HTTP server,
+//! HTTP/1.1 keep-alive) behind the sidecar program, real HTTP clients, a real Prometheus
+//! scraping the sidecar and `mttd extract-features` reading the rate back; the app killed;
+//! SIGTERM while requests are in flight.
+
+use crate::common::{self, servers};
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The app: `/orders/<n>` answers `order <n> for <X-Forwarded-For>`, `/slow?ms=<n>` answers
+/// after n ms, POST answers the body's length, anything else 404.
+const APP: &str = r#"
+import sys, time
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+from urllib.parse import urlparse, parse_qs
+
+class App(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        url = urlparse(self.path)
+        if url.path.startswith("/orders/"):
+            self.answer(200, ("order %s for %s" % (url.path[8:], self.headers.get("X-Forwarded-For"))).encode())
+        elif url.path == "/slow":
+            time.sleep(int(parse_qs(url.query)["ms"][0]) / 1000)
+            self.answer(200, b"slow done")
+        else:
+            self.answer(404, b"not here")
+    def do_POST(self):
+        data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.answer(200, b"got %d bytes" % len(data))
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), App)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+struct App {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    fn start() -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("app.py");
+        std::fs::write(&script, APP).unwrap();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 starts the app");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the app prints its port");
+        App { child, port, _dir: dir }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Sidecar {
+    child: Option<Child>,
+    log: PathBuf,
+    /// `127.0.0.1:port` of the proxy and of /metrics.
+    proxy: String,
+    metrics: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Sidecar {
+    fn start(target_port: u16, extra: &[&str]) -> Sidecar {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("sidecar.log");
+        let child = Command::new(assert_cmd::cargo::cargo_bin("mttd-sidecar"))
+            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+            .args(["--target-port", &target_port.to_string()])
+            .args(["--route", "/orders/{id}", "--route", "/echo", "--route", "/slow"])
+            .args(extra)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut sidecar = Sidecar {
+            child: Some(child),
+            log,
+            proxy: String::new(),
+            metrics: String::new(),
+            _dir: dir,
+        };
+        let line = sidecar.wait_for("\"listening\"");
+        let fields: serde_json::Value = serde_json::from_str(&line).unwrap();
+        sidecar.proxy = fields["fields"]["listen"].as_str().unwrap().to_string();
+        sidecar.metrics = fields["fields"]["metrics"].as_str().unwrap().to_string();
+        sidecar
+    }
+
+    fn wait_for(&mut self, text: &str) -> String {
+        servers::wait_for_line(&self.log, self.child.as_mut(), text)
+    }
+
+    fn scrape(&self) -> String {
+        let (status, text) = request(&self.metrics, "GET", "/metrics", b"", "");
+        assert_eq!(status, 200);
+        text
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One HTTP/1.1 exchange on a new connection (`Connection: close`): (status, body).
+fn request(address: &str, method: &str, path: &str, body: &[u8], headers: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    (status, body.to_string())
+}
+
+/// The value of the sample written exactly `series` (name and labels) in a text exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+#[test]
+fn requests_pass_through_unchanged_and_are_counted_by_method_route_and_status() {
+    let app = App::start();
+    let sidecar = Sidecar::start(app.port, &[]);
+    let mut order_bytes = 0;
+    for n in 1..=5 {
+        let (status, body) = request(&sidecar.proxy, "GET", &format!("/orders/{n}?expand=1"), b"", "");
+        assert_eq!(
+            (status, body.as_str()),
+            (200, format!("order {n} for 127.0.0.1").as_str())
+        );
+        order_bytes += body.len();
+    }
+    // An X-Forwarded-For from an earlier proxy is kept, the client appended.
+    let (_, body) = request(&sidecar.proxy, "GET", "/orders/6", b"", "X-Forwarded-For: 10.0.0.9\r\n");
+    assert_eq!(body, "order 6 for 10.0.0.9, 127.0.0.1");
+    order_bytes += body.len();
+    for _ in 0..2 {
+        assert_eq!(
+            request(&sidecar.proxy, "POST", "/echo", &[7u8; 100], ""),
+            (200, "got 100 bytes".into())
+        );
+    }
+    // Paths no template names: counted as `other`, however many there are.
+    for n in 0..40 {
+        assert_eq!(request(&sidecar.proxy, "GET", &format!("/unknown/{n}"), b"", "").0, 404);
+    }
+
+    let text = sidecar.scrape();
+    let get_orders = r#"{method="GET",route="/orders/{id}",status="2xx"}"#;
+    assert_eq!(
+        sample(&text, &format!("http_requests_total{get_orders}")),
+        Some(6.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"http_requests_total{method="POST",route="/echo",status="2xx"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&text, r#"http_requests_total{method="GET",route="other",status="4xx"}"#),
+        Some(40.0)
+    );
+    assert_eq!(
+        sample(&text, r#"http_request_body_bytes_total{method="POST",route="/echo"}"#),
+        Some(200.0)
+    );
+    assert_eq!(
+        sample(&text, &format!("http_response_body_bytes_total{get_orders}")),
+        Some(order_bytes as f64)
+    );
+    assert_eq!(
+        sample(&text, &format!("http_request_duration_seconds_count{get_orders}")),
+        Some(6.0)
+    );
+    let inf = r#"http_request_duration_seconds_bucket{method="GET",route="/orders/{id}",status="2xx",le="+Inf"}"#;
+    assert_eq!(sample(&text, inf), Some(6.0), "{text}");
+    assert_eq!(sample(&text, "http_requests_in_flight"), Some(0.0));
+    // The label's values are the templates and `other`, nothing taken from the paths.
+    let routes: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .filter_map(|l| l.split("route=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(
+        routes.into_iter().collect::<Vec<_>>(),
+        ["/echo", "/orders/{id}", "other"]
+    );
+
+    // OpenMetrics when asked for, through the same registry.
+    let (status, open) = request(
+        &sidecar.metrics,
+        "GET",
+        "/metrics",
+        b"",
+        "Accept: application/openmetrics-text; version=1.0.0\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(open.ends_with("# EOF\n"), "{open}");
+    assert!(open.contains(&format!("http_requests_total{get_orders} 6")), "{open}");
+    assert_eq!(
+        request(&sidecar.metrics, "GET", "/healthz", b"", ""),
+        (200, "ok\n".into())
+    );
+}
+
+#[test]
+fn an_app_that_is_down_or_slow_gets_the_sidecars_own_502_or_504_counted() {
+    let mut app = App::start();
+    let sidecar = Sidecar::start(app.port, &["--upstream-timeout", "1s"]);
+    let (status, body) = request(&sidecar.proxy, "GET", "/slow?ms=3000", b"", "");
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("sent no answer within 1s"), "{body}");
+    assert_eq!(request(&sidecar.proxy, "GET", "/orders/1", b"", "").0, 200);
+    app.kill();
+    for _ in 0..3 {
+        let (status, body) = request(&sidecar.proxy, "GET", "/orders/1", b"", "");
+        assert_eq!(status, 502, "{body}");
+        assert!(
+            body.contains(&format!("the app at http://127.0.0.1:{} did not answer", app.port)),
+            "{body}"
+        );
+    }
+    let text = sidecar.scrape();
+    assert_eq!(
+        sample(
+            &text,
+            r#"http_requests_total{method="GET",route="/orders/{id}",status="5xx"}"#
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"http_requests_total{method="GET",route="/slow",status="5xx"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, r#"mttd_sidecar_upstream_errors_total{reason="connect"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(&text, r#"mttd_sidecar_upstream_errors_total{reason="timeout"}"#),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn sigterm_refuses_new_connections_and_drains_the_requests_in_flight() {
+    let app = App::start();
+    let mut sidecar = Sidecar::start(app.port, &[]);
+    let proxy = sidecar.proxy.clone();
+    let slow: Vec<_> = (0..3)
+        .map(|_| {
+            let proxy = proxy.clone();
+            std::thread::spawn(move || request(&proxy, "GET", "/slow?ms=2000", b"", ""))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sample(&sidecar.scrape(), "http_requests_in_flight") != Some(3.0) {
+        assert!(Instant::now() < deadline, "the three requests never got in flight");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let child = sidecar.child.as_ref().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    sidecar.wait_for("draining the requests in flight");
+    assert!(
+        TcpStream::connect(&proxy).is_err(),
+        "a new connection is refused while draining"
+    );
+    assert_eq!(
+        request(&sidecar.metrics, "GET", "/healthz", b"", ""),
+        (503, "draining\n".into())
+    );
+    for request in slow {
+        assert_eq!(request.join().unwrap(), (200, "slow done".to_string()));
+    }
+    let status = sidecar.child.take().unwrap().wait().unwrap();
+    assert!(status.success(), "exits 0 once drained: {status}");
+    sidecar.wait_for("\"drained\"");
+}
+
+#[test]
+fn a_bad_route_template_is_refused_naming_the_flag_and_the_template() {
+    let output = Command::new(assert_cmd::cargo::cargo_bin("mttd-sidecar"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--route",
+            "orders/{id}",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--route (MTTD_SIDECAR_ROUTES): route template `orders/{id}`: must start with `/`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn prometheus_scrapes_the_sidecar_and_extract_features_reads_the_rate_that_was_sent() {
+    let app = App::start();
+    let sidecar = Sidecar::start(app.port, &[]);
+    let scrape = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: checkout\n  static_configs:\n  - targets: ['{}']\n",
+        sidecar.metrics
+    );
+    let prometheus = servers::prometheus_configured(&scrape, &[], None, &[]);
+    // 10 requests a second for 20 seconds, paced against the clock.
+    let rate = 10;
+    let seconds = 20;
+    std::thread::sleep(Duration::from_secs(3)); // a few scrapes before the first request
+    let started = Instant::now();
+    for i in 0..rate * seconds {
+        let due = started + Duration::from_millis(i * 1000 / rate);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        assert_eq!(request(&sidecar.proxy, "GET", &format!("/orders/{i}"), b"", "").0, 200);
+    }
+    std::thread::sleep(Duration::from_secs(4)); // the last requests scraped
+    let end = chrono::Utc::now().timestamp();
+
+    let dir = tempfile::tempdir().unwrap();
+    let series = r#"http_requests_total{job="checkout",route="/orders/{id}",status="2xx"}"#;
+    let config = format!(
+        r#"apiVersion: mttd/v1
+kind: WorkloadConfig
+workload: checkout
+source:
+  prometheus:
+    url: {url}
+    lookback: 40s
+signals:
+  target: 'sum(rate({series}[5s]))'
+  features:
+    sent: 'sum({series})'
+resolution: 1s
+features:
+  lags: [1s]
+  rolling_windows: [2s]
+  seasonal_lags: []
+label:
+  horizon: 1s
+"#,
+        url = prometheus.url("http")
+    );
+    std::fs::write(dir.path().join("mttd.yaml"), config).unwrap();
+    common::mttd()
+        .current_dir(dir.path())
+        .args([
+            "extract-features",
+            "--config",
+            "mttd.yaml",
+            "--out",
+            "data",
+            "--end",
+            &end.to_string(),
+        ])
+        .assert()
+        .success();
+    let (data, _) = mttd::steps::read_dataset(&dir.path().join("data")).unwrap();
+    let sent = data.column("signal_sent").unwrap();
+    let total = sent.iter().copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
+    assert_eq!(total, (rate * seconds) as f64, "every request sent is counted once");
+    // The rate while the load ran (away from its edges, where the 5 s window straddles them).
+    let target = data.column("target").unwrap();
+    let first = sent.iter().position(|&v| v > 20.0).unwrap();
+    let last = sent.iter().position(|&v| v > (rate * seconds - 20) as f64).unwrap();
+    let steady: Vec<f64> = target[first + 5..last]
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    assert!(steady.len() >= 8, "{} steady rows: {target:?}", steady.len());
+    let mean = steady.iter().sum::<f64>() / steady.len() as f64;
+    assert!(
+        (mean - rate as f64).abs() < 0.1 * rate as f64,
+        "the extracted rate {mean:.2}/s is the {rate}/s sent: {steady:?}"
+    );
+}
