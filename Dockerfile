@@ -1,7 +1,7 @@
 # mttd's images: one small image per step, all built from one builder stage.
 #   docker build --target train -t registry.example.com/mttd/train:0.1.0 .
 # Targets: extract-features, train, validate, shadow-compare, gate, publish, forecast, mttd (the CLI, used
-# for `mttd registry approve`). Each runs as the distroless `nonroot` user (65532) and needs no
+# for `mttd registry approve`), sidecar (mttd-sidecar, the metrics sidecar: examples/sidecar/). Each runs as the distroless `nonroot` user (65532) and needs no
 # writable root file system: the templates give it an emptyDir at /work.
 
 FROM rust:1.95-bookworm AS builder
@@ -9,6 +9,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY steps ./steps
+COPY sidecar ./sidecar
 RUN cargo build --release --locked --bins
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
@@ -50,3 +51,8 @@ ENTRYPOINT ["/mttd-forecast"]
 FROM runtime AS mttd
 COPY --from=builder /src/target/release/mttd /mttd
 ENTRYPOINT ["/mttd"]
+
+FROM runtime AS sidecar
+COPY --from=builder /src/target/release/mttd-sidecar /mttd-sidecar
+EXPOSE 8081 9102
+ENTRYPOINT ["/mttd-sidecar"]

@@ -77,18 +77,9 @@ fn adapter_query() -> String {
         .replace("<<.LabelMatchers>>", &matchers.join(","))
 }
 
-/// An instant query's result vector.
-fn query(prometheus: &servers::Server, promql: &str) -> Vec<Value> {
-    let encoded: String = url::form_urlencoded::byte_serialize(promql.as_bytes()).collect();
-    let (status, body) = servers::http_get(&prometheus.address, &format!("/api/v1/query?query={encoded}"));
-    assert_eq!(status, 200, "{promql}: {body}");
-    let answer: Value = serde_json::from_str(&body).unwrap();
-    answer["data"]["result"].as_array().unwrap().clone()
-}
-
 /// The single value of a query, or None when it returns nothing.
 fn value(prometheus: &servers::Server, promql: &str) -> Option<f64> {
-    let result = query(prometheus, promql);
+    let result = servers::query(prometheus, promql);
     assert!(result.len() <= 1, "{promql}: one series at most: {result:?}");
     result.first().map(|s| s["value"][1].as_str().unwrap().parse().unwrap())
 }
@@ -165,7 +156,7 @@ fn the_pushed_floor_is_read_while_fresh_and_dropped_when_stale_or_withdrawn() {
     assert!(upper > 2, "the test's forecast asks for more than 2: {rec}");
     eventually(&prometheus, &balloon, headroom["balloon_replicas"].as_f64());
     // The pushed group, as Prometheus has it: the grouping key's labels on the floor.
-    let series = query(&prometheus, "mttd_floor_replicas");
+    let series = servers::query(&prometheus, "mttd_floor_replicas");
     assert_eq!(series[0]["metric"]["job"], "mttd-forecast");
     assert_eq!(series[0]["metric"]["workload"], "fc");
 
@@ -356,7 +347,7 @@ fn the_dashboard_is_a_valid_configmap_and_every_query_runs_on_prometheus() {
                 .replace("${demand}", &demand)
                 .replace("$workload", "api")
                 .replace("$__range", "1d");
-            query(&prometheus, &filled);
+            servers::query(&prometheus, &filled);
             queries += 1;
             // Every metric it reads is one mttd exports: a template's metric (Argo adds the
             // prefix) or one the forecast step pushes.

@@ -6,6 +6,8 @@
 use crate::common::{self, servers};
 
 use std::io::{BufRead, BufReader, Read, Write};
+
+use serde::Deserialize;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -332,6 +334,149 @@ fn sigterm_refuses_new_connections_and_drains_the_requests_in_flight() {
     sidecar.wait_for("\"drained\"");
 }
 
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/sidecar")
+}
+
+fn documents(file: &str) -> Vec<(String, serde_json::Value)> {
+    let text = std::fs::read_to_string(examples().join(file)).unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| {
+            let value = serde_json::Value::deserialize(d).unwrap();
+            (format!("{file} {}", value["kind"].as_str().unwrap()), value)
+        })
+        .collect()
+}
+
+/// Checks a ServiceMonitor with prometheus-operator's CRD validation (npm
+/// @kubernetes-models/prometheus-operator, generated from the operator's CRDs: types, patterns,
+/// required fields) and, since those schemas leave objects open, every field of its spec and
+/// endpoints against the names that package declares (what kubernetes-validate --strict does for
+/// built-in kinds). Prints `ok` or the problems.
+const CHECK_SERVICE_MONITOR: &str = r#"
+import { readFileSync } from "node:fs";
+const [models, file] = process.argv.slice(2);
+const { ServiceMonitor } = await import(`file://${models}/monitoring.coreos.com/v1/ServiceMonitor.js`);
+const object = JSON.parse(readFileSync(file, "utf8"));
+const problems = [];
+try { new ServiceMonitor(object).validate(); } catch (e) { problems.push(e.message); }
+const fields = (type) => new Set([...readFileSync(`${models}/monitoring.coreos.com/v1/${type}.d.ts`, "utf8")
+  .matchAll(/^\s+"(\w+)"\??:/gm)].map((m) => m[1]));
+const closed = (value, type, at) => {
+  const known = fields(type);
+  for (const key of Object.keys(value ?? {})) if (!known.has(key)) problems.push(`${at}.${key}: not a field of ${type}`);
+};
+closed(object.spec, "ServiceMonitorSpec", "spec");
+(object.spec?.endpoints ?? []).forEach((e, i) => closed(e, "Endpoint", `spec.endpoints[${i}]`));
+console.log(problems.length ? problems.join("\n") : "ok");
+"#;
+
+fn check_service_monitor(object: &serde_json::Value) -> String {
+    let models = std::env::var_os("MTTD_PROMETHEUS_OPERATOR_MODELS").map(PathBuf::from);
+    let models = models.filter(|m| m.join("monitoring.coreos.com/v1/ServiceMonitor.js").is_file());
+    let Some(models) = models else {
+        panic!(
+            "this test needs prometheus-operator's CRD validation: npm install @kubernetes-models/prometheus-operator \
+             and MTTD_PROMETHEUS_OPERATOR_MODELS set to its folder (scripts/test does both)"
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("check.mjs"), CHECK_SERVICE_MONITOR).unwrap();
+    std::fs::write(dir.path().join("object.json"), object.to_string()).unwrap();
+    let out = Command::new("node")
+        .arg(dir.path().join("check.mjs"))
+        .arg(&models)
+        .arg(dir.path().join("object.json"))
+        .output()
+        .expect("this test needs Node.js (node)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_shipped_kubernetes_objects_validate_and_agree_with_each_other() {
+    let deployment = documents("deployment.yaml");
+    let service = documents("service.yaml");
+    common::assert_valid_kubernetes(&[deployment[0].clone(), service[0].clone()]);
+    let monitor = documents("servicemonitor.yaml").remove(0).1;
+    assert_eq!(check_service_monitor(&monitor).trim(), "ok");
+    // The check can fail: a misspelt field and a malformed interval are refused.
+    let mut bad = monitor.clone();
+    bad["spec"]["endpoints"][0]["intervl"] = "15s".into();
+    bad["spec"]["endpoints"][0]["scrapeTimeout"] = "5 seconds".into();
+    let report = check_service_monitor(&bad);
+    assert!(
+        report.contains("spec.endpoints[0].intervl: not a field of Endpoint"),
+        "{report}"
+    );
+    assert!(report.contains("scrapeTimeout must match pattern"), "{report}");
+
+    // The pieces point at each other: the Service selects the pods and sends `http` to the
+    // sidecar's port; the ServiceMonitor selects the Service and scrapes its `metrics` port,
+    // the sidecar's /metrics; the sidecar's routes parse.
+    let pod = &deployment[0].1["spec"]["template"];
+    let sidecar = pod["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "metrics-sidecar")
+        .unwrap();
+    let env = |name: &str| {
+        sidecar["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let port = |name: &str| {
+        sidecar["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["containerPort"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(env("MTTD_SIDECAR_LISTEN").ends_with(&format!(":{}", port("http"))));
+    assert!(env("MTTD_SIDECAR_METRICS_LISTEN").ends_with(&format!(":{}", port("metrics"))));
+    let image = sidecar["image"].as_str().unwrap();
+    let target = image.rsplit('/').next().unwrap().split(':').next().unwrap();
+    let dockerfile = std::fs::read_to_string(examples().join("../../Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains(&format!(
+            " AS {target}\nCOPY --from=builder /src/target/release/mttd-sidecar "
+        )),
+        "the image {image} is the Dockerfile target that ships mttd-sidecar"
+    );
+    let app_port = pod["spec"]["containers"][0]["ports"][0]["containerPort"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(env("TARGET_PORT"), app_port.to_string());
+    let routes: Vec<String> = env("MTTD_SIDECAR_ROUTES").split(',').map(String::from).collect();
+    mttd::sidecar::routes::Routes::parse(&routes).unwrap();
+    let service = &service[0].1;
+    assert_eq!(service["spec"]["selector"], pod["metadata"]["labels"]);
+    let ports = service["spec"]["ports"].as_array().unwrap();
+    assert!(ports.iter().any(|p| p["targetPort"] == "http"));
+    assert!(ports
+        .iter()
+        .any(|p| p["name"] == "metrics" && p["targetPort"] == "metrics"));
+    assert_eq!(
+        monitor["spec"]["selector"]["matchLabels"],
+        service["metadata"]["labels"]
+    );
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+}
+
 #[test]
 fn a_bad_route_template_is_refused_naming_the_flag_and_the_template() {
     let output = Command::new(assert_cmd::cargo::cargo_bin("mttd-sidecar"))
@@ -357,8 +502,9 @@ fn a_bad_route_template_is_refused_naming_the_flag_and_the_template() {
 fn prometheus_scrapes_the_sidecar_and_extract_features_reads_the_rate_that_was_sent() {
     let app = App::start();
     let sidecar = Sidecar::start(app.port, &[]);
+    // The labels prometheus-operator gives the series through the shipped ServiceMonitor.
     let scrape = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: checkout\n  static_configs:\n  - targets: ['{}']\n",
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: checkout\n  static_configs:\n  - targets: ['{}']\n    labels: {{namespace: shop, service: checkout}}\n",
         sidecar.metrics
     );
     let prometheus = servers::prometheus_configured(&scrape, &[], None, &[]);
@@ -434,4 +580,20 @@ label:
         (mean - rate as f64).abs() < 0.1 * rate as f64,
         "the extracted rate {mean:.2}/s is the {rate}/s sent: {steady:?}"
     );
+
+    // Every query of the shipped WorkloadConfig answers one finite value from these series.
+    let shipped = mttd::contract::workload::WorkloadConfig::load(&examples().join("mttd.yaml")).unwrap();
+    let mttd::contract::source::FeatureSignals::Queries(features) = &shipped.signals.features else {
+        panic!("the shipped config names its features by PromQL query");
+    };
+    let queries = features.iter().map(|(n, q)| (n.as_str(), q));
+    for (name, query) in std::iter::once(("target", &shipped.signals.target)).chain(queries) {
+        let result = servers::query(&prometheus, query);
+        assert_eq!(result.len(), 1, "{name} answers one series: {result:?}");
+        let value: f64 = result[0]["value"][1].as_str().unwrap().parse().unwrap();
+        assert!(value.is_finite(), "{name}: {value}");
+        if name == "target" {
+            assert!(value > 0.0, "the request rate: {value}");
+        }
+    }
 }

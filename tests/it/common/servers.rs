@@ -327,6 +327,15 @@ pub fn pushgateway() -> Server {
     Server::spawn(command, dir, "TLS is disabled")
 }
 
+/// The result of an instant query (`/api/v1/query`, now) on `prometheus`; fails on an error.
+pub fn query(prometheus: &Server, promql: &str) -> Vec<serde_json::Value> {
+    let encoded: String = url::form_urlencoded::byte_serialize(promql.as_bytes()).collect();
+    let (status, body) = http_get(&prometheus.address, &format!("/api/v1/query?query={encoded}"));
+    assert_eq!(status, 200, "{promql}: {body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    answer["data"]["result"].as_array().unwrap().clone()
+}
+
 /// A plain HTTP/1.0 GET: (status code, body).
 pub fn http_get(address: &str, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
