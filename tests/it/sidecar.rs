@@ -418,33 +418,19 @@ fn the_shipped_kubernetes_objects_validate_and_agree_with_each_other() {
     // sidecar's port; the ServiceMonitor selects the Service and scrapes its `metrics` port,
     // the sidecar's /metrics; the sidecar's routes parse.
     let pod = &deployment[0].1["spec"]["template"];
-    let sidecar = pod["spec"]["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "metrics-sidecar")
-        .unwrap();
-    let env = |name: &str| {
-        sidecar["env"]
+    // The element of the list `list` of `object` named `name`.
+    let named = |object: &serde_json::Value, list: &str, name: &str| {
+        object[list]
             .as_array()
             .unwrap()
             .iter()
             .find(|e| e["name"] == name)
-            .unwrap()["value"]
-            .as_str()
             .unwrap()
-            .to_string()
+            .clone()
     };
-    let port = |name: &str| {
-        sidecar["ports"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap()["containerPort"]
-            .as_u64()
-            .unwrap()
-    };
+    let sidecar = named(&pod["spec"], "containers", "metrics-sidecar");
+    let env = |name: &str| named(&sidecar, "env", name)["value"].as_str().unwrap().to_string();
+    let port = |name: &str| named(&sidecar, "ports", name)["containerPort"].as_u64().unwrap();
     assert!(env("MTTD_SIDECAR_LISTEN").ends_with(&format!(":{}", port("http"))));
     assert!(env("MTTD_SIDECAR_METRICS_LISTEN").ends_with(&format!(":{}", port("metrics"))));
     let image = sidecar["image"].as_str().unwrap();
