@@ -32,8 +32,9 @@ pub struct SidecarArgs {
     /// `/static/*` (repeat the flag; comma-separated in the environment). First match wins.
     #[arg(long = "route", env = "MTTD_SIDECAR_ROUTES", value_delimiter = ',')]
     pub routes: Vec<String>,
-    /// Connections served at once (more wait in the listen backlog): bounds memory.
-    #[arg(long, env = "MTTD_SIDECAR_MAX_CONNECTIONS", default_value_t = 4096)]
+    /// Connections served at once (more wait in the listen backlog): bounds memory, at most
+    /// 128 KiB of buffers a connection (64 KiB each way; bodies are streamed).
+    #[arg(long, env = "MTTD_SIDECAR_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
     /// Time to connect to the app before answering 502.
     #[arg(long, env = "MTTD_SIDECAR_CONNECT_TIMEOUT", default_value = "5s", value_parser = duration)]

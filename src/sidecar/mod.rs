@@ -195,6 +195,7 @@ async fn serve_connections(mut inbox: UnboundedReceiver<Accepted>, shared: &Arc<
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30))
             .writev(false)
+            .max_buf_size(proxy::CONNECTION_BUFFER)
             .serve_connection(
                 TokioIo::new(stream),
                 service_fn(move |request| {

@@ -26,6 +26,11 @@ use super::routes::Routes;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The most a connection buffers, each way (hyper's read buffer; a request or response head
+/// longer than this is refused with 431 or 502): with bodies streamed, what bounds the memory a
+/// connection can hold, and with `--max-connections` the sidecar's.
+pub const CONNECTION_BUFFER: usize = 64 * 1024;
+
 /// A request body on its way to the app, its bytes counted as they pass.
 pub struct Counted {
     inner: Incoming,

@@ -256,6 +256,34 @@ fn requests_pass_through_unchanged_and_are_counted_by_method_route_and_status() 
 }
 
 #[test]
+fn a_large_body_streams_through_without_the_sidecar_holding_it() {
+    let app = App::start();
+    let sidecar = Sidecar::start(app.port, &[]);
+    let size = 64 << 20;
+    let body = vec![b'x'; size];
+    assert_eq!(
+        request(&sidecar.proxy, "POST", "/echo", &body, ""),
+        (200, format!("got {size} bytes"))
+    );
+    let text = sidecar.scrape();
+    assert_eq!(
+        sample(&text, r#"http_request_body_bytes_total{method="POST",route="/echo"}"#),
+        Some(size as f64)
+    );
+    let pid = sidecar.child.as_ref().unwrap().id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(
+        peak_kib < 24 * 1024,
+        "peak resident memory {peak_kib} KiB for a 64 MiB body"
+    );
+}
+
+#[test]
 fn an_app_that_is_down_or_slow_gets_the_sidecars_own_502_or_504_counted() {
     let mut app = App::start();
     let sidecar = Sidecar::start(app.port, &["--upstream-timeout", "1s"]);
