@@ -4,6 +4,7 @@
 //! of values (methods: the nine standard ones and `other`; routes: [`super::routes`]; status:
 //! `1xx`–`5xx` and `cancelled`), so the series count has a hard cap whatever the traffic.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
@@ -56,18 +57,41 @@ fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
+/// The method labels, in index order.
+pub const METHODS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "other",
+];
+
+/// The status labels, in index order; [`CANCELLED`] is the last.
+pub const STATUSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "cancelled"];
+const CANCELLED: usize = 5;
+
+/// The series of one method, route and status, resolved once: a request touches its counters
+/// through this table (an index, an atomic load) rather than the families' locked hash maps.
+struct Series {
+    requests: Counter,
+    duration: Histogram,
+    response_bytes: Counter,
+}
+
 pub struct Metrics {
     registry: Registry,
+    routes: Vec<&'static str>,
     requests: Family<RequestLabels, Counter>,
     duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
     request_bytes: Family<RouteLabels, Counter>,
     response_bytes: Family<RequestLabels, Counter>,
     in_flight: Gauge,
     upstream_errors: Family<ErrorLabels, Counter>,
+    /// methods × routes × statuses, filled as requests come.
+    series: Box<[OnceLock<Series>]>,
+    /// methods × routes.
+    request_series: Box<[OnceLock<Counter>]>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// The registry for requests labelled with `routes` (the route labels, by index).
+    pub fn new(routes: Vec<&'static str>) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let duration = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
@@ -110,8 +134,12 @@ impl Default for Metrics {
             "Requests the app did not answer (the sidecar answered 502 or 504 itself), by reason",
             upstream_errors.clone(),
         );
+        let combinations = METHODS.len() * routes.len();
         Metrics {
             registry,
+            series: (0..combinations * STATUSES.len()).map(|_| OnceLock::new()).collect(),
+            request_series: (0..combinations).map(|_| OnceLock::new()).collect(),
+            routes,
             requests,
             duration,
             request_bytes,
@@ -120,9 +148,7 @@ impl Default for Metrics {
             upstream_errors,
         }
     }
-}
 
-impl Metrics {
     /// The exposition and its Content-Type: OpenMetrics when `accept` asks for it, else the
     /// Prometheus text format 0.0.4.
     pub fn encode(&self, accept: &str) -> (&'static str, String) {
@@ -138,22 +164,25 @@ impl Metrics {
         }
     }
 
-    /// A request has arrived: counted in flight until the returned record is dropped.
-    pub fn start(&self, method: &'static str, route: &'static str) -> Exchange {
+    /// A request has arrived (`method` and `route`: indices into [`METHODS`] and the routes):
+    /// counted in flight until the returned record is dropped.
+    pub fn start(&self, method: usize, route: usize) -> Exchange {
         self.in_flight.inc();
+        let at = method * self.routes.len() + route;
+        let request_bytes = self.request_series[at].get_or_init(|| {
+            self.request_bytes
+                .get_or_create(&RouteLabels {
+                    method: Value(METHODS[method]),
+                    route: Value(self.routes[route]),
+                })
+                .clone()
+        });
         Exchange {
             started: Instant::now(),
-            method: Value(method),
-            route: Value(route),
+            series: at,
             status: None,
             response_bytes: 0,
-            request_bytes: self
-                .request_bytes
-                .get_or_create(&RouteLabels {
-                    method: Value(method),
-                    route: Value(route),
-                })
-                .clone(),
+            request_bytes: request_bytes.clone(),
         }
     }
 
@@ -164,20 +193,23 @@ impl Metrics {
     }
 
     fn finish(&self, exchange: &Exchange) {
-        let labels = RequestLabels {
-            method: exchange.method,
-            route: exchange.route,
-            status: Value(exchange.status.unwrap_or("cancelled")),
-        };
-        self.requests.get_or_create(&labels).inc();
-        self.duration
-            .get_or_create(&labels)
-            .observe(exchange.started.elapsed().as_secs_f64());
-        if exchange.response_bytes > 0 {
-            self.response_bytes
-                .get_or_create(&labels)
-                .inc_by(exchange.response_bytes);
-        }
+        let status = exchange.status.unwrap_or(CANCELLED);
+        let series = self.series[exchange.series * STATUSES.len() + status].get_or_init(|| {
+            let routes = self.routes.len();
+            let labels = RequestLabels {
+                method: Value(METHODS[exchange.series / routes]),
+                route: Value(self.routes[exchange.series % routes]),
+                status: Value(STATUSES[status]),
+            };
+            Series {
+                requests: self.requests.get_or_create(&labels).clone(),
+                duration: self.duration.get_or_create(&labels).clone(),
+                response_bytes: self.response_bytes.get_or_create(&labels).clone(),
+            }
+        });
+        series.requests.inc();
+        series.duration.observe(exchange.started.elapsed().as_secs_f64());
+        series.response_bytes.inc_by(exchange.response_bytes);
         self.in_flight.dec();
     }
 }
@@ -186,9 +218,10 @@ impl Metrics {
 /// answer's body is done, or when the client goes away first (status `cancelled`).
 pub struct Exchange {
     started: Instant,
-    method: Value,
-    route: Value,
-    status: Option<&'static str>,
+    /// Index of the method and route (`method × routes + route`).
+    series: usize,
+    /// Index into [`STATUSES`] once answered.
+    status: Option<usize>,
     response_bytes: u64,
     /// The request-body counter of this method and route (bytes are added as they pass).
     pub request_bytes: Counter,
@@ -209,31 +242,22 @@ impl Exchange {
     }
 }
 
-/// `2xx` etc.; a status outside 100–599 (hyper refuses those) would be `5xx`.
-pub fn status_class(status: u16) -> &'static str {
+/// The index in [`STATUSES`] of a status's class (`2xx` etc.); a status outside 100–599 (hyper
+/// refuses those) would be `5xx`.
+pub fn status_class(status: u16) -> usize {
     match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+        100..=499 => usize::from(status / 100 - 1),
+        _ => 4,
     }
 }
 
-/// The method's label: the nine standard methods as themselves, anything else `other`.
-pub fn method_label(method: &hyper::Method) -> &'static str {
-    match *method {
-        hyper::Method::GET => "GET",
-        hyper::Method::HEAD => "HEAD",
-        hyper::Method::POST => "POST",
-        hyper::Method::PUT => "PUT",
-        hyper::Method::PATCH => "PATCH",
-        hyper::Method::DELETE => "DELETE",
-        hyper::Method::OPTIONS => "OPTIONS",
-        hyper::Method::CONNECT => "CONNECT",
-        hyper::Method::TRACE => "TRACE",
-        _ => "other",
-    }
+/// The index in [`METHODS`] of a method: the nine standard methods as themselves, anything
+/// else `other`.
+pub fn method_index(method: &hyper::Method) -> usize {
+    METHODS
+        .iter()
+        .position(|m| *m == method.as_str())
+        .unwrap_or(METHODS.len() - 1)
 }
 
 #[cfg(test)]
@@ -242,13 +266,13 @@ mod tests {
 
     #[test]
     fn both_formats_carry_the_same_samples() {
-        let metrics = Metrics::default();
-        let mut exchange = metrics.start("GET", "/orders/{id}");
+        let metrics = Metrics::new(vec!["/orders/{id}", "other"]);
+        let mut exchange = metrics.start(0, 0);
         exchange.answered(201);
         exchange.sent(10);
         exchange.request_bytes.inc_by(3);
         exchange.record(&metrics);
-        let other = metrics.start("BREW", "other");
+        let other = metrics.start(method_index(&hyper::Method::from_bytes(b"BREW").unwrap()), 1);
         other.record(&metrics); // never answered: cancelled
         metrics.upstream_error("connect");
 
@@ -273,7 +297,9 @@ mod tests {
         assert_eq!(kind, OPENMETRICS);
         assert!(open.ends_with("# EOF\n"), "{open}");
         assert!(open.contains("# TYPE http_requests counter"), "{open}");
-        assert_eq!(method_label(&hyper::Method::from_bytes(b"BREW").unwrap()), "other");
-        assert_eq!(status_class(503), "5xx");
+        assert_eq!(METHODS[method_index(&hyper::Method::PATCH)], "PATCH");
+        assert_eq!(STATUSES[status_class(503)], "5xx");
+        assert_eq!(STATUSES[status_class(101)], "1xx");
+        assert_eq!(STATUSES[status_class(999)], "5xx");
     }
 }

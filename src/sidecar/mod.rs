@@ -74,7 +74,7 @@ pub fn run(config: SidecarConfig, shutdown: impl Future<Output = ()> + Send + 's
     let listener = bind(config.listen, "--listen")?;
     let metrics_listener = bind(config.metrics_listen, "--metrics-listen")?;
     let local = |l: &std::net::TcpListener| l.local_addr().map_err(|e| Error::io("the listening socket", e));
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(config.routes.labels()));
     let shared = Arc::new(Shared {
         proxy: Proxy::new(
             config.target.clone(),
@@ -191,6 +191,7 @@ async fn serve_connections(mut inbox: UnboundedReceiver<Accepted>, shared: &Arc<
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let upstream = Arc::new(proxy::Upstream::default());
+        let client = proxy::client_address(peer);
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30))
@@ -199,8 +200,8 @@ async fn serve_connections(mut inbox: UnboundedReceiver<Accepted>, shared: &Arc<
             .serve_connection(
                 TokioIo::new(stream),
                 service_fn(move |request| {
-                    let (shared, upstream) = (shared.clone(), upstream.clone());
-                    async move { shared.proxy.handle(request, peer, &upstream).await }
+                    let (shared, upstream, client) = (shared.clone(), upstream.clone(), client.clone());
+                    async move { shared.proxy.handle(request, &client, &upstream).await }
                 }),
             );
         let connection = graceful.watch(connection);

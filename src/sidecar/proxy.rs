@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use prometheus_client::metrics::counter::Counter;
 use tokio::net::TcpStream;
 
-use super::metrics::{method_label, Exchange, Metrics};
+use super::metrics::{method_index, Exchange, Metrics};
 use super::routes::Routes;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -251,10 +251,10 @@ impl Proxy {
     pub async fn handle(
         &self,
         request: Request<Incoming>,
-        peer: SocketAddr,
+        client: &HeaderValue,
         upstream: &Upstream,
     ) -> Result<Response<Observed>, Infallible> {
-        let method = method_label(request.method());
+        let method = method_index(request.method());
         let route = self.routes.route(request.uri().path());
         let mut pending = Pending {
             exchange: Some(self.metrics.start(method, route)),
@@ -262,20 +262,20 @@ impl Proxy {
         };
         let counter = pending.exchange.as_ref().expect("just set").request_bytes.clone();
         let (mut parts, body) = request.into_parts();
-        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        // Origin form on the wire (`GET /path?query`); the Host header goes through as sent.
-        parts.uri = match path.parse::<Uri>() {
-            Ok(uri) => uri,
-            Err(_) => {
-                return Ok(self.own_answer(
-                    &mut pending,
-                    StatusCode::BAD_REQUEST,
-                    "mttd-sidecar: the request's path is not a valid URI path\n",
-                ))
-            }
-        };
+        // Origin form on the wire (`GET /path?query`), as clients normally send it; the Host
+        // header goes through as sent.
+        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+            let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            parts.uri = match path.parse::<Uri>() {
+                Ok(uri) => uri,
+                Err(_) => {
+                    let message = "mttd-sidecar: the request's path is not a valid URI path\n";
+                    return Ok(self.own_answer(&mut pending, StatusCode::BAD_REQUEST, message));
+                }
+            };
+        }
         strip_hop_by_hop(&mut parts.headers);
-        append_forwarded_for(&mut parts.headers, peer);
+        append_forwarded_for(&mut parts.headers, client);
         let forwarded = Request::from_parts(parts, Counted { inner: body, counter });
 
         let answer = tokio::time::timeout(self.upstream_timeout, self.send(upstream, forwarded)).await;
@@ -335,14 +335,19 @@ impl Proxy {
     }
 }
 
+/// A client's address as an `X-Forwarded-For` value (made once per connection).
+pub fn client_address(peer: SocketAddr) -> HeaderValue {
+    HeaderValue::try_from(peer.ip().to_string()).expect("an IP address is a valid header value")
+}
+
 /// `X-Forwarded-For`: the client's address appended to what earlier proxies wrote.
-fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(earlier) => format!("{earlier}, {ip}"),
-        None => ip,
+fn append_forwarded_for(headers: &mut HeaderMap, client: &HeaderValue) {
+    let name = HeaderName::from_static("x-forwarded-for");
+    let value = match headers.get(&name).map(|v| v.as_bytes()) {
+        Some(earlier) => HeaderValue::from_bytes(&[earlier, b", ", client.as_bytes()].concat()),
+        None => Ok(client.clone()),
     };
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert("x-forwarded-for", value);
+    if let Ok(value) = value {
+        headers.insert(name, value);
     }
 }

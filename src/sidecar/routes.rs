@@ -53,15 +53,16 @@ impl Routes {
         Ok(Routes { templates: parsed })
     }
 
-    /// The label of `path` (no query): the first template that matches, else [`OTHER`].
-    pub fn route(&self, path: &str) -> &'static str {
+    /// The index in [`Routes::labels`] of `path` (no query): the first template that matches,
+    /// else [`OTHER`] (the last).
+    pub fn route(&self, path: &str) -> usize {
         let trimmed = if path.len() > 1 {
             path.strip_suffix('/').unwrap_or(path)
         } else {
             path
         };
         let segments = trimmed.strip_prefix('/').unwrap_or(trimmed);
-        'templates: for template in &self.templates {
+        'templates: for (index, template) in self.templates.iter().enumerate() {
             let mut parts = (!segments.is_empty())
                 .then(|| segments.split('/'))
                 .into_iter()
@@ -74,10 +75,10 @@ impl Routes {
                 }
             }
             if template.rest || parts.next().is_none() {
-                return template.label;
+                return index;
             }
         }
-        OTHER
+        self.templates.len()
     }
 
     /// Every label value a request can get, in order, [`OTHER`] last.
@@ -141,7 +142,17 @@ mod tests {
 
     #[test]
     fn paths_match_the_first_template_else_other() {
-        let r = routes(&["/", "/orders/{id}", "/orders/{id}/items", "/static/*", "/orders/new"]);
+        let routes = routes(&["/", "/orders/{id}", "/orders/{id}/items", "/static/*", "/orders/new"]);
+        struct Labelled(Routes);
+        impl Labelled {
+            fn route(&self, path: &str) -> &'static str {
+                self.0.labels()[self.0.route(path)]
+            }
+            fn labels(&self) -> Vec<&'static str> {
+                self.0.labels()
+            }
+        }
+        let r = Labelled(routes);
         assert_eq!(r.route("/"), "/");
         assert_eq!(r.route("/orders/42"), "/orders/{id}");
         assert_eq!(r.route("/orders/42/"), "/orders/{id}");
@@ -155,7 +166,8 @@ mod tests {
         assert_eq!(r.route("/static/css/site.css"), "/static/*");
         assert_eq!(r.route("/elsewhere"), OTHER);
         assert_eq!(r.labels().len(), 6);
-        assert_eq!(routes(&[]).route("/anything"), OTHER);
+        let none = Routes::default();
+        assert_eq!(none.labels()[none.route("/anything")], OTHER);
     }
 
     #[test]
