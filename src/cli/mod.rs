@@ -18,7 +18,7 @@ use crate::steps::{self, Step};
 pub use assess::AssessArgs;
 pub use registry::RegistryArgs;
 pub use run::{RunArgs, RunSummary};
-pub use sidecar::{sidecar_main, SidecarArgs};
+pub use sidecar::SidecarArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -146,4 +146,15 @@ pub fn step_main<A: Step>() -> ExitCode {
     };
     init_logging();
     finish(args.run().map(drop))
+}
+
+/// `main` of the `mttd-sidecar` program.
+pub fn sidecar_main() -> ExitCode {
+    let args = SidecarArgs::parse();
+    init_logging();
+    finish(
+        args.config()
+            .map_err(anyhow::Error::msg)
+            .and_then(|config| crate::sidecar::run(config, sidecar::terminated()).map_err(Into::into)),
+    )
 }

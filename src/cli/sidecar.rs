@@ -81,22 +81,11 @@ impl SidecarArgs {
 }
 
 /// SIGTERM (the kubelet) or SIGINT (a terminal).
-async fn terminated() {
+pub async fn terminated() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("a SIGTERM handler can be installed");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-}
-
-/// `main` of the `mttd-sidecar` program.
-pub fn sidecar_main() -> std::process::ExitCode {
-    let args = SidecarArgs::parse();
-    super::init_logging();
-    let config = match args.config() {
-        Ok(config) => config,
-        Err(e) => return super::finish(Err(anyhow::anyhow!(e))),
-    };
-    super::finish(crate::sidecar::run(config, terminated()).map_err(Into::into))
 }
