@@ -63,6 +63,16 @@ pub struct DeployConfig {
     /// current capacity by a factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surge_alert: Option<SurgeAlertConfig>,
+    /// Log every forecast's recommendation (without the step's memory: history, interval
+    /// tracking, log witness) in the model store, append-only, one object a forecast under
+    /// `<workload>/predictions/<day>/` (default on; needs write access to that prefix only). A
+    /// prediction that cannot be logged never fails the step.
+    #[serde(skip_serializing_if = "is_true")]
+    pub prediction_log: bool,
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// `MttdForecastDrift`: posted to Alertmanager while the tracked half-width exceeds
@@ -168,6 +178,7 @@ impl Default for DeployConfig {
             drift_alert: None,
             hpa_name: None,
             surge_alert: None,
+            prediction_log: true,
         }
     }
 }
@@ -370,6 +381,19 @@ pub struct Recommendation {
     /// Set when the upper bound exceeds the current capacity by the surge alert's factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surge: Option<Surge>,
+}
+
+impl Recommendation {
+    /// What the prediction log keeps of it: everything but the step's memory between runs
+    /// (history, interval tracking, log witness).
+    pub fn as_logged(&self) -> Recommendation {
+        Recommendation {
+            history: Vec::new(),
+            interval_tracking: None,
+            log_witness: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// A predicted surge: the forecast's upper bound against what the running replicas serve.

@@ -75,6 +75,8 @@ pub const VALUE_ALERT: &str = "alert";
 pub const VALUE_FLOOR_PUSH: &str = "floor-push";
 /// The drift alert's outcome: `posted`, `failed` or `none`.
 pub const VALUE_DRIFT_ALERT: &str = "drift-alert";
+/// The prediction log's outcome: `logged`, `failed` or `none` (`deploy.prediction_log: false`).
+pub const VALUE_PREDICTION_LOG: &str = "prediction-log";
 
 /// `mttd run` only: the config's `gate:` policy, written beside the step folders for the gate.
 pub const RUN_GATE_POLICY_FILE: &str = "gate-policy.json";
@@ -131,6 +133,7 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
             "values/alert",
             "values/floor-push",
             "values/drift-alert",
+            "values/prediction-log",
         ],
     },
 ];
@@ -191,6 +194,23 @@ pub fn dataset_key(workload: &str, sha256: &str) -> String {
     format!("{}{sha256}.parquet", datasets_prefix(workload))
 }
 
+/// `<workload>/predictions/`: the forecasts' prediction log, one object a forecast.
+pub fn predictions_prefix(workload: &str) -> String {
+    format!("{workload}/predictions/")
+}
+
+/// `<workload>/predictions/<YYYY-MM-DD>/<YYYYMMDDTHHMMSSZ>.json` for a forecast made at the
+/// Unix time `made_at`: a folder a day, so a day's log is one listing and no object grows.
+pub fn prediction_key(workload: &str, made_at: i64) -> String {
+    let time = chrono::DateTime::from_timestamp(made_at, 0).unwrap_or_default();
+    format!(
+        "{}{}/{}.json",
+        predictions_prefix(workload),
+        time.format("%Y-%m-%d"),
+        time.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +231,7 @@ mod tests {
             VALUE_ALERT,
             VALUE_FLOOR_PUSH,
             VALUE_DRIFT_ALERT,
+            VALUE_PREDICTION_LOG,
         ] {
             assert!(forecast.files.contains(&value_file(name).as_str()), "{name}");
         }
@@ -222,5 +243,9 @@ mod tests {
         assert_eq!(version_key("api", 3, MODEL_FILE), "api/models/v3/model.json");
         assert_eq!(dataset_key("api", "ab"), "api/datasets/ab.parquet");
         assert_eq!(registry_key("api"), "api/registry.json");
+        assert_eq!(
+            prediction_key("api", 1_796_025_600 + 16 * 3600 + 5),
+            "api/predictions/2026-12-01/20261201T000005Z.json"
+        );
     }
 }

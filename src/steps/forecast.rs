@@ -13,11 +13,11 @@ use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
     value_file, CONFIGMAP_FILE, HPA_PATCH_FILE, PROMETHEUS_TEXT_FILE, RECOMMENDATION_FILE, VALUES_DIR, VALUE_ALERT,
     VALUE_DRIFT_ALERT, VALUE_FALLBACK, VALUE_FLOOR_PUSH, VALUE_LIVE_COVERAGE, VALUE_MODEL_VERSION, VALUE_PATCH_HPA,
-    VALUE_POINT, VALUE_REACTIVE_REPLICAS, VALUE_REPLICAS, VALUE_SET_BY, VALUE_UPPER,
+    VALUE_POINT, VALUE_PREDICTION_LOG, VALUE_REACTIVE_REPLICAS, VALUE_REPLICAS, VALUE_SET_BY, VALUE_UPPER,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::error::Error;
-use crate::store::{registry, Store};
+use crate::store::{predictions, registry, Store};
 use crate::{alert, floor_metric, forecast, source};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -188,6 +188,15 @@ impl Step for Args {
         write_atomic(
             &self.out.join(value_file(VALUE_DRIFT_ALERT)),
             drift.unwrap_or("none").as_bytes(),
+        )?;
+        // The prediction log: what this run predicted, for live scoring once it has matured.
+        let logged = deploy.prediction_log.then(|| {
+            let logged = Store::open(&self.store).and_then(|store| predictions::log(&store, &rec, now));
+            side_effect("the prediction", "logged", &self.store, logged.map(drop))
+        });
+        write_atomic(
+            &self.out.join(value_file(VALUE_PREDICTION_LOG)),
+            logged.unwrap_or("none").as_bytes(),
         )?;
         tracing::info!(
             replicas = %rec.replicas.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),

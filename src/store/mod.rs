@@ -2,6 +2,7 @@
 //! the cloud schemes object_store was built with). A small synchronous facade over the async
 //! API, because the steps are synchronous programs.
 
+pub mod predictions;
 pub mod registry;
 pub mod signing;
 

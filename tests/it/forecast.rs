@@ -704,3 +704,75 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
         _ => *target = patch.clone(),
     }
 }
+
+#[test]
+fn every_forecast_is_logged_in_the_store_once_and_never_rewritten() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+    let outcome = || std::fs::read_to_string(root.join("out/values/prediction-log")).unwrap();
+    let first = forecast(root, "w.yaml", &["--now", "latest"]);
+    assert_eq!(outcome(), "logged");
+    let made_at = chrono::DateTime::parse_from_rfc3339(first["generated_at"].as_str().unwrap()).unwrap();
+    let earlier = (made_at - chrono::Duration::minutes(10)).to_rfc3339();
+    let second = forecast(root, "w.yaml", &["--now", &earlier]);
+    assert_eq!(outcome(), "logged");
+
+    let store = mttd::store::Store::open(root.join("store").to_str().unwrap()).unwrap();
+    let logged = mttd::store::predictions::read_all(&store, "fc").unwrap();
+    assert_eq!(logged.len(), 2, "one object a forecast");
+    // Oldest first, each what its forecast published.
+    for (prediction, rec) in logged.iter().zip([&second, &first]) {
+        let prediction = serde_json::to_value(prediction).unwrap();
+        for field in [
+            "generated_at",
+            "model_version",
+            "forecast",
+            "replicas",
+            "operator_floor",
+            "decision",
+        ] {
+            assert_eq!(prediction[field], rec[field], "{field}");
+        }
+        assert_eq!(
+            prediction["history"],
+            serde_json::json!([]),
+            "the step's memory is not logged"
+        );
+        assert!(prediction.get("interval_tracking").is_none());
+    }
+    let files = json_files(&root.join("store/fc/predictions"));
+    assert_eq!(files.len(), 2);
+    for file in &files {
+        assert_valid_document(file);
+    }
+
+    // The same forecast again is already logged; a different one for the same second is
+    // refused, the object left as it was, and the advice still published.
+    forecast(root, "w.yaml", &["--now", "latest"]);
+    assert_eq!(outcome(), "logged");
+    let key = files.iter().max().unwrap();
+    let mut tampered: serde_json::Value = serde_json::from_slice(&std::fs::read(key).unwrap()).unwrap();
+    tampered["replicas"] = 99.into();
+    let tampered = serde_json::to_vec(&tampered).unwrap();
+    std::fs::write(key, &tampered).unwrap();
+    let rec = forecast(root, "w.yaml", &["--now", "latest"]);
+    assert_eq!(outcome(), "failed");
+    assert_eq!(rec["replicas"], first["replicas"]);
+    assert_eq!(std::fs::read(key).unwrap(), tampered, "never rewritten");
+
+    // Turned off: nothing logged.
+    let config = std::fs::read_to_string(root.join("w.yaml")).unwrap();
+    std::fs::write(
+        root.join("off.yaml"),
+        format!("{config}deploy:\n  prediction_log: false\n"),
+    )
+    .unwrap();
+    forecast(
+        root,
+        "off.yaml",
+        &["--now", &(made_at - chrono::Duration::minutes(20)).to_rfc3339()],
+    );
+    assert_eq!(outcome(), "none");
+    assert_eq!(json_files(&root.join("store/fc/predictions")).len(), 2);
+}

@@ -1,0 +1,42 @@
+//! The prediction log: every forecast's recommendation ([`Recommendation::as_logged`]) in the
+//! store, one object a forecast (`<workload>/predictions/<day>/<time>.json`), written only where
+//! nothing is — the log is appended to, never rewritten, and no object grows.
+
+use super::{Created, Store};
+use crate::contract::document::canonical_json;
+use crate::contract::{layout, Recommendation};
+use crate::error::{Error, Result};
+
+/// Logs `rec`, made at the Unix time `made_at`; returns its key. The same prediction logged
+/// again (the same `now`, the same inputs) is already there and is left as it is; a different
+/// one for the same second is refused.
+pub fn log(store: &Store, rec: &Recommendation, made_at: i64) -> Result<String> {
+    let key = layout::prediction_key(&rec.workload, made_at);
+    let bytes = canonical_json(&rec.as_logged());
+    match store.put_new(&key, &bytes)? {
+        Created::Yes => Ok(key),
+        Created::AlreadyExists if store.get(&key)?.as_deref() == Some(&bytes[..]) => Ok(key),
+        Created::AlreadyExists => Err(Error::Store {
+            url: store.url().to_string(),
+            problem: format!(
+                "{key}: a different prediction made at the same second is already logged (the log is never rewritten)"
+            ),
+        }),
+    }
+}
+
+/// Every logged prediction of `workload`, oldest first.
+pub fn read_all(store: &Store, workload: &str) -> Result<Vec<Recommendation>> {
+    let mut keys = store.list(&layout::predictions_prefix(workload))?;
+    keys.sort();
+    keys.iter()
+        .filter_map(|key| store.get(key).transpose().map(|bytes| (key, bytes)))
+        .map(|(key, bytes)| {
+            let bytes = bytes?;
+            serde_json::from_slice(&bytes).map_err(|e| Error::Altered {
+                url: store.url().to_string(),
+                problem: format!("{key}: not a logged recommendation: {e}"),
+            })
+        })
+        .collect()
+}
