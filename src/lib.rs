@@ -40,6 +40,7 @@ pub mod model;
 pub mod policy;
 pub mod replay;
 pub mod report;
+pub mod score;
 pub mod sidecar;
 pub mod source;
 pub mod store;

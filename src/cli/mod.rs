@@ -49,6 +49,8 @@ pub enum Command {
     Publish(steps::publish::Args),
     /// The promoted model's forecast → a replica recommendation with guardrails and fallback.
     Forecast(steps::forecast::Args),
+    /// The prediction log + what then happened → score.json (live MAE, coverage, floors raised).
+    Score(steps::score::Args),
     /// The model registry of a workload: list, show, approve, rollback, diff, gc, verify.
     Registry(RegistryArgs),
     /// Should this workload be predicted, scheduled, or left to its HPA? → assessment.json.
@@ -109,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Gate(a) => a.run().map(drop),
         Command::Publish(a) => a.run().map(drop),
         Command::Forecast(a) => a.run().map(drop),
+        Command::Score(a) => a.run().map(drop),
         Command::Registry(a) => a.run(),
         Command::Assess(a) => a.run().map(|assessment| print!("{}", assess::render(&assessment))),
         Command::Schemas(a) => crate::contract::write_schemas(&a.out).map_err(Into::into),

@@ -127,10 +127,12 @@ impl RunArgs {
             None => None,
             Some(_) => {
                 let rec = steps::forecast::Args {
-                    config: config_path.clone(),
-                    store: self.store.clone(),
+                    live: steps::Live {
+                        config: config_path.clone(),
+                        store: self.store.clone(),
+                        now: Some(end.map(|t| t.to_string()).unwrap_or_else(|| "latest".into())),
+                    },
                     out: dir.join(FORECAST_DIR),
-                    now: Some(end.map(|t| t.to_string()).unwrap_or_else(|| "latest".into())),
                     current_replicas: None,
                     state: None,
                     namespace: None,

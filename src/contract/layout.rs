@@ -78,6 +78,11 @@ pub const VALUE_DRIFT_ALERT: &str = "drift-alert";
 /// The prediction log's outcome: `logged`, `failed` or `none` (`deploy.prediction_log: false`).
 pub const VALUE_PREDICTION_LOG: &str = "prediction-log";
 
+/// The score step's folder: the live score and its Prometheus text.
+pub const SCORE_DIR: &str = "score";
+pub const SCORE_FILE: &str = "score.json";
+pub const SCORE_PROMETHEUS_FILE: &str = "score.prom";
+
 /// `mttd run` only: the config's `gate:` policy, written beside the step folders for the gate.
 pub const RUN_GATE_POLICY_FILE: &str = "gate-policy.json";
 
@@ -135,6 +140,11 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
             "values/drift-alert",
             "values/prediction-log",
         ],
+    },
+    StepFolder {
+        name: SCORE_DIR,
+        step: "score",
+        files: &[SCORE_FILE, SCORE_PROMETHEUS_FILE],
     },
 ];
 

@@ -17,6 +17,7 @@ pub mod interval;
 pub mod layout;
 pub mod model;
 pub mod registry;
+pub mod score;
 pub mod source;
 pub mod validation;
 pub mod workload;
@@ -55,6 +56,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         entry::<ChangeLogEntry>(),
         entry::<Recommendation>(),
         entry::<Assessment>(),
+        entry::<score::Score>(),
     ]
 }
 

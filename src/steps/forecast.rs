@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{parse_time, Step};
+use super::{Live, Step};
 use crate::contract::deploy::{DeployConfig, Fallback, FallbackReason, Recommendation};
 use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
@@ -22,21 +22,14 @@ use crate::{alert, floor_metric, forecast, source};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Workload config: its source gives the latest window, `capacity` and `deploy` the advice.
-    #[arg(long)]
-    pub config: PathBuf,
-    /// Model store holding the promoted model.
-    #[arg(long, default_value = "./mttd-store")]
-    pub store: String,
+    /// Data older than `deploy.max_staleness` before "now" is stale.
+    #[command(flatten)]
+    pub live: Live,
     /// Output folder: recommendation.json, configmap.yaml, hpa-patch.yaml (the opt-in
     /// `min-replicas-patch` actuation),
     /// forecast.prom, and values/ (one value a file, for workflow conditions and metrics).
     #[arg(long)]
     pub out: PathBuf,
-    /// "Now" (RFC 3339, Unix seconds, or `latest`: the latest sample's time, for replaying an
-    /// export); default the clock. Data older than `max_staleness` before it is stale.
-    #[arg(long)]
-    pub now: Option<String>,
     /// The replicas running now (for the scale-down guardrails); default the previous
     /// recommendation's.
     #[arg(long)]
@@ -60,13 +53,9 @@ impl Step for Args {
     /// `values/alert`); non-zero only when the config or the command line cannot be used, or
     /// the outputs cannot be written. The outputs are written all or nothing.
     fn run(&self) -> anyhow::Result<Recommendation> {
-        let config = WorkloadConfig::load(&self.config)?;
-        let given = match self.now.as_deref() {
-            Some("latest") | None => None,
-            Some(text) => Some(parse_time(text).map_err(|e| anyhow::anyhow!("--now: {e}, or `latest`"))?),
-        };
+        let config = WorkloadConfig::load(&self.live.config)?;
         // One clock reading: the window a Prometheus source reads ends where "now" is.
-        let end = given.unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let end = self.live.end()?;
         let mut unavailable: Option<Fallback> = None;
         let fail = |reason: FallbackReason, detail: String| Some(Fallback { reason, detail });
         // A source that cannot be read is a fallback (metrics missing), not a failed step: the
@@ -91,10 +80,7 @@ impl Step for Args {
             .get(&config.signals.target)
             .and_then(|s| s.last())
             .map(|s| s.0);
-        let now = match (self.now.as_deref(), given, latest) {
-            (Some("latest"), None, Some(latest)) => latest,
-            _ => end,
-        };
+        let now = self.live.resolve(end, latest);
         let state = self.state.clone().unwrap_or_else(|| self.out.join(RECOMMENDATION_FILE));
         let previous = match state.exists().then(|| Recommendation::read(&state)) {
             None => None,
@@ -107,7 +93,7 @@ impl Step for Args {
         // The store: the log must still have the entry the last forecast saw (a truncation or
         // a rewrite is refused), then the promoted model, verified.
         let seen = previous.as_ref().and_then(|p| p.log_witness.as_ref());
-        let loaded = Store::open(&self.store)
+        let loaded = Store::open(&self.live.store)
             .and_then(|store| registry::promoted_model_witnessed(&store, &config.workload, seen));
         let (promoted, log_witness) = match loaded {
             Ok(loaded) => loaded,
@@ -191,8 +177,8 @@ impl Step for Args {
         )?;
         // The prediction log: what this run predicted, for live scoring once it has matured.
         let logged = deploy.prediction_log.then(|| {
-            let logged = Store::open(&self.store).and_then(|store| predictions::log(&store, &rec, now));
-            side_effect("the prediction", "logged", &self.store, logged.map(drop))
+            let logged = Store::open(&self.live.store).and_then(|store| predictions::log(&store, &rec, now));
+            side_effect("the prediction", "logged", &self.live.store, logged.map(drop))
         });
         write_atomic(
             &self.out.join(value_file(VALUE_PREDICTION_LOG)),

@@ -8,11 +8,12 @@ pub mod extract_features;
 pub mod forecast;
 pub mod gate;
 pub mod publish;
+pub mod score;
 pub mod shadow_compare;
 pub mod train;
 pub mod validate;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::contract::dataset::DatasetManifest;
 use crate::contract::document::{sha256_hex, write_atomic, Document};
@@ -29,6 +30,41 @@ pub trait Step: clap::Args {
     /// What the run produced (also written to the output folder).
     type Output;
     fn run(&self) -> anyhow::Result<Self::Output>;
+}
+
+/// The arguments of a step that works on the live workload (forecast, score): its config, the
+/// model store, and "now".
+#[derive(Debug, Clone, clap::Args)]
+pub struct Live {
+    /// Workload config: its source gives the latest window (and, to the forecast, `capacity`
+    /// and `deploy` the advice).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Model store (the promoted model, the prediction log).
+    #[arg(long, default_value = "./mttd-store")]
+    pub store: String,
+    /// "Now" (RFC 3339, Unix seconds, or `latest`: the latest sample's time, for replaying an
+    /// export); default the clock.
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+impl Live {
+    /// Where the source's window ends: the time given, else the clock (read once, here).
+    pub fn end(&self) -> anyhow::Result<i64> {
+        match self.now.as_deref() {
+            Some("latest") | None => Ok(chrono::Utc::now().timestamp()),
+            Some(text) => parse_time(text).map_err(|e| anyhow::anyhow!("--now: {e}, or `latest`")),
+        }
+    }
+
+    /// "Now": `end`, or with `latest` the latest sample's time when there is one.
+    pub fn resolve(&self, end: i64, latest: Option<i64>) -> i64 {
+        match (self.now.as_deref(), latest) {
+            (Some("latest"), Some(latest)) => latest,
+            _ => end,
+        }
+    }
 }
 
 /// A command-line time: RFC 3339 or Unix seconds, between 1970 and 2200.

@@ -776,3 +776,108 @@ fn every_forecast_is_logged_in_the_store_once_and_never_rewritten() {
     assert_eq!(outcome(), "none");
     assert_eq!(json_files(&root.join("store/fc/predictions")).len(), 2);
 }
+
+#[test]
+fn the_score_step_joins_matured_predictions_with_what_then_happened() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    promoted(root);
+    let parse = |t: &serde_json::Value| mttd::time::parse_timestamp(t.as_str().unwrap()).unwrap();
+    let full = small_csv(6);
+    let newest = forecast(root, "w.yaml", &["--now", "latest"]);
+    let latest = parse(&newest["generated_at"]);
+    // A forecast every 10 minutes over the 3 hours before the export's end, each on the export
+    // as it stood then (a file source is read whole).
+    let mut recs = vec![newest];
+    for k in 1..=18 {
+        let cut = mttd::time::rfc3339(latest - k * 600);
+        let then: String = full
+            .lines()
+            .filter(|l| l.starts_with("timestamp") || l[..20] <= cut[..])
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(root.join("data.csv"), then).unwrap();
+        recs.push(forecast(root, "w.yaml", &["--now", "latest"]));
+    }
+    std::fs::write(root.join("data.csv"), &full).unwrap();
+    mttd()
+        .current_dir(root)
+        .args([
+            "score", "--config", "w.yaml", "--store", "store", "--out", "score", "--now", "latest",
+        ])
+        .assert()
+        .success();
+    assert_valid_document(&root.join("score/score.json"));
+    let score: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("score/score.json")).unwrap()).unwrap();
+    assert_eq!(score["logged"], 19);
+
+    // The same figures computed here from the export itself.
+    let actual: std::collections::BTreeMap<i64, f64> = small_csv(6)
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",rps,"))
+        .map(|l| {
+            let mut f = l.split(',');
+            let t = mttd::time::parse_timestamp(f.next().unwrap()).unwrap();
+            (t, f.nth(1).unwrap().parse().unwrap())
+        })
+        .collect();
+    for (window, seconds) in [("1h", 3600), ("1d", 86_400)] {
+        let matured: Vec<&serde_json::Value> = recs
+            .iter()
+            .filter(|r| {
+                let target = parse(&r["forecast"]["target_time"]);
+                target <= latest && target > latest - seconds
+            })
+            .collect();
+        let errors: Vec<(f64, bool)> = matured
+            .iter()
+            .map(|r| {
+                let f = &r["forecast"];
+                let y = actual[&parse(&f["target_time"])];
+                let (lower, upper) = (f["lower"].as_f64().unwrap(), f["upper"].as_f64().unwrap());
+                (f["point"].as_f64().unwrap() - y, (lower..=upper).contains(&y))
+            })
+            .collect();
+        let n = errors.len() as f64;
+        let entry = score["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["window"] == window)
+            .unwrap();
+        let version = &entry["versions"][0];
+        assert_eq!(version["model_version"], 1, "{score}");
+        assert_eq!(version["scored"].as_u64().unwrap() as usize, matured.len(), "{window}");
+        assert!(!matured.is_empty());
+        let mae = errors.iter().map(|e| e.0.abs()).sum::<f64>() / n;
+        let bias = errors.iter().map(|e| e.0).sum::<f64>() / n;
+        let coverage = errors.iter().filter(|e| e.1).count() as f64 / n;
+        assert!(
+            (version["mae"].as_f64().unwrap() - mae).abs() < 1e-9,
+            "{window}: {version}"
+        );
+        assert!((version["bias"].as_f64().unwrap() - bias).abs() < 1e-9);
+        assert!((version["coverage"].as_f64().unwrap() - coverage).abs() < 1e-12);
+        let raised = matured
+            .iter()
+            .filter(|r| r["decision"]["changed_outcome"] == true)
+            .count();
+        assert_eq!(version["raised"].as_u64().unwrap() as usize, raised);
+        assert_eq!(
+            version["useful"].as_u64().unwrap() + version["unneeded"].as_u64().unwrap(),
+            raised as u64
+        );
+    }
+    // Those whose target time is still ahead are not scored.
+    let matured = recs
+        .iter()
+        .filter(|r| parse(&r["forecast"]["target_time"]) <= latest)
+        .count();
+    assert!(matured < recs.len());
+    let prom = std::fs::read_to_string(root.join("score/score.prom")).unwrap();
+    let line = format!("mttd_live_scored{{workload=\"fc\",model_version=\"1\",window=\"1d\"}} {matured}\n");
+    assert!(prom.contains(&line), "{prom}");
+    assert!(prom.contains("mttd_live_mae{workload=\"fc\",model_version=\"1\",window=\"1h\"} "));
+}

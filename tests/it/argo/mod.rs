@@ -171,7 +171,7 @@ fn containers() -> Vec<(String, Value)> {
 #[test]
 fn every_container_command_line_is_accepted_by_its_step() {
     use mttd::cli::parse_step;
-    use mttd::steps::{extract_features, forecast, gate, publish, shadow_compare, train, validate};
+    use mttd::steps::{extract_features, forecast, gate, publish, score, shadow_compare, train, validate};
     for (name, c) in containers() {
         let command: Vec<String> = c["command"]
             .as_array()
@@ -195,6 +195,7 @@ fn every_container_command_line_is_accepted_by_its_step() {
             "mttd-gate" => parse_step::<gate::Args, _, _>(&argv).map(|_| ()),
             "mttd-publish" => parse_step::<publish::Args, _, _>(&argv).map(|_| ()),
             "mttd-forecast" => parse_step::<forecast::Args, _, _>(&argv).map(|_| ()),
+            "mttd-score" => parse_step::<score::Args, _, _>(&argv).map(|_| ()),
             "mttd" => <mttd::cli::Cli as clap::Parser>::try_parse_from(&argv).map(|_| ()),
             other => panic!("template {name}: unknown program {other}"),
         };

@@ -410,7 +410,7 @@ fn kustomize_images_rewrite_every_template_image() {
     }
     let overlay = dir.path().join("overlay");
     std::fs::create_dir_all(&overlay).unwrap();
-    let images: String = ["extract-features", "train", "validate", "shadow-compare", "gate", "publish", "forecast", "mttd"]
+    let images: String = ["extract-features", "train", "validate", "shadow-compare", "gate", "publish", "forecast", "score", "mttd"]
         .iter()
         .map(|i| format!("  - name: registry.example.com/mttd/{i}\n    newName: registry.corp.example/mttd/{i}\n    newTag: \"1.2.3\"\n"))
         .collect();
