@@ -4,6 +4,7 @@
 //! horizon later unless the next forecast posts it again.
 
 use crate::contract::deploy::{DriftAlertConfig, Recommendation, Surge, SurgeAlertConfig};
+use crate::contract::score::LiveDrift;
 use crate::error::{Error, Result};
 use crate::time::rfc3339;
 
@@ -89,6 +90,36 @@ pub fn drift_alert(
         "startsAt": rfc3339(posted_at),
         "endsAt": rfc3339(posted_at + horizon),
     }))
+}
+
+/// `MttdForecastDrift` from the live score: the version in service errs `drift.ratio` times
+/// more than it did in validation.
+pub fn live_drift_alert(
+    workload: &str,
+    drift: &LiveDrift,
+    config: &DriftAlertConfig,
+    posted_at: i64,
+    horizon: i64,
+) -> serde_json::Value {
+    let labels = labels(&config.labels, DRIFT_ALERT_NAME, workload, &config.severity);
+    serde_json::json!({
+        "labels": labels,
+        "annotations": {
+            "summary": format!("{workload}: model v{} errs {:.1}× what it did in validation", drift.model_version, drift.ratio),
+            "description": format!(
+                "Over the last {} the live MAE of {workload}'s model v{} is {:.4} on {} matured forecasts, {:.2}× its validation MAE {:.4} (alert above {}×): the workload has drifted from what the model learned. Retrain it, or put the workload back to advisory mode.",
+                drift.window, drift.model_version, drift.live_mae, drift.scored, drift.ratio, drift.validation_mae, drift.limit
+            ),
+            "runbook_url": config.runbook_url,
+            "live_mae": format!("{}", drift.live_mae),
+            "validation_mae": format!("{}", drift.validation_mae),
+            "mae_ratio": format!("{}", drift.ratio),
+            "scored_forecasts": format!("{}", drift.scored),
+            "model_version": format!("v{}", drift.model_version),
+        },
+        "startsAt": rfc3339(posted_at),
+        "endsAt": rfc3339(posted_at + horizon),
+    })
 }
 
 /// An alert's labels: the configured ones, then the alert's name, the workload and the severity.

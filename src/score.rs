@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::contract::deploy::Recommendation;
+use crate::contract::deploy::{DriftAlertConfig, Recommendation};
 use crate::contract::document::ApiVersion;
-use crate::contract::score::{Score, ScoreKind, ScoreWindow, VersionScore};
+use crate::contract::score::{LiveDrift, Score, ScoreKind, ScoreWindow, VersionScore};
 use crate::time::{parse_timestamp, rfc3339};
 
 /// The trailing windows scored, by target time.
@@ -79,7 +79,31 @@ pub fn score(
         scored_at: rfc3339(now),
         logged: logged.len() as u64,
         windows,
+        drift: None,
     }
+}
+
+/// The live drift rule for `version` (the version in service), validated with `validation_mae`:
+/// its live MAE in the rule's window against that; `None` without a live rule or when the
+/// version was not scored in the window.
+pub fn live_drift(score: &Score, version: u32, validation_mae: f64, rule: &DriftAlertConfig) -> Option<LiveDrift> {
+    let limit = rule.live_mae_ratio?;
+    let window = score.windows.iter().find(|w| w.window == rule.live_window)?;
+    let scored = window
+        .versions
+        .iter()
+        .find(|v| v.model_version == version && v.scored > 0)?;
+    let ratio = scored.mae / validation_mae.max(f64::MIN_POSITIVE);
+    Some(LiveDrift {
+        model_version: version,
+        window: window.window.clone(),
+        scored: scored.scored,
+        live_mae: scored.mae,
+        validation_mae,
+        ratio,
+        limit,
+        holds: ratio > limit && scored.scored >= rule.min_scored,
+    })
 }
 
 #[derive(Default)]

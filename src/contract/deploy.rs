@@ -75,8 +75,9 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
-/// `MttdForecastDrift`: posted to Alertmanager while the tracked half-width exceeds
-/// `max_width_ratio` × the calibrated one.
+/// `MttdForecastDrift`: posted to Alertmanager by the forecast step while the tracked half-width
+/// exceeds `max_width_ratio` × the calibrated one, and by the score step while the live MAE of
+/// the version in service exceeds `live_mae_ratio` × its validation MAE.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DriftAlertConfig {
@@ -86,12 +87,32 @@ pub struct DriftAlertConfig {
     #[serde(default = "default_drift_ratio")]
     #[schemars(range(min = 1.0))]
     pub max_width_ratio: f64,
+    /// The score step's rule: drift when the live MAE of the version in service over
+    /// `live_window` exceeds this many times the MAE it was validated with (its holdout MAE at
+    /// the same horizon), over at least `min_scored` matured forecasts. Absent: no live rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub live_mae_ratio: Option<f64>,
+    /// The score's window the live rule reads: `1h`, `1d` or `7d`.
+    #[serde(default = "default_live_window")]
+    #[schemars(regex(pattern = r"^(1h|1d|7d)$"))]
+    pub live_window: String,
+    #[serde(default = "default_min_scored")]
+    pub min_scored: u64,
     /// The runbook the alert links to (annotation `runbook_url`).
     pub runbook_url: String,
     #[serde(default = "default_severity")]
     pub severity: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+fn default_live_window() -> String {
+    "1d".into()
+}
+
+fn default_min_scored() -> u64 {
+    30
 }
 
 fn default_drift_ratio() -> f64 {

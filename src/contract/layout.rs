@@ -75,6 +75,8 @@ pub const VALUE_ALERT: &str = "alert";
 pub const VALUE_FLOOR_PUSH: &str = "floor-push";
 /// The drift alert's outcome: `posted`, `failed` or `none`.
 pub const VALUE_DRIFT_ALERT: &str = "drift-alert";
+/// The score step's live drift rule: `true`, `false`, or `none` (no rule, or nothing scored).
+pub const VALUE_DRIFT: &str = "drift";
 /// The prediction log's outcome: `logged`, `failed` or `none` (`deploy.prediction_log: false`).
 pub const VALUE_PREDICTION_LOG: &str = "prediction-log";
 
@@ -144,7 +146,7 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
     StepFolder {
         name: SCORE_DIR,
         step: "score",
-        files: &[SCORE_FILE, SCORE_PROMETHEUS_FILE],
+        files: &[SCORE_FILE, SCORE_PROMETHEUS_FILE, "values/drift", "values/drift-alert"],
     },
 ];
 

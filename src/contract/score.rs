@@ -21,6 +21,28 @@ pub struct Score {
     pub logged: u64,
     /// The trailing windows (by target time), shortest first.
     pub windows: Vec<ScoreWindow>,
+    /// The live drift rule (`deploy.drift_alert.live_mae_ratio`), when configured and the
+    /// version in service was scored in its window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<LiveDrift>,
+}
+
+/// The live drift rule, evaluated for the version in service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveDrift {
+    pub model_version: u32,
+    pub window: String,
+    pub scored: u64,
+    pub live_mae: f64,
+    /// The version's holdout MAE (its validation.json in the store).
+    pub validation_mae: f64,
+    /// live_mae / validation_mae.
+    pub ratio: f64,
+    /// The rule's `live_mae_ratio`.
+    pub limit: f64,
+    /// ratio > limit over at least `min_scored` forecasts.
+    pub holds: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{Live, Step};
+use super::{side_effect, Live, Step};
 use crate::contract::deploy::{DeployConfig, Fallback, FallbackReason, Recommendation};
 use crate::contract::document::{canonical_json, write_atomic, Document};
 use crate::contract::layout::{
@@ -191,22 +191,6 @@ impl Step for Args {
             self.out.display()
         );
         Ok(rec)
-    }
-}
-
-/// A side effect's outcome word: `done` when it worked (logged with where it went), `failed` when
-/// not (said on stderr and in the log).
-fn side_effect(what: &str, done: &'static str, target: &str, result: crate::error::Result<()>) -> &'static str {
-    match result {
-        Ok(()) => {
-            tracing::info!("{what} {done} to {target}");
-            done
-        }
-        Err(e) => {
-            tracing::error!("{what} could not be {done}: {e}");
-            eprintln!("warning: {what} could not be {done}: {e}");
-            "failed"
-        }
     }
 }
 

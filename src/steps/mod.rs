@@ -67,6 +67,27 @@ impl Live {
     }
 }
 
+/// A side effect's outcome word: `done` when it worked (logged with where it went), `failed` when
+/// not (said on stderr and in the log).
+pub(crate) fn side_effect(
+    what: &str,
+    done: &'static str,
+    target: &str,
+    result: crate::error::Result<()>,
+) -> &'static str {
+    match result {
+        Ok(()) => {
+            tracing::info!("{what} {done} to {target}");
+            done
+        }
+        Err(e) => {
+            tracing::error!("{what} could not be {done}: {e}");
+            eprintln!("warning: {what} could not be {done}: {e}");
+            "failed"
+        }
+    }
+}
+
 /// A command-line time: RFC 3339 or Unix seconds, between 1970 and 2200.
 pub fn parse_time(text: &str) -> std::result::Result<i64, String> {
     let t = crate::time::parse_timestamp(text)

@@ -5,13 +5,16 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{Live, Step};
+use super::{side_effect, Live, Step};
 use crate::contract::document::{write_atomic, Document};
-use crate::contract::layout::{SCORE_FILE, SCORE_PROMETHEUS_FILE};
+use crate::contract::layout::{
+    value_file, SCORE_FILE, SCORE_PROMETHEUS_FILE, VALIDATION_FILE, VALUE_DRIFT, VALUE_DRIFT_ALERT,
+};
 use crate::contract::score::Score;
+use crate::contract::validation::Validation;
 use crate::contract::workload::WorkloadConfig;
-use crate::store::{predictions, Store};
-use crate::{score, source};
+use crate::store::{predictions, registry, Store};
+use crate::{alert, score, source};
 
 /// Predictions whose target time is at or before "now" are scored against the source's target.
 #[derive(Debug, Clone, clap::Args)]
@@ -37,12 +40,42 @@ impl Step for Args {
         let logged = predictions::read_all(&store, &config.workload)
             .with_context(|| format!("reading the prediction log of {}", config.workload))?;
         let per_replica = config.capacity.as_ref().map(|c| c.per_replica);
-        let score = score::score(&config.workload, &logged, &actual, per_replica, now);
+        let mut score = score::score(&config.workload, &logged, &actual, per_replica, now);
+        // The live drift rule, for the version in service, against the MAE it was validated
+        // with (its validation.json, checked against the change log).
+        let rule = config.deploy.as_ref().and_then(|d| d.drift_alert.as_ref());
+        if let Some(rule) = rule.filter(|r| r.live_mae_ratio.is_some()) {
+            let registry = registry::registry(&store, &config.workload)?;
+            let record = registry.versions.iter().find(|v| Some(v.version) == registry.promoted);
+            if let Some(record) = record {
+                let bytes = registry::load_document(&store, &config.workload, record, VALIDATION_FILE)?;
+                let validation = Validation::from_bytes(&bytes, &format!("{} {VALIDATION_FILE}", record.name))?;
+                score.drift = score::live_drift(&score, record.version, validation.holdout.model.mae, rule);
+            }
+        }
         score.write(&self.out.join(SCORE_FILE))?;
         write_atomic(
             &self.out.join(SCORE_PROMETHEUS_FILE),
             score::prometheus_text(&score).as_bytes(),
         )?;
+        let holds = score.drift.as_ref().map(|d| d.holds);
+        write_atomic(
+            &self.out.join(value_file(VALUE_DRIFT)),
+            holds.map_or("none".to_string(), |h| h.to_string()).as_bytes(),
+        )?;
+        // The alert goes after the score is written; one that does not get through is said,
+        // and never fails the step.
+        let posted = match (rule, score.drift.as_ref().filter(|d| d.holds)) {
+            (Some(rule), Some(drift)) => {
+                let horizon = config.label.horizon.seconds();
+                let alert =
+                    alert::live_drift_alert(&config.workload, drift, rule, chrono::Utc::now().timestamp(), horizon);
+                let url = &rule.alertmanager_url;
+                side_effect("the drift alert", "posted", url, alert::post(url, &vec![alert].into()))
+            }
+            _ => "none",
+        };
+        write_atomic(&self.out.join(value_file(VALUE_DRIFT_ALERT)), posted.as_bytes())?;
         tracing::info!(
             logged = score.logged,
             "score of {} written to {}",

@@ -334,15 +334,7 @@ fn a_drifted_workload_raises_mttd_forecast_drift_in_a_real_alertmanager() {
         std::fs::read_to_string(root.join("out/values/drift-alert")).unwrap(),
         "posted"
     );
-    let (status, body) = servers::http_get(&am.address, "/api/v2/alerts");
-    assert_eq!(status, 200, "{body}");
-    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let alert = alerts
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["labels"]["alertname"] == "MttdForecastDrift")
-        .unwrap_or_else(|| panic!("no drift alert in {body}"));
+    let alert = alert_named(&am, "MttdForecastDrift");
     assert_eq!(alert["labels"]["workload"], "fc");
     assert_eq!(
         alert["annotations"]["runbook_url"],
@@ -880,4 +872,70 @@ fn the_score_step_joins_matured_predictions_with_what_then_happened() {
     let line = format!("mttd_live_scored{{workload=\"fc\",model_version=\"1\",window=\"1d\"}} {matured}\n");
     assert!(prom.contains(&line), "{prom}");
     assert!(prom.contains("mttd_live_mae{workload=\"fc\",model_version=\"1\",window=\"1h\"} "));
+
+    // The live drift rule: the live MAE of the version in service against its validation MAE.
+    let am = servers::alertmanager();
+    let config = std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
+        "  max_replicas: 40\n",
+        "  max_replicas: 40\n  predictive:\n    adaptive_interval:\n      rate: 0.5\n",
+    );
+    let rule = |ratio: f64| {
+        format!(
+            "{config}deploy:\n  drift_alert:\n    alertmanager_url: {}\n    runbook_url: https://runbooks.example/mttd-drift\n    live_mae_ratio: {ratio}\n    live_window: 1d\n    min_scored: 5\n",
+            am.url("http")
+        )
+    };
+    let validation: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("store/fc/models/v1/validation.json")).unwrap()).unwrap();
+    let validation_mae = validation["holdout"]["model"]["mae"].as_f64().unwrap();
+    let day = &score["windows"][1]["versions"][0];
+    let live_mae = day["mae"].as_f64().unwrap();
+    let score_with = |ratio: f64| {
+        std::fs::write(root.join("drift.yaml"), rule(ratio)).unwrap();
+        mttd()
+            .current_dir(root)
+            .args([
+                "score",
+                "--config",
+                "drift.yaml",
+                "--store",
+                "store",
+                "--out",
+                "drift",
+                "--now",
+                "latest",
+            ])
+            .assert()
+            .success();
+        let score: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join("drift/score.json")).unwrap()).unwrap();
+        let value = |name: &str| std::fs::read_to_string(root.join("drift/values").join(name)).unwrap();
+        (score["drift"].clone(), value("drift"), value("drift-alert"))
+    };
+    let limit = live_mae / validation_mae;
+    let (drift, held, posted) = score_with(limit * 1.01);
+    assert_eq!((held.as_str(), posted.as_str()), ("false", "none"), "{drift}");
+    assert!((drift["ratio"].as_f64().unwrap() - limit).abs() < 1e-9, "{drift}");
+    assert_eq!(drift["validation_mae"].as_f64().unwrap(), validation_mae);
+    assert_eq!(drift["model_version"], 1);
+    let (drift, held, posted) = score_with(limit * 0.99);
+    assert_eq!((held.as_str(), posted.as_str()), ("true", "posted"), "{drift}");
+    let alert = alert_named(&am, "MttdForecastDrift");
+    assert_eq!(alert["labels"]["workload"], "fc");
+    assert_eq!(alert["annotations"]["model_version"], "v1");
+    assert_eq!(alert["annotations"]["validation_mae"], validation_mae.to_string());
+}
+
+/// The alert named `name` that Alertmanager `am` holds (fails when there is none).
+fn alert_named(am: &servers::Server, name: &str) -> serde_json::Value {
+    let (status, body) = servers::http_get(&am.address, "/api/v2/alerts");
+    assert_eq!(status, 200, "{body}");
+    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {name} alert in {body}"))
 }
