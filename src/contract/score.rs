@@ -17,7 +17,7 @@ pub struct Score {
     pub workload: String,
     /// "Now": predictions whose target time is at or before it are matured.
     pub scored_at: String,
-    /// Predictions in the log.
+    /// Predictions read from the log: those made in the days the longest window can reach.
     pub logged: u64,
     /// The trailing windows (by target time), shortest first.
     pub windows: Vec<ScoreWindow>,

@@ -37,7 +37,11 @@ impl Step for Args {
         let actual = raw.series.get(&config.signals.target).cloned().unwrap_or_default();
         let now = self.live.resolve(end, actual.last().map(|s| s.0));
         let store = Store::open(&self.live.store)?;
-        let logged = predictions::read_all(&store, &config.workload)
+        // The predictions whose target time can fall in the longest window: made since its
+        // start less the horizon.
+        let longest = score::WINDOWS.iter().map(|w| w.1).max().unwrap_or(0);
+        let since = now - longest - config.label.horizon.seconds();
+        let logged = predictions::read_days(&store, &config.workload, since, now)
             .with_context(|| format!("reading the prediction log of {}", config.workload))?;
         let per_replica = config.capacity.as_ref().map(|c| c.per_replica);
         let mut score = score::score(&config.workload, &logged, &actual, per_replica, now);

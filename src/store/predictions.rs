@@ -27,7 +27,25 @@ pub fn log(store: &Store, rec: &Recommendation, made_at: i64) -> Result<String> 
 
 /// Every logged prediction of `workload`, oldest first.
 pub fn read_all(store: &Store, workload: &str) -> Result<Vec<Recommendation>> {
-    let mut keys = store.list(&layout::predictions_prefix(workload))?;
+    read_keys(store, store.list(&layout::predictions_prefix(workload))?)
+}
+
+/// The predictions of `workload` made in the days from `since` to `until` (Unix times; whole
+/// UTC days, one listing each), oldest first: what a score over a trailing window needs,
+/// however long the log has grown.
+pub fn read_days(store: &Store, workload: &str, since: i64, until: i64) -> Result<Vec<Recommendation>> {
+    let mut keys = Vec::new();
+    let mut day = since.div_euclid(86_400);
+    while day <= until.div_euclid(86_400) {
+        let key = layout::prediction_key(workload, day * 86_400);
+        let (folder, _) = key.rsplit_once('/').expect("a prediction key has a day folder");
+        keys.extend(store.list(&format!("{folder}/"))?);
+        day += 1;
+    }
+    read_keys(store, keys)
+}
+
+fn read_keys(store: &Store, mut keys: Vec<String>) -> Result<Vec<Recommendation>> {
     keys.sort();
     keys.iter()
         .filter_map(|key| store.get(key).transpose().map(|bytes| (key, bytes)))

@@ -792,6 +792,11 @@ fn the_score_step_joins_matured_predictions_with_what_then_happened() {
         recs.push(forecast(root, "w.yaml", &["--now", "latest"]));
     }
     std::fs::write(root.join("data.csv"), &full).unwrap();
+    // A prediction made long before the windows: not read at all.
+    let old_day = root.join("store/fc/predictions/2025-11-01");
+    std::fs::create_dir_all(&old_day).unwrap();
+    let any = json_files(&root.join("store/fc/predictions"))[0].clone();
+    std::fs::copy(any, old_day.join("20251101T000000Z.json")).unwrap();
     mttd()
         .current_dir(root)
         .args([
