@@ -77,6 +77,11 @@ pub const VALUE_FLOOR_PUSH: &str = "floor-push";
 pub const VALUE_DRIFT_ALERT: &str = "drift-alert";
 /// The score step's live drift rule: `true`, `false`, or `none` (no rule, or nothing scored).
 pub const VALUE_DRIFT: &str = "drift";
+/// The score step: the version in service's live MAE, interval coverage and forecasts scored
+/// over the last day (`none` when none of its forecasts has matured).
+pub const VALUE_LIVE_MAE: &str = "live-mae";
+pub const VALUE_LIVE_INTERVAL_COVERAGE: &str = "live-interval-coverage";
+pub const VALUE_LIVE_SCORED: &str = "live-scored";
 /// The prediction log's outcome: `logged`, `failed` or `none` (`deploy.prediction_log: false`).
 pub const VALUE_PREDICTION_LOG: &str = "prediction-log";
 
@@ -146,7 +151,16 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
     StepFolder {
         name: SCORE_DIR,
         step: "score",
-        files: &[SCORE_FILE, SCORE_PROMETHEUS_FILE, "values/drift", "values/drift-alert"],
+        files: &[
+            SCORE_FILE,
+            SCORE_PROMETHEUS_FILE,
+            "values/drift",
+            "values/drift-alert",
+            "values/model-version",
+            "values/live-mae",
+            "values/live-interval-coverage",
+            "values/live-scored",
+        ],
     },
 ];
 

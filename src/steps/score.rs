@@ -9,6 +9,7 @@ use super::{side_effect, Live, Step};
 use crate::contract::document::{write_atomic, Document};
 use crate::contract::layout::{
     value_file, SCORE_FILE, SCORE_PROMETHEUS_FILE, VALIDATION_FILE, VALUE_DRIFT, VALUE_DRIFT_ALERT,
+    VALUE_LIVE_INTERVAL_COVERAGE, VALUE_LIVE_MAE, VALUE_LIVE_SCORED, VALUE_MODEL_VERSION,
 };
 use crate::contract::score::Score;
 use crate::contract::validation::Validation;
@@ -45,23 +46,41 @@ impl Step for Args {
             .with_context(|| format!("reading the prediction log of {}", config.workload))?;
         let per_replica = config.capacity.as_ref().map(|c| c.per_replica);
         let mut score = score::score(&config.workload, &logged, &actual, per_replica, now);
-        // The live drift rule, for the version in service, against the MAE it was validated
-        // with (its validation.json, checked against the change log).
+        // The version in service, and the live drift rule for it against the MAE it was
+        // validated with (its validation.json, checked against the change log).
+        let registry = registry::registry(&store, &config.workload)?;
+        let in_service = registry.versions.iter().find(|v| Some(v.version) == registry.promoted);
         let rule = config.deploy.as_ref().and_then(|d| d.drift_alert.as_ref());
-        if let Some(rule) = rule.filter(|r| r.live_mae_ratio.is_some()) {
-            let registry = registry::registry(&store, &config.workload)?;
-            let record = registry.versions.iter().find(|v| Some(v.version) == registry.promoted);
-            if let Some(record) = record {
-                let bytes = registry::load_document(&store, &config.workload, record, VALIDATION_FILE)?;
-                let validation = Validation::from_bytes(&bytes, &format!("{} {VALIDATION_FILE}", record.name))?;
-                score.drift = score::live_drift(&score, record.version, validation.holdout.model.mae, rule);
-            }
+        if let (Some(rule), Some(record)) = (rule.filter(|r| r.live_mae_ratio.is_some()), in_service) {
+            let bytes = registry::load_document(&store, &config.workload, record, VALIDATION_FILE)?;
+            let validation = Validation::from_bytes(&bytes, &format!("{} {VALIDATION_FILE}", record.name))?;
+            score.drift = score::live_drift(&score, record.version, validation.holdout.model.mae, rule);
         }
         score.write(&self.out.join(SCORE_FILE))?;
         write_atomic(
             &self.out.join(SCORE_PROMETHEUS_FILE),
             score::prometheus_text(&score).as_bytes(),
         )?;
+        // For the workflow's metrics: the version in service over the last day.
+        let day = in_service.and_then(|record| {
+            let window = score.windows.iter().find(|w| w.window == "1d")?;
+            window
+                .versions
+                .iter()
+                .find(|v| v.model_version == record.version && v.scored > 0)
+        });
+        let values = [
+            (VALUE_MODEL_VERSION, in_service.map(|r| r.version.to_string())),
+            (VALUE_LIVE_MAE, day.map(|d| d.mae.to_string())),
+            (VALUE_LIVE_INTERVAL_COVERAGE, day.map(|d| d.coverage.to_string())),
+            (VALUE_LIVE_SCORED, day.map(|d| d.scored.to_string())),
+        ];
+        for (name, value) in values {
+            write_atomic(
+                &self.out.join(value_file(name)),
+                value.as_deref().unwrap_or("none").as_bytes(),
+            )?;
+        }
         let holds = score.drift.as_ref().map(|d| d.holds);
         write_atomic(
             &self.out.join(value_file(VALUE_DRIFT)),

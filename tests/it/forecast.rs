@@ -895,6 +895,12 @@ fn the_score_step_joins_matured_predictions_with_what_then_happened() {
     let validation_mae = validation["holdout"]["model"]["mae"].as_f64().unwrap();
     let day = &score["windows"][1]["versions"][0];
     let live_mae = day["mae"].as_f64().unwrap();
+    // The workflow's metrics: the version in service over the last day.
+    let value = |name: &str| std::fs::read_to_string(root.join("score/values").join(name)).unwrap();
+    assert_eq!(value("model-version"), "1");
+    assert_eq!(value("live-mae").parse::<f64>().unwrap(), live_mae);
+    assert_eq!(value("live-scored"), day["scored"].to_string());
+    assert_eq!(value("drift"), "none", "no live rule configured");
     let score_with = |ratio: f64| {
         std::fs::write(root.join("drift.yaml"), rule(ratio)).unwrap();
         mttd()

@@ -346,6 +346,9 @@ fn emitted_words() -> BTreeMap<&'static str, Vec<String>> {
         // A replica count, or `none` (values/reactive-replicas).
         ("reactive-replicas", vec!["none".into(), "3".into()]),
         ("live-coverage", vec!["none".into(), "0.8".into()]),
+        // The score step's day of the version in service (values/live-*), or `none`.
+        ("live-mae", vec!["none".into(), "12.5".into()]),
+        ("live-interval-coverage", vec!["none".into(), "0.8".into()]),
     ])
 }
 
