@@ -219,6 +219,16 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         });
         rec.interval_tracking = tracking;
     }
+    if let Some(adaptive) = capacity.predictive.adaptive_interval.as_ref() {
+        if adaptive.drifted(half, calibrated) {
+            let why = format!(
+                "the adaptive interval is ±{half:.4}, {:.2}× the calibrated ±{calibrated:.4} (limit {}×): the model has drifted",
+                half / calibrated.max(f64::MIN_POSITIVE),
+                adaptive.max_width_ratio.unwrap_or_default()
+            );
+            return fall_back(rec, FallbackReason::Drifted, why);
+        }
+    }
     let floor = match floor_for(&forecast, current, &recent_counts, capacity, &events) {
         Ok(floor) => floor,
         Err(Distrust(why)) => return fall_back(rec, FallbackReason::IntervalTooWide, why),

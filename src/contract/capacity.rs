@@ -160,6 +160,22 @@ pub struct PredictiveConfig {
 pub struct AdaptiveInterval {
     #[schemars(range(min = 0.0, max = 10.0))]
     pub rate: f64,
+    /// Stop acting while the tracked half-width exceeds this many times the calibrated one: the
+    /// live errors say the workload has drifted from what the model learned, so the forecast
+    /// falls back (`drifted`: no floor, assisted mode gives the HPA its operator's floor back)
+    /// until the interval narrows again or a retrain replaces the model. Its forecasts are still
+    /// made, logged and scored. Absent: never. The replay applies the same rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0))]
+    pub max_width_ratio: Option<f64>,
+}
+
+impl AdaptiveInterval {
+    /// The tracked half-width has outgrown `max_width_ratio` × the calibrated one.
+    pub fn drifted(&self, half_width: f64, calibrated: f64) -> bool {
+        self.max_width_ratio
+            .is_some_and(|limit| half_width > limit * calibrated)
+    }
 }
 
 impl Default for PredictiveConfig {

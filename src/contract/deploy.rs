@@ -249,6 +249,9 @@ wire_enum! {
         /// The previous recommendation (the state) cannot be read: its memory is lost, so no
         /// floor is trusted this time; the next run starts from this fallback.
         StateInvalid = "state-invalid",
+        /// The adaptive interval has outgrown `capacity.predictive.adaptive_interval.max_width_ratio`
+        /// × the calibrated one: the model has drifted.
+        Drifted = "drifted",
     }
 }
 

@@ -159,6 +159,7 @@ pub fn replay(
                     // The adaptive interval, as the forecast step tracks it: the forecasts whose
                     // target row has arrived are scored, in order, against the demand there.
                     let mut trial = tracking.clone();
+                    let mut drifted = false;
                     let made = match (made, policy.adaptive_interval.as_ref()) {
                         (Some(fc), Some(adaptive)) => {
                             let calibrated = (fc.upper - fc.lower) / 2.0;
@@ -176,6 +177,7 @@ pub fn replay(
                                 }
                             }
                             t.pending = waiting;
+                            drifted = adaptive.drifted(t.half_width, calibrated);
                             Some(Forecast {
                                 point: fc.point,
                                 lower: fc.point - t.half_width,
@@ -191,7 +193,9 @@ pub fn replay(
                     }
                     let target_time = start + target_row * row_seconds;
                     let events = f.calendar.map(|c| c.events_at(target_time)).unwrap_or_default();
-                    floor = match made.map(|fc| floor_for(&fc, floor, &recent, capacity, &events)) {
+                    // A drifted model's forecast is made and scored but not acted on.
+                    let acted = made.filter(|_| !drifted);
+                    floor = match acted.map(|fc| floor_for(&fc, floor, &recent, capacity, &events)) {
                         Some(Ok(set)) => {
                             remembered.push((at, set.remembered));
                             Some(set.replicas)

@@ -281,16 +281,17 @@ fn forecast_30_minutes_before_the_end(root: &Path, config: &str) -> serde_json::
 }
 
 /// Drift set off on purpose: a promoted model (in `root`) with the adaptive interval at rate
-/// 10 and `drift` under `deploy:`; a forecast on the export as it was 30 minutes before its end,
+/// 10 (and `adaptive` under it) and `drift` under `deploy:`; a forecast on the export as it was
+/// 30 minutes before its end,
 /// then one on the whole export whose actual at the first forecast's target time is 1000 above
 /// what happened. Returns the config text and the second recommendation.
-fn drift_set_off(root: &Path, drift: &str) -> (String, serde_json::Value) {
+fn drift_set_off(root: &Path, adaptive: &str, drift: &str) -> (String, serde_json::Value) {
     promoted(root);
     let config = format!(
         "{}deploy:\n  max_staleness: 1000d\n{drift}",
         std::fs::read_to_string(root.join("w.yaml")).unwrap().replace(
             "  max_replicas: 40\n",
-            "  max_replicas: 40\n  predictive:\n    max_relative_interval_width: 1000\n    adaptive_interval:\n      rate: 10\n",
+            &format!("  max_replicas: 40\n  predictive:\n    max_relative_interval_width: 1000\n    adaptive_interval:\n      rate: 10\n{adaptive}"),
         )
     );
     let first = forecast_30_minutes_before_the_end(root, &config);
@@ -316,6 +317,22 @@ fn drift_set_off(root: &Path, drift: &str) -> (String, serde_json::Value) {
 }
 
 #[test]
+fn a_drifted_model_falls_back_while_its_interval_is_beyond_the_limit() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let (_, second) = drift_set_off(dir.path(), "      max_width_ratio: 2\n", "");
+    assert_eq!(fallback(&second), "drifted", "{second}");
+    assert!(second.get("replicas").is_none(), "no floor from a drifted model");
+    // Still made, and remembered to be scored: the interval can narrow again.
+    assert!(second["forecast"]["point"].is_number());
+    assert_eq!(second["interval_tracking"]["pending"].as_array().unwrap().len(), 1);
+    let detail = second["fallback"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("9.00× the calibrated") && detail.contains("(limit 2×)"),
+        "{detail}"
+    );
+}
+
+#[test]
 fn a_drifted_workload_raises_mttd_forecast_drift_in_a_real_alertmanager() {
     let dir = assert_fs::TempDir::new().unwrap();
     let root = dir.path();
@@ -324,7 +341,7 @@ fn a_drifted_workload_raises_mttd_forecast_drift_in_a_real_alertmanager() {
         "  drift_alert:\n    alertmanager_url: {}\n    max_width_ratio: 2\n    runbook_url: https://runbooks.example/mttd-drift\n",
         am.url("http")
     );
-    let (config, second) = drift_set_off(root, &drift);
+    let (config, second) = drift_set_off(root, "", &drift);
     let t = &second["interval_tracking"];
     assert_eq!((t["scored"].as_u64(), t["missed"].as_u64()), (Some(1), Some(1)), "{t}");
     // 1 + 10 × 0.8 = 9 times the calibrated half-width, beyond the 2 allowed.
@@ -424,7 +441,7 @@ fn a_drift_alert_reaches_the_argo_events_endpoint_through_the_shipped_receiver()
         "  drift_alert:\n    alertmanager_url: {}\n    runbook_url: https://runbooks.example/mttd-drift\n    labels:\n      mttd_retrain: \"true\"\n",
         am.url("http")
     );
-    drift_set_off(root, &drift);
+    drift_set_off(root, "", &drift);
     assert_eq!(
         std::fs::read_to_string(root.join("out/values/drift-alert")).unwrap(),
         "posted"

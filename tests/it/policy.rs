@@ -176,8 +176,11 @@ fn policies() -> impl Strategy<Value = PredictiveConfig> {
         prop::option::of(1u32..4),
         prop::sample::select(vec!["0s", "10m", "30m"]),
         prop::sample::select(vec![0.3, 1.0, 10.0]),
-        // The adaptive interval's rate, or none.
-        prop::option::of(prop::sample::select(vec![0.05, 0.5])),
+        // The adaptive interval's rate and its drift limit, or none.
+        prop::option::of((
+            prop::sample::select(vec![0.05, 0.5]),
+            prop::option::of(prop::sample::select(vec![1.1, 3.0])),
+        )),
     )
         .prop_map(
             |(point, cadence, delay, step, window, width, adaptive)| PredictiveConfig {
@@ -191,7 +194,10 @@ fn policies() -> impl Strategy<Value = PredictiveConfig> {
                 max_scale_down_step: step,
                 scale_down_observation_window: dur(window),
                 max_relative_interval_width: width,
-                adaptive_interval: adaptive.map(|rate| mttd::contract::capacity::AdaptiveInterval { rate }),
+                adaptive_interval: adaptive.map(|(rate, max_width_ratio)| mttd::contract::capacity::AdaptiveInterval {
+                    rate,
+                    max_width_ratio,
+                }),
                 ..PredictiveConfig::default()
             },
         )
