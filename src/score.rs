@@ -200,3 +200,90 @@ pub fn prometheus_text(score: &Score) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A logged recommendation made at `made` by `version`, for `target` (none: a fallback).
+    fn logged(made: i64, version: Option<u32>, forecast: Option<(i64, f64, f64, f64)>, raised: bool) -> Recommendation {
+        let mut rec = serde_json::json!({
+            "apiVersion": "mttd/v1",
+            "kind": "Recommendation",
+            "workload": "api",
+            "generated_at": rfc3339(made),
+            "mode": "advisory",
+            "horizon": "15m",
+            "guardrails": [],
+            "history": [],
+            "decision": {
+                "demand": 100.0,
+                "reactive_replicas": 10,
+                "final_replicas": if raised { 12 } else { 10 },
+                "set_by": if raised { "forecast" } else { "reactive" },
+                "changed_outcome": raised,
+            },
+        });
+        if let Some(v) = version {
+            rec["model_version"] = v.into();
+        }
+        if let Some((target, point, lower, upper)) = forecast {
+            rec["forecast"] = serde_json::json!({
+                "target_time": rfc3339(target), "point": point, "lower": lower, "upper": upper,
+            });
+        }
+        serde_json::from_value(rec).unwrap()
+    }
+
+    #[test]
+    fn matured_predictions_are_scored_per_version_and_window() {
+        let now = 1_800_000_000;
+        let actual = vec![(now - 7_200, 50.0), (now - 600, 100.0), (now - 300, 0.0)];
+        let log = vec![
+            // v1, 10 min ago: error +10, inside its interval, raised and needed (100 > 10 × 5).
+            logged(now - 1_500, Some(1), Some((now - 600, 110.0, 90.0, 130.0)), true),
+            // v1, 5 min ago, actual 0: no percentage error; outside its interval; raised, not needed.
+            logged(now - 1_200, Some(1), Some((now - 300, 4.0, 1.0, 3.0)), true),
+            // v1 at a time the source has no sample: unmatched.
+            logged(now - 1_000, Some(1), Some((now - 120, 7.0, 6.0, 8.0)), false),
+            // v2, two hours ago: only in the day's window; error −10.
+            logged(now - 8_100, Some(2), Some((now - 7_200, 40.0, 30.0, 60.0)), false),
+            // A fallback and a forecast not yet matured.
+            logged(now - 200, None, None, false),
+            logged(now, Some(1), Some((now + 900, 1.0, 0.0, 2.0)), false),
+        ];
+        let score = score("api", &log, &actual, Some(5.0), now);
+        assert_eq!(score.logged, 6);
+        let hour = &score.windows[0];
+        assert_eq!((hour.window.as_str(), hour.fallbacks), ("1h", 1));
+        assert_eq!(hour.versions.len(), 1, "v2's prediction is older than an hour");
+        let v1 = &hour.versions[0];
+        assert_eq!((v1.model_version, v1.scored, v1.unmatched), (1, 2, 1));
+        assert!((v1.mae - 7.0).abs() < 1e-12, "(10 + 4) / 2: {}", v1.mae);
+        assert!((v1.bias - 7.0).abs() < 1e-12);
+        assert_eq!(v1.mape, Some(10.0), "the actual 0 has no percentage error");
+        assert_eq!(v1.coverage, 0.5);
+        assert!((v1.mean_width - 21.0).abs() < 1e-12);
+        assert_eq!((v1.raised, v1.useful, v1.unneeded), (2, Some(1), Some(1)));
+        let day = &score.windows[1];
+        assert_eq!(day.versions.iter().map(|v| v.model_version).collect::<Vec<_>>(), [1, 2]);
+        assert!((day.versions[1].bias + 10.0).abs() < 1e-12);
+        // Without capacity, whether a raised floor was needed is not said.
+        let without = super::score("api", &log, &actual, None, now);
+        assert_eq!(without.windows[0].versions[0].useful, None);
+        // The live rule: v1's hour against a validation MAE of 5 → 1.4×.
+        let rule: DriftAlertConfig = serde_json::from_value(serde_json::json!({
+            "alertmanager_url": "http://am:9093", "runbook_url": "https://r", "live_mae_ratio": 1.3,
+            "live_window": "1h", "min_scored": 2,
+        }))
+        .unwrap();
+        let drift = live_drift(&score, 1, 5.0, &rule).unwrap();
+        assert!((drift.ratio - 1.4).abs() < 1e-12 && drift.holds, "{drift:?}");
+        let strict = DriftAlertConfig {
+            min_scored: 3,
+            ..rule.clone()
+        };
+        assert!(!live_drift(&score, 1, 5.0, &strict).unwrap().holds, "too few scored");
+        assert!(live_drift(&score, 2, 5.0, &rule).is_none(), "v2 not scored in the hour");
+    }
+}
