@@ -191,18 +191,18 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
     });
     let half = tracking.as_ref().map_or(calibrated, |t| t.half_width);
     let target_time = latest_slot + config.label.horizon.seconds();
-    rec.forecast = Some(ForecastValue {
-        target_time: rfc3339(target_time),
-        point: prediction.point,
-        lower: prediction.point - half,
-        upper: prediction.point + half,
-    });
-    let recent_counts: Vec<u32> = recent.iter().map(|r| r.replicas).collect();
     let forecast = Forecast {
         point: prediction.point,
         lower: prediction.point - half,
         upper: prediction.point + half,
     };
+    rec.forecast = Some(ForecastValue {
+        target_time: rfc3339(target_time),
+        point: forecast.point,
+        lower: forecast.lower,
+        upper: forecast.upper,
+    });
+    let recent_counts: Vec<u32> = recent.iter().map(|r| r.replicas).collect();
     // The declared events at the forecast's target time.
     let events = config
         .calendar
