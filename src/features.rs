@@ -13,6 +13,7 @@
 
 use std::f64::consts::TAU;
 
+use crate::contract::capacity::SettingSource;
 use crate::contract::dataset::{DatasetManifest, FeatureDefinition, Gap, GapReport, LabelDefinition, LabelKind};
 use crate::contract::interval::Interval;
 use crate::contract::source::SourceRecord;
@@ -154,14 +155,15 @@ fn extract_rows(
         })? as usize
         + 1;
     let fill_steps = config.steps(&config.features.fill_limit);
-    let h = config.steps(&config.label.horizon);
+    let horizon = config.label.horizon();
+    let h = config.steps(&horizon);
     if h >= n {
         return Err(Error::field(
             &raw.origin,
             "/label/horizon",
             format!(
                 "the horizon {} is longer than the data ({} grid steps of {} from {} to {})",
-                config.label.horizon,
+                horizon,
                 n,
                 config.resolution,
                 rfc3339(start),
@@ -219,7 +221,7 @@ fn extract_rows(
                 "/features/seasonal_lags",
                 format!(
                     "{lag} is not longer than the horizon {}: it would look into the future",
-                    config.label.horizon
+                    horizon
                 ),
             ));
         }
@@ -304,7 +306,7 @@ fn extract_rows(
     let (label, label_definition): (Vec<Option<f64>>, String) = match config.label.kind {
         LabelKind::At => (
             (0..n).map(|i| if i + h < n { y[i + h] } else { None }).collect(),
-            format!("{target} at t + {}", config.label.horizon),
+            format!("{target} at t + {horizon}"),
         ),
         LabelKind::Peak => (
             (0..n)
@@ -317,7 +319,7 @@ fn extract_rows(
                         .try_fold(f64::NEG_INFINITY, |m, v| v.map(|v| m.max(v)))
                 })
                 .collect(),
-            format!("max of {target} over (t, t + {}]", config.label.horizon),
+            format!("max of {target} over (t, t + {horizon}]"),
         ),
     };
 
@@ -386,8 +388,13 @@ fn extract_rows(
         signals: config.signals.features.names(),
         label: LabelDefinition {
             kind: config.label.kind,
-            horizon: config.label.horizon.to_string(),
+            horizon: horizon.to_string(),
             horizon_steps: h as u64,
+            horizon_source: if config.label.horizon.is_some() {
+                SettingSource::Config
+            } else {
+                SettingSource::Default
+            },
             definition: label_definition,
         },
         features: features

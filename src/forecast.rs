@@ -5,6 +5,7 @@
 //! does) and says why. It never publishes a forecast made from incomplete data.
 
 use crate::contract::capacity::CapacityConfig;
+use crate::contract::dataset::LabelConfig;
 use crate::contract::deploy::{
     DecisionRecord, Fallback, FallbackReason, ForecastValue, Headroom, HeadroomConfig, IntervalTracking,
     PendingForecast, Recommendation, RecommendationKind, Recorded, SetBy, Surge,
@@ -19,7 +20,7 @@ use crate::model::PromotedModel;
 use crate::policy::{floor_for, track_interval, Distrust, Floor, Forecast};
 use crate::replay::hpa;
 use crate::source::{RawSeries, SourceDescription};
-use crate::time::{parse_timestamp, rfc3339};
+use crate::time::{parse_timestamp, rfc3339, HumanDuration};
 
 /// The inputs of one forecast.
 pub struct ForecastInput<'a> {
@@ -75,7 +76,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             start: rfc3339(a.0),
             end: rfc3339(b.0),
         }),
-        horizon: config.label.horizon.to_string(),
+        horizon: config.label.horizon().to_string(),
         forecast: None,
         replicas: None,
         needed_replicas: None,
@@ -122,6 +123,32 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             FallbackReason::NoPromotedModel,
             format!("no version of {} is promoted", config.workload),
         );
+    };
+    // The forecast looks as far ahead as the model was trained to: its dataset's horizon (the
+    // config's, or the lead time measured when it was trained), not today's config.
+    let horizon = match HumanDuration::parse(&promoted.model.horizon) {
+        Ok(h) if h.seconds() > 0 => h,
+        _ => {
+            return fall_back(
+                rec,
+                FallbackReason::ModelRejected,
+                format!("the model's horizon `{}` is not a duration", promoted.model.horizon),
+            )
+        }
+    };
+    rec.horizon = horizon.to_string();
+    let served;
+    let config = if config.label.horizon.as_ref() == Some(&horizon) {
+        config
+    } else {
+        served = WorkloadConfig {
+            label: LabelConfig {
+                horizon: Some(horizon),
+                ..config.label.clone()
+            },
+            ..config.clone()
+        };
+        &served
     };
 
     let Some(&(last, _)) = samples.last() else {
@@ -190,7 +217,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         )
     });
     let half = tracking.as_ref().map_or(calibrated, |t| t.half_width);
-    let target_time = latest_slot + config.label.horizon.seconds();
+    let target_time = latest_slot + config.label.horizon().seconds();
     let forecast = Forecast {
         point: prediction.point,
         lower: prediction.point - half,

@@ -133,7 +133,7 @@ pub fn decide(
         crate::time::HumanDuration::parse(&validation.horizon),
     ) {
         let c = &replay.capacity;
-        let lead = c.startup_delay_seconds() + c.predictive.metric_delay.seconds() + c.predictive.cadence.seconds();
+        let lead = c.lead_seconds();
         if lead > horizon.seconds() {
             notes.push(format!(
                 "the horizon {} is shorter than start-up ({}s, {}) + metric delay + cadence = {lead}s: pods started on a floor serve after the time it was sized for",

@@ -46,6 +46,19 @@ impl HumanDuration {
         })
     }
 
+    /// `seconds` (clamped to 0 ..= 10 years) in the largest unit that divides it: 540 → `9m`.
+    pub fn from_seconds(seconds: i64) -> Self {
+        let seconds = seconds.clamp(0, MAX_DURATION_SECONDS);
+        let (unit, scale) = [("d", 86_400), ("h", 3600), ("m", 60)]
+            .into_iter()
+            .find(|&(_, scale)| seconds > 0 && seconds % scale == 0)
+            .unwrap_or(("s", 1));
+        HumanDuration {
+            text: format!("{}{unit}", seconds / scale),
+            seconds,
+        }
+    }
+
     pub fn seconds(&self) -> i64 {
         self.seconds
     }
@@ -165,6 +178,16 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_seconds_in_the_largest_exact_unit() {
+        let text = |s: i64| HumanDuration::from_seconds(s).to_string();
+        assert_eq!(
+            [text(540), text(181), text(7200), text(86_400), text(0), text(-5)],
+            ["9m", "181s", "2h", "1d", "0s", "0s"]
+        );
+        assert_eq!(HumanDuration::from_seconds(540), HumanDuration::parse("9m").unwrap());
+    }
 
     #[test]
     fn parses_units() {

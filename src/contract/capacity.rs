@@ -59,14 +59,17 @@ fn default_max_replicas() -> u32 {
 pub const DEFAULT_STARTUP_DELAY_SECONDS: i64 = 60;
 
 wire_enum! {
-    /// Where the replay's start-up delay came from.
+    /// Where a setting mttd can measure came from: the replay's start-up delay, the dataset's
+    /// horizon.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-    pub enum StartupDelaySource {
-        /// `capacity.startup_delay` in the config.
+    pub enum SettingSource {
+        /// Set in the config.
         Config = "config",
-        /// The pods' measured P90 (`source.prometheus.startup_query`, in the dataset manifest).
+        /// From the pods' measured start-up P90 (`source.prometheus.startup_query`, in the
+        /// dataset manifest): the start-up delay itself, or the horizon as the lead time of a
+        /// scale decision made with the workload's start-up delay.
         Measured = "measured",
-        /// Neither: 1m.
+        /// Neither: mttd's default.
         Default = "default",
     }
 }
@@ -79,20 +82,26 @@ impl CapacityConfig {
             .map_or(DEFAULT_STARTUP_DELAY_SECONDS, HumanDuration::seconds)
     }
 
+    /// The lead time of a scale decision: from the samples a forecast sees (`metric_delay` old)
+    /// to the end of the cadence its floor holds for, with pods started on it serving only after
+    /// the start-up delay — how far ahead a floor must look to matter.
+    pub fn lead_seconds(&self) -> i64 {
+        self.startup_delay_seconds() + self.predictive.metric_delay.seconds() + self.predictive.cadence.seconds()
+    }
+
     /// This capacity with its start-up delay filled in — the config's, else `measured` (seconds,
     /// rounded up to whole seconds, at most a day), else the default — and where it came from.
-    pub fn resolved(&self, measured: Option<f64>) -> (CapacityConfig, StartupDelaySource) {
+    pub fn resolved(&self, measured: Option<f64>) -> (CapacityConfig, SettingSource) {
         let mut resolved = self.clone();
         let (delay, source) = match (&self.startup_delay, measured) {
-            (Some(d), _) => (d.clone(), StartupDelaySource::Config),
+            (Some(d), _) => (d.clone(), SettingSource::Config),
             (None, Some(seconds)) => (
-                HumanDuration::parse(&format!("{}s", seconds.clamp(0.0, 86_400.0).ceil() as i64))
-                    .expect("seconds parse"),
-                StartupDelaySource::Measured,
+                HumanDuration::from_seconds(seconds.clamp(0.0, 86_400.0).ceil() as i64),
+                SettingSource::Measured,
             ),
             (None, None) => (
-                HumanDuration::parse(&format!("{DEFAULT_STARTUP_DELAY_SECONDS}s")).expect("seconds parse"),
-                StartupDelaySource::Default,
+                HumanDuration::from_seconds(DEFAULT_STARTUP_DELAY_SECONDS),
+                SettingSource::Default,
             ),
         };
         resolved.startup_delay = Some(delay);
@@ -444,19 +453,16 @@ mod tests {
         let c =
             |yaml: &str| -> CapacityConfig { serde_yaml_ng::from_str(&format!("per_replica: 10\n{yaml}")).unwrap() };
         let (set, source) = c("startup_delay: 2m\n").resolved(Some(180.0));
-        assert_eq!((set.startup_delay_seconds(), source), (120, StartupDelaySource::Config));
+        assert_eq!((set.startup_delay_seconds(), source), (120, SettingSource::Config));
         let (measured, source) = c("").resolved(Some(179.2));
         assert_eq!(
             (measured.startup_delay_seconds(), source),
-            (180, StartupDelaySource::Measured)
+            (180, SettingSource::Measured)
         );
         let (huge, _) = c("").resolved(Some(1e30));
         assert_eq!(huge.startup_delay_seconds(), 86_400, "at most a day");
         let (neither, source) = c("").resolved(None);
-        assert_eq!(
-            (neither.startup_delay_seconds(), source),
-            (60, StartupDelaySource::Default)
-        );
+        assert_eq!((neither.startup_delay_seconds(), source), (60, SettingSource::Default));
         assert_eq!(c("").startup_delay_seconds(), 60);
     }
 

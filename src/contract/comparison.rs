@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::assessment::ShapeFigures;
-use super::capacity::{CapacityConfig, StartupDelaySource};
+use super::capacity::{CapacityConfig, SettingSource};
 use super::deploy::Actuation;
 use super::document::{document_kind, ApiVersion};
 use super::interval::Interval;
@@ -87,8 +87,8 @@ pub struct ReplayMetrics {
     pub mean_lead_minutes: f64,
 }
 
-fn startup_delay_from_config() -> StartupDelaySource {
-    StartupDelaySource::Config
+fn startup_delay_from_config() -> SettingSource {
+    SettingSource::Config
 }
 
 fn replayed_before_actuation() -> Actuation {
@@ -108,7 +108,7 @@ pub struct ReplayReport {
     /// Where `capacity.startup_delay` (the value replayed) came from (absent in comparisons made
     /// before it was recorded: the config, or its default then).
     #[serde(default = "startup_delay_from_config")]
-    pub startup_delay_source: StartupDelaySource,
+    pub startup_delay_source: SettingSource,
     /// Episodes of consecutive saturated ticks under the reactive HPA.
     pub reactive_saturation_episodes: u32,
     pub reactive: ReplayMetrics,

@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::capacity::SettingSource;
 use super::document::{document_kind, ApiVersion};
 use super::interval::Interval;
 use super::source::SourceRecord;
@@ -46,20 +47,40 @@ pub enum LabelKind {
     Peak,
 }
 
+/// The horizon when the config sets none and nothing is measured.
+pub const DEFAULT_HORIZON: &str = "15m";
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LabelConfig {
-    pub horizon: HumanDuration,
+    /// How far ahead the forecast looks (its scale-ahead). Absent: the lead time of a scale
+    /// decision (`capacity`'s start-up delay + metric delay + cadence, rounded up to the
+    /// resolution) when the pods' start-up is measured (`source.prometheus.startup_query`) and
+    /// `capacity` is configured, else 15m. The dataset manifest records the value and where it
+    /// came from; train, validate and forecast use the dataset's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<HumanDuration>,
     pub kind: LabelKind,
 }
 
 impl Default for LabelConfig {
     fn default() -> Self {
         LabelConfig {
-            horizon: dur("15m"),
+            horizon: None,
             kind: LabelKind::At,
         }
     }
+}
+
+impl LabelConfig {
+    /// The horizon: the config's (or the one resolved into it), else the default.
+    pub fn horizon(&self) -> HumanDuration {
+        self.horizon.clone().unwrap_or_else(|| dur(DEFAULT_HORIZON))
+    }
+}
+
+fn horizon_from_config() -> SettingSource {
+    SettingSource::Config
 }
 
 document_kind!(DatasetManifest, DatasetManifestKind, "DatasetManifest");
@@ -95,6 +116,10 @@ pub struct LabelDefinition {
     pub kind: LabelKind,
     pub horizon: String,
     pub horizon_steps: u64,
+    /// Where the horizon came from: the config, the measured lead time, or the default
+    /// (absent in manifests written before it was recorded: the config's).
+    #[serde(default = "horizon_from_config")]
+    pub horizon_source: SettingSource,
     pub definition: String,
 }
 

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::calendar::CalendarConfig;
-use super::capacity::CapacityConfig;
+use super::capacity::{CapacityConfig, SettingSource};
 use super::dataset::{FeatureConfig, LabelConfig};
 use super::deploy::DeployConfig;
 use super::document::{document_kind, ApiVersion, Document};
@@ -92,11 +92,14 @@ impl WorkloadConfig {
         if step <= 0 {
             return Err(Error::field(origin, "/resolution", "must be longer than 0s"));
         }
-        let mut durations: Vec<(String, &HumanDuration)> = vec![
-            ("/label/horizon".into(), &self.label.horizon),
-            ("/features/fill_limit".into(), &self.features.fill_limit),
-            ("/split/shadow_window".into(), &self.split.shadow_window),
-        ];
+        let mut durations: Vec<(String, &HumanDuration)> = self
+            .label
+            .horizon
+            .iter()
+            .map(|horizon| ("/label/horizon".into(), horizon))
+            .collect();
+        durations.push(("/features/fill_limit".into(), &self.features.fill_limit));
+        durations.push(("/split/shadow_window".into(), &self.split.shadow_window));
         for (name, list) in [
             ("lags", &self.features.lags),
             ("rolling_windows", &self.features.rolling_windows),
@@ -115,7 +118,7 @@ impl WorkloadConfig {
                 ));
             }
         }
-        if self.label.horizon.seconds() == 0 {
+        if self.label.horizon().seconds() == 0 {
             return Err(Error::field(origin, "/label/horizon", "must be longer than 0s"));
         }
         for w in &self.features.rolling_windows {
@@ -228,6 +231,27 @@ impl WorkloadConfig {
         Ok(())
     }
 
+    /// This config with its horizon filled in — the config's, else the lead time of a scale
+    /// decision from the pods' measured start-up P90 (`startup_p90`, seconds) rounded up to the
+    /// resolution, when `capacity` is configured, else the default — and where it came from.
+    pub fn with_horizon(&self, startup_p90: Option<f64>) -> (WorkloadConfig, SettingSource) {
+        let mut resolved = self.clone();
+        let (horizon, source) = match (&self.label.horizon, &self.capacity, startup_p90) {
+            (Some(h), _, _) => (h.clone(), SettingSource::Config),
+            (None, Some(capacity), Some(p90)) => {
+                let step = self.resolution.seconds().max(1);
+                let lead = capacity.resolved(Some(p90)).0.lead_seconds().max(1);
+                (
+                    HumanDuration::from_seconds((lead + step - 1) / step * step),
+                    SettingSource::Measured,
+                )
+            }
+            _ => (self.label.horizon(), SettingSource::Default),
+        };
+        resolved.label.horizon = Some(horizon);
+        (resolved, source)
+    }
+
     /// Number of grid steps in a duration (checked to divide by `check`).
     pub fn steps(&self, d: &HumanDuration) -> usize {
         (d.seconds() / self.resolution.seconds()) as usize
@@ -253,5 +277,34 @@ mod tests {
             e.contains("w.yaml") && e.contains("/source/prometheus/lookback") && e.contains("points"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_open_horizon_is_the_lead_time_of_a_scale_decision_when_start_up_is_measured() {
+        let config = |extra: &str| {
+            let text = format!(
+                "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: api\nsource:\n  file:\n    path: d.csv\nsignals:\n  target: up\nresolution: 2m\n{extra}"
+            );
+            WorkloadConfig::from_bytes(text.as_bytes(), "w.yaml").unwrap()
+        };
+        let horizon = |c: &WorkloadConfig, p90: Option<f64>| {
+            let (resolved, source) = c.with_horizon(p90);
+            (resolved.label.horizon().to_string(), source)
+        };
+        let capacity = "capacity:\n  per_replica: 10\n";
+        // 181 s of start-up + 1m metric delay + 5m cadence = 541 s, rounded up to the 2m grid.
+        let open = config(capacity);
+        assert_eq!(horizon(&open, Some(180.2)), ("10m".into(), SettingSource::Measured));
+        // The config's start-up delay is the one a floor waits for, as in the replay.
+        let declared = config("capacity:\n  per_replica: 10\n  startup_delay: 4m\n");
+        assert_eq!(horizon(&declared, Some(30.0)), ("10m".into(), SettingSource::Measured));
+        // Nothing measured, no capacity, or a horizon in the config: as before.
+        assert_eq!(horizon(&open, None), ("15m".into(), SettingSource::Default));
+        assert_eq!(
+            horizon(&config(""), Some(180.0)),
+            ("15m".into(), SettingSource::Default)
+        );
+        let set = config("capacity:\n  per_replica: 10\nlabel:\n  horizon: 30m\n");
+        assert_eq!(horizon(&set, Some(180.0)), ("30m".into(), SettingSource::Config));
     }
 }

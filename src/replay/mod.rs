@@ -11,7 +11,7 @@
 pub mod hpa;
 
 use crate::contract::calendar::CalendarConfig;
-use crate::contract::capacity::{CapacityConfig, Combine, StartupDelaySource};
+use crate::contract::capacity::{CapacityConfig, Combine, SettingSource};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
 use crate::contract::deploy::Actuation;
 use crate::policy::{floor_for, track_interval, Forecast};
@@ -355,8 +355,8 @@ pub fn compare(
         capacity: capacity.clone(),
         actuation,
         startup_delay_source: match capacity.startup_delay {
-            Some(_) => StartupDelaySource::Config,
-            None => StartupDelaySource::Default,
+            Some(_) => SettingSource::Config,
+            None => SettingSource::Default,
         },
         reactive_saturation_episodes: saturations.len() as u32,
         reactive: measured(&reactive),

@@ -45,5 +45,15 @@ pub fn extract(config: &WorkloadConfig, end: Option<i64>) -> crate::error::Resul
     if let Some(prometheus) = description.prometheus.as_mut() {
         prometheus.startup = source::measure_startup(config, end)?;
     }
-    features::extract(config, &raw, &description)
+    // The horizon a config leaves open is the lead time of a scale decision, from the start-up
+    // just measured: the forecast looks as far ahead as a floor needs.
+    let p90 = description
+        .prometheus
+        .as_ref()
+        .and_then(|p| p.startup.as_ref())
+        .map(|s| s.p90_seconds);
+    let (config, horizon_source) = config.with_horizon(p90);
+    let (data, mut manifest) = features::extract(&config, &raw, &description)?;
+    manifest.label.horizon_source = horizon_source;
+    Ok((data, manifest))
 }

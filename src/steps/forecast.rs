@@ -18,6 +18,7 @@ use crate::contract::layout::{
 use crate::contract::workload::WorkloadConfig;
 use crate::error::Error;
 use crate::store::{predictions, registry, Store};
+use crate::time::HumanDuration;
 use crate::{alert, floor_metric, forecast, source};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -123,7 +124,7 @@ impl Step for Args {
         // `posted`, `failed`, `none`) and none failing the step: a floor that could not be
         // pushed ages out by itself (the queries drop it) and the HPA is reactive again; an
         // alert that did not get through never keeps the floor from being raised.
-        let horizon = config.label.horizon.seconds();
+        let horizon = HumanDuration::parse(&rec.horizon).map_or(0, |h| h.seconds());
         let pushed = deploy.floor_pushgateway().map(|gateway| {
             let url = floor_metric::group_url(gateway, &rec.workload);
             side_effect(

@@ -41,7 +41,7 @@ impl Step for Args {
         // The predictions whose target time can fall in the longest window: made since its
         // start less the horizon.
         let longest = score::WINDOWS.iter().map(|w| w.1).max().unwrap_or(0);
-        let since = now - longest - config.label.horizon.seconds();
+        let since = now - longest - config.label.horizon().seconds();
         let logged = predictions::read_days(&store, &config.workload, since, now)
             .with_context(|| format!("reading the prediction log of {}", config.workload))?;
         let per_replica = config.capacity.as_ref().map(|c| c.per_replica);
@@ -90,7 +90,7 @@ impl Step for Args {
         // and never fails the step.
         let posted = match (rule, score.drift.as_ref().filter(|d| d.holds)) {
             (Some(rule), Some(drift)) => {
-                let horizon = config.label.horizon.seconds();
+                let horizon = config.label.horizon().seconds();
                 let alert =
                     alert::live_drift_alert(&config.workload, drift, rule, chrono::Utc::now().timestamp(), horizon);
                 let url = &rule.alertmanager_url;

@@ -327,8 +327,21 @@ fn the_whole_loop_runs_on_prometheus_and_the_forecast_falls_back_when_it_is_down
     assert!(measured["samples"].as_u64().unwrap() > 30 * 1400, "{measured}");
     assert_eq!(servers::startup_seconds(8), 180);
     let replay = &read("comparison/comparison.json")["replay"];
-    assert_eq!(replay["capacity"]["startup_delay"], "180s");
+    assert_eq!(replay["capacity"]["startup_delay"], "3m");
     assert_eq!(replay["startup_delay_source"], "measured");
+    // The config sets no horizon: the forecast looks as far ahead as a floor needs, start-up
+    // (180 s) + metric delay (1m) + cadence (5m) = 9m, in the dataset, the model and the
+    // recommendation.
+    let label = &read("dataset/dataset.manifest.json")["label"];
+    assert_eq!(
+        (&label["horizon"], &label["horizon_source"]),
+        (&serde_json::json!("9m"), &serde_json::json!("measured"))
+    );
+    assert_eq!(read("model/model.json")["horizon"], "9m");
+    assert_eq!(rec["horizon"], "9m");
+    let forecast_for = mttd::time::parse_timestamp(rec["forecast"]["target_time"].as_str().unwrap()).unwrap();
+    let latest = mttd::time::parse_timestamp(rec["inputs"]["end"].as_str().unwrap()).unwrap();
+    assert_eq!(forecast_for - latest.div_euclid(60) * 60, 540, "{rec}");
 
     // The server gone, the next forecast says so and recommends nothing beyond the HPA.
     server.kill();
