@@ -8,15 +8,16 @@ use crate::contract::capacity::CapacityConfig;
 use crate::contract::dataset::LabelConfig;
 use crate::contract::deploy::{
     DecisionRecord, Fallback, FallbackReason, ForecastValue, Headroom, HeadroomConfig, IntervalTracking,
-    PendingForecast, Recommendation, RecommendationKind, Recorded, SetBy, Surge,
+    PendingForecast, Recommendation, RecommendationKind, Recorded, SetBy, ShadowForecast, Surge,
 };
 use crate::contract::document::ApiVersion;
 use crate::contract::interval::Interval;
+use crate::contract::model::Model;
 use crate::contract::registry::LogWitness;
 use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::features;
-use crate::model::PromotedModel;
+use crate::model::{Prediction, PromotedModel};
 use crate::policy::{floor_for, track_interval, Distrust, Floor, Forecast};
 use crate::replay::hpa;
 use crate::source::{RawSeries, SourceDescription};
@@ -38,6 +39,151 @@ pub struct ForecastInput<'a> {
     /// The change log's last entry as read now; absent when the store could not be read (the
     /// previous recommendation's is carried forward).
     pub log_witness: Option<LogWitness>,
+}
+
+/// A model's forecast from the latest complete features: the latest sample's time, the target
+/// time (that sample's grid slot + the model's horizon) and the prediction.
+struct Latest {
+    last: i64,
+    target_time: i64,
+    prediction: Prediction,
+}
+
+/// Why a model made no forecast: the fallback's reason and detail.
+type NoForecast = (FallbackReason, String);
+
+/// The horizon `model` was trained for — its dataset's: the config's, or the lead time measured
+/// then — which is how far ahead it forecasts, whatever the config says today (its seasonal
+/// and calendar features are of the time it was trained to look at).
+fn model_horizon(model: &Model) -> std::result::Result<HumanDuration, NoForecast> {
+    match HumanDuration::parse(&model.horizon) {
+        Ok(h) if h.seconds() > 0 => Ok(h),
+        _ => Err((
+            FallbackReason::ModelRejected,
+            format!("the model's horizon `{}` is not a duration", model.horizon),
+        )),
+    }
+}
+
+/// `model`'s forecast, `horizon` ahead, from the latest complete features of `raw`, or why
+/// there is none: stale or missing samples, incomplete features, features that are not the
+/// model's, a number that is not finite.
+fn predict_latest(
+    config: &WorkloadConfig,
+    model: &Model,
+    horizon: &HumanDuration,
+    raw: &RawSeries,
+    source: &SourceDescription,
+    now: i64,
+    max_staleness: &HumanDuration,
+) -> std::result::Result<Latest, NoForecast> {
+    let served;
+    let config = if config.label.horizon.as_ref() == Some(horizon) {
+        config
+    } else {
+        served = WorkloadConfig {
+            label: LabelConfig {
+                horizon: Some(horizon.clone()),
+                ..config.label.clone()
+            },
+            ..config.clone()
+        };
+        &served
+    };
+    let target = &config.signals.target;
+    let samples = raw.series.get(target).map(Vec::as_slice).unwrap_or(&[]);
+    let Some(&(last, _)) = samples.last() else {
+        return Err((FallbackReason::MetricsStale, format!("no samples of {target}")));
+    };
+    let age = now - last;
+    if age > max_staleness.seconds() {
+        return Err((
+            FallbackReason::MetricsStale,
+            format!(
+                "the latest {target} sample is {} old (at {}), more than {max_staleness}",
+                human_age(age),
+                rfc3339(last),
+            ),
+        ));
+    }
+    let data = features::extract_unlabelled(config, raw, source)
+        .map_err(|e| (FallbackReason::FeatureWindowIncomplete, e.to_string()))?;
+    let step = config.resolution.seconds();
+    let latest_slot = last.div_euclid(step) * step;
+    if data.timestamps.last() != Some(&latest_slot) {
+        return Err((
+            FallbackReason::FeatureWindowIncomplete,
+            format!(
+                "the features at the latest time {} are incomplete (a signal or a lag is missing)",
+                rfc3339(latest_slot)
+            ),
+        ));
+    }
+    let row = data.slice(data.rows() - 1..data.rows());
+    let prediction = model
+        .predict(&row)
+        .map_err(|e| (FallbackReason::FeatureMismatch, e.to_string()))?[0];
+    if ![prediction.point, prediction.lower, prediction.upper]
+        .iter()
+        .all(|v| v.is_finite())
+    {
+        // Not recorded as the forecast: a non-finite number has no JSON form, and the next run
+        // reads this recommendation back as its state.
+        return Err((
+            FallbackReason::ForecastInvalid,
+            format!(
+                "the model's forecast is not a finite number (point {}, interval [{}, {}]): the inputs or the model overflowed",
+                prediction.point, prediction.lower, prediction.upper
+            ),
+        ));
+    }
+    Ok(Latest {
+        last,
+        target_time: latest_slot + horizon.seconds(),
+        prediction,
+    })
+}
+
+/// The shadow versions' forecasts from the same inputs (each with its calibrated interval):
+/// logged and scored beside the promoted version's, never acted on. One that cannot forecast
+/// says why and keeps no other from forecasting.
+pub fn shadow_forecasts(
+    config: &WorkloadConfig,
+    shadows: &[(u32, std::result::Result<PromotedModel, String>)],
+    raw: &RawSeries,
+    source: &SourceDescription,
+    now: i64,
+) -> Vec<ShadowForecast> {
+    let max_staleness = config.deploy.clone().unwrap_or_default().max_staleness;
+    shadows
+        .iter()
+        .map(|(version, loaded)| {
+            let made = loaded
+                .as_ref()
+                .map_err(|e| (FallbackReason::ModelRejected, e.clone()))
+                .and_then(|shadow| {
+                    let horizon = model_horizon(&shadow.model)?;
+                    predict_latest(config, &shadow.model, &horizon, raw, source, now, &max_staleness)
+                });
+            match made {
+                Ok(latest) => ShadowForecast {
+                    model_version: *version,
+                    forecast: Some(ForecastValue {
+                        target_time: rfc3339(latest.target_time),
+                        point: latest.prediction.point,
+                        lower: latest.prediction.lower,
+                        upper: latest.prediction.upper,
+                    }),
+                    failed: None,
+                },
+                Err((reason, detail)) => ShadowForecast {
+                    model_version: *version,
+                    forecast: None,
+                    failed: Some(Fallback { reason, detail }),
+                },
+            }
+        })
+        .collect()
 }
 
 /// Makes the recommendation; errors only on bad configuration, never on doubtful data (that
@@ -91,6 +237,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         surge: None,
         decision: None,
         headroom: None,
+        shadows: Vec::new(),
         // The adaptive interval's memory, kept as it was until a forecast is made.
         interval_tracking: capacity
             .predictive
@@ -124,85 +271,28 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             format!("no version of {} is promoted", config.workload),
         );
     };
-    // The forecast looks as far ahead as the model was trained to: its dataset's horizon (the
-    // config's, or the lead time measured when it was trained), not today's config.
-    let horizon = match HumanDuration::parse(&promoted.model.horizon) {
-        Ok(h) if h.seconds() > 0 => h,
-        _ => {
-            return fall_back(
-                rec,
-                FallbackReason::ModelRejected,
-                format!("the model's horizon `{}` is not a duration", promoted.model.horizon),
-            )
-        }
+    let horizon = match model_horizon(&promoted.model) {
+        Ok(h) => h,
+        Err((reason, detail)) => return fall_back(rec, reason, detail),
     };
     rec.horizon = horizon.to_string();
-    let served;
-    let config = if config.label.horizon.as_ref() == Some(&horizon) {
-        config
-    } else {
-        served = WorkloadConfig {
-            label: LabelConfig {
-                horizon: Some(horizon),
-                ..config.label.clone()
-            },
-            ..config.clone()
-        };
-        &served
+    let latest = predict_latest(
+        config,
+        &promoted.model,
+        &horizon,
+        input.raw,
+        input.source,
+        input.now,
+        &deploy.max_staleness,
+    );
+    let Latest {
+        last,
+        target_time,
+        prediction,
+    } = match latest {
+        Ok(latest) => latest,
+        Err((reason, detail)) => return fall_back(rec, reason, detail),
     };
-
-    let Some(&(last, _)) = samples.last() else {
-        return fall_back(rec, FallbackReason::MetricsStale, format!("no samples of {target}"));
-    };
-    let age = input.now - last;
-    if age > deploy.max_staleness.seconds() {
-        return fall_back(
-            rec,
-            FallbackReason::MetricsStale,
-            format!(
-                "the latest {target} sample is {} old (at {}), more than {}",
-                human_age(age),
-                rfc3339(last),
-                deploy.max_staleness
-            ),
-        );
-    }
-    let data = match features::extract_unlabelled(config, input.raw, input.source) {
-        Ok(d) => d,
-        Err(e) => return fall_back(rec, FallbackReason::FeatureWindowIncomplete, e.to_string()),
-    };
-    let step = config.resolution.seconds();
-    let latest_slot = last.div_euclid(step) * step;
-    if data.timestamps.last() != Some(&latest_slot) {
-        return fall_back(
-            rec,
-            FallbackReason::FeatureWindowIncomplete,
-            format!(
-                "the features at the latest time {} are incomplete (a signal or a lag is missing)",
-                rfc3339(latest_slot)
-            ),
-        );
-    }
-    let row = data.slice(data.rows() - 1..data.rows());
-    let prediction = match promoted.model.predict(&row) {
-        Ok(p) => p[0],
-        Err(e) => return fall_back(rec, FallbackReason::FeatureMismatch, e.to_string()),
-    };
-    if ![prediction.point, prediction.lower, prediction.upper]
-        .iter()
-        .all(|v| v.is_finite())
-    {
-        // Not recorded as the forecast: a non-finite number has no JSON form, and the next run
-        // reads this recommendation back as its state.
-        return fall_back(
-            rec,
-            FallbackReason::ForecastInvalid,
-            format!(
-                "the model's forecast is not a finite number (point {}, interval [{}, {}]): the inputs or the model overflowed",
-                prediction.point, prediction.lower, prediction.upper
-            ),
-        );
-    }
     // The adaptive interval: the forecasts whose target time has passed are scored against what
     // happened, and the half-width tracks the misses.
     let calibrated = (prediction.upper - prediction.lower) / 2.0;
@@ -217,7 +307,6 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         )
     });
     let half = tracking.as_ref().map_or(calibrated, |t| t.half_width);
-    let target_time = latest_slot + config.label.horizon().seconds();
     let forecast = Forecast {
         point: prediction.point,
         lower: prediction.point - half,

@@ -197,6 +197,19 @@ pub fn decide(
         )
     } else if let Some(why) = approval_for_first {
         (Verdict::NeedsApproval, format!("every check passed; {why}"))
+    } else if let (Some(live), Some(in_service)) = (&policy.live_shadow, comparison.control.version) {
+        (
+            Verdict::Shadow,
+            format!(
+                "every check passed (shadow {} {candidate:.4} vs control {control:.4}); published as a shadow of v{in_service}: promoted once its live {} beats v{in_service}'s by {:.1}% over at least {} and {} matured forecasts (rejected after {} without it)",
+                metric.as_str(),
+                live.metric.as_str(),
+                live.min_improvement * 100.0,
+                live.min_duration,
+                live.min_scored,
+                live.max_duration
+            ),
+        )
     } else {
         (
             Verdict::Promote,
@@ -368,6 +381,36 @@ mod tests {
     fn a_policy_without_the_requirement_serialises_as_before_so_signed_entries_still_verify() {
         let bytes = crate::contract::canonical_json(&GatePolicy::default());
         assert!(!String::from_utf8(bytes).unwrap().contains("require_predictive"));
+    }
+
+    #[test]
+    fn with_a_live_trial_a_passing_candidate_shadows_the_version_in_service() {
+        let policy: GatePolicy =
+            serde_yaml_ng::from_str("live_shadow: {min_duration: 2h, min_improvement: 0.05}").unwrap();
+        let live = policy.live_shadow.as_ref().unwrap();
+        assert_eq!((live.max_duration.seconds(), live.min_scored), (7 * 86_400, 30));
+        let mut against_v3 = comparison(9.0, 10.0, None);
+        against_v3.control.version = Some(3);
+        let d = verdict(&policy, &validation(0.8), &against_v3, None);
+        assert_eq!(d.decision, Verdict::Shadow, "{}", d.reason);
+        assert!(
+            d.reason.contains("shadow of v3") && d.reason.contains("2h"),
+            "{}",
+            d.reason
+        );
+        // Nothing in service to beat live: promoted as before; a failing one is still rejected.
+        let first = verdict(&policy, &validation(0.8), &comparison(9.0, 10.0, None), None);
+        assert_eq!(first.decision, Verdict::Promote, "{}", first.reason);
+        against_v3.candidate_metrics.mae = 10.0;
+        assert_eq!(
+            verdict(&policy, &validation(0.8), &against_v3, None).decision,
+            Verdict::Reject
+        );
+        let bytes = crate::contract::canonical_json(&GatePolicy::default());
+        assert!(
+            !String::from_utf8(bytes).unwrap().contains("live_shadow"),
+            "signed entries verify as before"
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //!    [`dataset`]; [`model`] and [`train`]; [`evaluate`]; [`replay`] (the HPA and the predictive
 //!    policies) with [`policy`] (sizing and guardrails); [`compare`]; [`gate`]; [`forecast`];
 //!    [`store`] (the model store and registry); [`floor_metric`] (assisted mode's pushed floor);
-//!    [`report`], [`alert`], [`assess`] (should a workload be predicted), [`demo`], [`http`].
+//!    [`report`], [`alert`], [`assess`] (should a workload be predicted), [`score`] (live
+//!    forecasts against what happened) and [`shadow`] (a shadow version's live trial), [`demo`],
+//!    [`http`].
 //!    *A change to a number the pipeline computes is made here.*
 //! 4. [`steps`]: one module per step program — its arguments, what it reads and writes, what it
 //!    returns. *A change to a file a step reads or writes is made here or in `layout`.*
@@ -41,6 +43,7 @@ pub mod policy;
 pub mod replay;
 pub mod report;
 pub mod score;
+pub mod shadow;
 pub mod sidecar;
 pub mod source;
 pub mod store;

@@ -1,7 +1,8 @@
 //! Live scoring: the logged predictions whose target time has passed, joined with the actual
 //! target at that time — per model version, over trailing windows: accuracy (MAE, MAPE, bias),
 //! the interval (coverage, width) and what the forecasts did (floors raised above the HPA's own,
-//! and whether the demand then needed them).
+//! and whether the demand then needed them). Shadow versions' forecasts are scored alike (they
+//! raise nothing).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,15 @@ use crate::time::{parse_timestamp, rfc3339};
 /// The trailing windows scored, by target time.
 pub const WINDOWS: [(&str, i64); 3] = [("1h", 3_600), ("1d", 86_400), ("7d", 7 * 86_400)];
 
+/// The target's sample at exactly `t` (the grid time a forecast was for), when finite.
+pub fn actual_at(actual: &[(i64, f64)], t: i64) -> Option<f64> {
+    actual
+        .binary_search_by_key(&t, |s| s.0)
+        .ok()
+        .map(|i| actual[i].1)
+        .filter(|v| v.is_finite())
+}
+
 /// Scores `logged` (the prediction log, any order) against `actual` (the target's samples,
 /// sorted by time) at `now`; `per_replica` (the capacity one replica serves) decides whether a
 /// raised floor was needed.
@@ -23,19 +33,26 @@ pub fn score(
     per_replica: Option<f64>,
     now: i64,
 ) -> Score {
-    let at = |t: i64| {
-        actual
-            .binary_search_by_key(&t, |s| s.0)
-            .ok()
-            .map(|i| actual[i].1)
-            .filter(|v| v.is_finite())
-    };
+    let at = |t: i64| actual_at(actual, t);
     let windows = WINDOWS
         .iter()
         .map(|&(name, seconds)| {
             let mut fallbacks = 0;
             let mut by_version: BTreeMap<u32, Tally> = BTreeMap::new();
             for rec in logged {
+                // The shadow versions' forecasts, each by its own target time.
+                for shadow in &rec.shadows {
+                    let Some(f) = &shadow.forecast else { continue };
+                    let Some(target) = parse_timestamp(&f.target_time).filter(|t| *t <= now && *t > now - seconds)
+                    else {
+                        continue;
+                    };
+                    let tally = by_version.entry(shadow.model_version).or_default();
+                    match at(target) {
+                        Some(actual) => tally.add(f.point, f.lower, f.upper, actual),
+                        None => tally.unmatched += 1,
+                    }
+                }
                 let target = match &rec.forecast {
                     Some(f) => parse_timestamp(&f.target_time),
                     None => parse_timestamp(&rec.generated_at),

@@ -51,6 +51,8 @@ pub enum Command {
     Forecast(steps::forecast::Args),
     /// The prediction log + what then happened → score.json (live MAE, coverage, floors raised).
     Score(steps::score::Args),
+    /// The shadow versions' live trials → promoted or rejected on live evidence (gate.live_shadow).
+    PromoteShadow(steps::promote_shadow::Args),
     /// The model registry of a workload: list, show, approve, rollback, diff, gc, verify.
     Registry(RegistryArgs),
     /// Should this workload be predicted, scheduled, or left to its HPA? → assessment.json.
@@ -112,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Publish(a) => a.run().map(drop),
         Command::Forecast(a) => a.run().map(drop),
         Command::Score(a) => a.run().map(drop),
+        Command::PromoteShadow(a) => a.run().map(drop),
         Command::Registry(a) => a.run(),
         Command::Assess(a) => a.run().map(|assessment| print!("{}", assess::render(&assessment))),
         Command::Schemas(a) => crate::contract::write_schemas(&a.out).map_err(Into::into),

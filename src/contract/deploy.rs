@@ -405,6 +405,21 @@ pub struct Recommendation {
     /// Set when the upper bound exceeds the current capacity by the surge alert's factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surge: Option<Surge>,
+    /// The shadow versions' forecasts from the same inputs (`gate.live_shadow`): logged and
+    /// scored, never acted on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadows: Vec<ShadowForecast>,
+}
+
+/// A shadow version's forecast (its calibrated interval), or why it made none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowForecast {
+    pub model_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Fallback>,
 }
 
 impl Recommendation {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::assessment::WorkloadAssessment;
 use super::document::{document_kind, wire_enum, ApiVersion};
 use super::validation::Metrics;
+use crate::time::{dur, HumanDuration};
 
 document_kind!(GatePolicy, GatePolicyKind, "GatePolicy");
 
@@ -66,6 +67,63 @@ pub struct GatePolicy {
     /// which are verified on their re-serialised bytes, so older entries must serialise as before.)
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_predictive: bool,
+    /// Live evidence before promotion: a candidate that passes every check while a version is
+    /// in service is published as a `shadow` — forecast beside the promoted one on every run,
+    /// logged and scored, never acted on — and the promotion step (`mttd promote-shadow`)
+    /// promotes it only once its live error beats the promoted version's over the same matured
+    /// forecasts. Absent: a passing candidate is promoted at once. (Left out when absent, as
+    /// `require_predictive`.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_shadow: Option<LiveShadowPolicy>,
+}
+
+/// The live trial of a shadow version (`gate.live_shadow`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveShadowPolicy {
+    /// The shadow's matured forecasts paired with the promoted version's must span at least
+    /// this (first to last target time) before a verdict.
+    #[serde(default = "default_live_min_duration")]
+    pub min_duration: HumanDuration,
+    /// A shadow still without a verdict this long after it was published is rejected: not
+    /// enough live evidence (no version shadows for ever).
+    #[serde(default = "default_live_max_duration")]
+    pub max_duration: HumanDuration,
+    /// The live error compared, over the same matured forecasts.
+    #[serde(default = "default_live_metric")]
+    pub metric: ErrorMetric,
+    /// The shadow's live error must be at most the promoted version's × (1 − min_improvement).
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub min_improvement: f64,
+    /// Matured forecast pairs needed for a verdict.
+    #[serde(default = "default_live_min_scored")]
+    pub min_scored: u64,
+}
+
+impl Default for LiveShadowPolicy {
+    fn default() -> Self {
+        LiveShadowPolicy {
+            min_duration: default_live_min_duration(),
+            max_duration: default_live_max_duration(),
+            metric: default_live_metric(),
+            min_improvement: 0.0,
+            min_scored: default_live_min_scored(),
+        }
+    }
+}
+
+fn default_live_min_duration() -> HumanDuration {
+    dur("1d")
+}
+fn default_live_max_duration() -> HumanDuration {
+    dur("7d")
+}
+fn default_live_metric() -> ErrorMetric {
+    ErrorMetric::Mae
+}
+fn default_live_min_scored() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -90,6 +148,7 @@ impl Default for GatePolicy {
             oscillation_tolerance: 0.25,
             replica_minutes_increase: 0.1,
             require_predictive: false,
+            live_shadow: None,
         }
     }
 }
@@ -100,6 +159,9 @@ wire_enum! {
         Promote = "promote",
         Reject = "reject",
         NeedsApproval = "needs-approval",
+        /// Passed every check; published as a live shadow to earn its promotion on live
+        /// evidence (`live_shadow`).
+        Shadow = "shadow",
     }
 }
 

@@ -90,6 +90,12 @@ pub const SCORE_DIR: &str = "score";
 pub const SCORE_FILE: &str = "score.json";
 pub const SCORE_PROMETHEUS_FILE: &str = "score.prom";
 
+/// The promotion step's folder: every shadow's trial, and its outcome word (`values/outcome`:
+/// `promoted`, `rejected`, `waiting` or `none` — the most consequential of the run).
+pub const PROMOTE_SHADOW_DIR: &str = "promote-shadow";
+pub const TRIALS_FILE: &str = "trials.json";
+pub const VALUE_OUTCOME: &str = "outcome";
+
 /// `mttd run` only: the config's `gate:` policy, written beside the step folders for the gate.
 pub const RUN_GATE_POLICY_FILE: &str = "gate-policy.json";
 
@@ -161,6 +167,11 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
             "values/live-interval-coverage",
             "values/live-scored",
         ],
+    },
+    StepFolder {
+        name: PROMOTE_SHADOW_DIR,
+        step: "promote-shadow",
+        files: &[TRIALS_FILE, "values/outcome"],
     },
 ];
 

@@ -57,6 +57,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         entry::<Recommendation>(),
         entry::<Assessment>(),
         entry::<score::Score>(),
+        entry::<registry::ShadowTrials>(),
     ]
 }
 

@@ -7,10 +7,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::document::{document_kind, wire_enum, ApiVersion};
-use super::gate::{GatePolicy, Verdict};
+use super::gate::{ErrorMetric, GatePolicy, LiveShadowPolicy, Verdict};
 
 document_kind!(ChangeLogEntry, ChangeLogEntryKind, "ChangeLogEntry");
 document_kind!(Registry, RegistryKind, "Registry");
+document_kind!(ShadowTrials, ShadowTrialsKind, "ShadowTrials");
 
 wire_enum! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -22,6 +23,9 @@ wire_enum! {
         Superseded = "superseded",
         Rejected = "rejected",
         RolledBack = "rolled-back",
+        /// Passed the gate; forecast live beside the promoted version until the promotion step
+        /// promotes or rejects it on live evidence (`gate.live_shadow`).
+        Shadow = "shadow",
     }
 }
 
@@ -95,6 +99,39 @@ pub enum Event {
     },
     /// The promoted pointer moved back to `to`; the version in service before is rolled back.
     Rollback { from: u32, to: u32, reason: String },
+    /// A shadow version's live trial ended (the promotion step): promoted in place of the
+    /// version in service, or rejected; with the evidence.
+    LiveVerdict {
+        version: u32,
+        /// `promote` or `reject`.
+        decision: Verdict,
+        reason: String,
+        evidence: LiveEvidence,
+    },
+}
+
+/// A shadow's live forecasts against the promoted version's, over the same matured forecasts
+/// (the runs that logged both, whose target time has an actual).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveEvidence {
+    /// The version in service it was compared with (absent when none was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_service: Option<u32>,
+    /// The first run that logged a forecast of the shadow (RFC 3339): its trial's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// Matured forecast pairs.
+    pub scored: u64,
+    /// Target times of the first and last pair (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<super::interval::Interval>,
+    /// The metric compared, and each side's value over the pairs (0 without pairs).
+    pub metric: ErrorMetric,
+    pub shadow_error: f64,
+    pub in_service_error: f64,
+    /// The live trial's thresholds.
+    pub policy: LiveShadowPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -130,6 +167,20 @@ pub struct VersionRecord {
     /// Who approved its promotion, when and why (when an operator did).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+    /// How its live trial as a shadow ended (when it had one and it ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_trial: Option<LiveTrial>,
+}
+
+/// The end of a shadow's live trial, as the change log records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveTrial {
+    pub decision: Verdict,
+    pub reason: String,
+    pub at: String,
+    pub by: String,
+    pub evidence: LiveEvidence,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -141,4 +192,41 @@ pub struct Approval {
     /// Over the gate's rejection (`--force`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,
+}
+
+/// `trials.json`: the promotion step's judgement of every shadow version of a workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowTrials {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: ShadowTrialsKind,
+    pub workload: String,
+    /// "Now": forecasts whose target time is at or before it are matured.
+    pub judged_at: String,
+    /// The version in service the shadows were judged against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_service: Option<u32>,
+    pub trials: Vec<ShadowTrial>,
+}
+
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum TrialOutcome {
+        /// Not yet decidable: the trial goes on.
+        Waiting = "waiting",
+        /// Promoted, recorded in the change log.
+        Promoted = "promoted",
+        /// Rejected, recorded in the change log.
+        Rejected = "rejected",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowTrial {
+    pub version: u32,
+    pub outcome: TrialOutcome,
+    pub reason: String,
+    pub evidence: LiveEvidence,
 }

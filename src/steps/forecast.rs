@@ -94,20 +94,20 @@ impl Step for Args {
         // The store: the log must still have the entry the last forecast saw (a truncation or
         // a rewrite is refused), then the promoted model, verified.
         let seen = previous.as_ref().and_then(|p| p.log_witness.as_ref());
-        let loaded = Store::open(&self.live.store)
-            .and_then(|store| registry::promoted_model_witnessed(&store, &config.workload, seen));
-        let (promoted, log_witness) = match loaded {
-            Ok(loaded) => loaded,
+        let loaded =
+            Store::open(&self.live.store).and_then(|store| registry::served_models(&store, &config.workload, seen));
+        let (promoted, shadows, log_witness) = match loaded {
+            Ok(served) => (served.promoted, served.shadows, served.head),
             Err(e) => {
                 let reason = match e {
                     Error::Store { .. } => FallbackReason::StoreUnavailable,
                     _ => FallbackReason::ModelRejected,
                 };
                 unavailable = unavailable.or(fail(reason, e.to_string()));
-                (None, None)
+                (None, Vec::new(), None)
             }
         };
-        let rec = forecast::recommend(forecast::ForecastInput {
+        let mut rec = forecast::recommend(forecast::ForecastInput {
             config: &config,
             promoted,
             raw: &raw,
@@ -118,6 +118,7 @@ impl Step for Args {
             unavailable,
             log_witness,
         })?;
+        rec.shadows = forecast::shadow_forecasts(&config, &shadows, &raw, &description, now);
         let deploy = config.deploy.clone().unwrap_or_default();
         self.write_outputs(&rec, &deploy)?;
         // The advice is out first; then what it sets off, each outcome recorded (`pushed` or

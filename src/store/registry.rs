@@ -19,7 +19,7 @@ use crate::contract::gate::{Decision, Verdict};
 use crate::contract::layout::{self, changelog_key, version_key, MODEL_FILE};
 use crate::contract::model::Model;
 use crate::contract::registry::{
-    Approval, ChangeLogEntry, ChangeLogEntryKind, Event, LogWitness, Registry, RegistryKind, VersionRecord,
+    Approval, ChangeLogEntry, ChangeLogEntryKind, Event, LiveTrial, LogWitness, Registry, RegistryKind, VersionRecord,
     VersionStatus,
 };
 use crate::error::{Error, Result};
@@ -111,6 +111,7 @@ pub fn derive_registry(workload: &str, log: &[(ChangeLogEntry, String)]) -> Regi
                     published_at: entry.recorded_at.clone(),
                     published_by: entry.actor.clone(),
                     approval: None,
+                    live_trial: None,
                 });
                 if *status == VersionStatus::Promoted {
                     promote(&mut versions, &mut promoted, *version);
@@ -120,6 +121,28 @@ pub fn derive_registry(workload: &str, log: &[(ChangeLogEntry, String)]) -> Regi
                 promote(&mut versions, &mut promoted, *to);
                 if let Some(v) = versions.iter_mut().find(|v| v.version == *from) {
                     v.status = VersionStatus::RolledBack;
+                }
+            }
+            Event::LiveVerdict {
+                version,
+                decision,
+                reason,
+                evidence,
+            } => {
+                if *decision == Verdict::Promote {
+                    promote(&mut versions, &mut promoted, *version);
+                }
+                if let Some(v) = versions.iter_mut().find(|v| v.version == *version) {
+                    if *decision != Verdict::Promote {
+                        v.status = VersionStatus::Rejected;
+                    }
+                    v.live_trial = Some(LiveTrial {
+                        decision: *decision,
+                        reason: reason.clone(),
+                        at: entry.recorded_at.clone(),
+                        by: entry.actor.clone(),
+                        evidence: evidence.clone(),
+                    });
                 }
             }
             Event::Approve {
@@ -231,18 +254,48 @@ pub fn promoted_model(store: &Store, workload: &str) -> Result<Option<PromotedMo
     promoted_in(store, workload, &registry(store, workload)?)
 }
 
-/// The promoted model and the change log's head, from one read of the log, once the log is
-/// shown to still hold the entry `seen` by the last forecast (see [`witnessed`]): what the
-/// forecast step needs at every tick.
-pub fn promoted_model_witnessed(
-    store: &Store,
-    workload: &str,
-    seen: Option<&LogWitness>,
-) -> Result<(Option<PromotedModel>, Option<LogWitness>)> {
+/// At most this many shadow versions, the newest, are forecast beside the promoted one; an
+/// older one waits unforecast until its trial ends (`max_duration`).
+pub const MAX_SHADOWS: usize = 3;
+
+/// What the forecast step serves: the promoted model, the shadow versions' (each verified
+/// alone: one that fails to load says why and keeps nothing else from forecasting) and the
+/// change log's head.
+pub struct Served {
+    pub promoted: Option<PromotedModel>,
+    pub shadows: Vec<(u32, std::result::Result<PromotedModel, String>)>,
+    pub head: Option<LogWitness>,
+}
+
+/// The models to forecast with and the change log's head, from one read of the log, once the
+/// log is shown to still hold the entry `seen` by the last forecast (see [`witnessed`]): what
+/// the forecast step needs at every tick.
+pub fn served_models(store: &Store, workload: &str, seen: Option<&LogWitness>) -> Result<Served> {
     let log = read_log(store, workload)?;
     let head = witnessed_in(store, workload, &log, seen)?;
-    let promoted = promoted_in(store, workload, &derive_registry(workload, &log))?;
-    Ok((promoted, head))
+    let registry = derive_registry(workload, &log);
+    let promoted = promoted_in(store, workload, &registry)?;
+    let mut shadows: Vec<&VersionRecord> = registry
+        .versions
+        .iter()
+        .filter(|v| v.status == VersionStatus::Shadow)
+        .collect();
+    shadows.sort_by_key(|v| std::cmp::Reverse(v.version));
+    let shadows = shadows
+        .into_iter()
+        .take(MAX_SHADOWS)
+        .map(|record| {
+            (
+                record.version,
+                load_model(store, workload, record).map_err(|e| e.to_string()),
+            )
+        })
+        .collect();
+    Ok(Served {
+        promoted,
+        shadows,
+        head,
+    })
 }
 
 /// [`promoted_model`] in a registry already derived.
@@ -258,11 +311,19 @@ fn promoted_in(store: &Store, workload: &str, registry: &Registry) -> Result<Opt
             url: store.url().into(),
             problem: format!("the change log promotes v{version} of {workload}, which it never published"),
         })?;
-    let key = version_key(workload, version, MODEL_FILE);
+    load_model(store, workload, record).map(Some)
+}
+
+/// A version's model, its bytes checked against the change log and its contents checked.
+fn load_model(store: &Store, workload: &str, record: &VersionRecord) -> Result<PromotedModel> {
+    let key = version_key(workload, record.version, MODEL_FILE);
     let bytes = load_document(store, workload, record, MODEL_FILE)?;
     let model = Model::from_bytes(&bytes, &format!("{}/{key}", store.url()))?;
     model.check(&key)?;
-    Ok(Some(PromotedModel { version, model }))
+    Ok(PromotedModel {
+        version: record.version,
+        model,
+    })
 }
 
 /// What publish needs: the version's documents (file name → bytes, `model.json` among them)
@@ -351,6 +412,7 @@ pub fn publish(store: &Store, publication: &Publication) -> Result<(u32, Registr
         Verdict::Promote => VersionStatus::Promoted,
         Verdict::Reject => VersionStatus::Rejected,
         Verdict::NeedsApproval => VersionStatus::Candidate,
+        Verdict::Shadow => VersionStatus::Shadow,
     };
     let event = Event::Publish {
         version,
@@ -463,6 +525,47 @@ pub fn approve(
         forced: force && record.status == VersionStatus::Rejected,
     };
     append(store, workload, approved_by, recorded_at, event, log)
+}
+
+/// Ends the live trial of the shadow `version` as `trial` says — promote (it takes the place of
+/// the version in service) or reject, why, the evidence, who and when — in the change log.
+/// Retry-safe: the same verdict already recorded for it is returned as it is.
+pub fn record_live_verdict(store: &Store, workload: &str, version: u32, trial: &LiveTrial) -> Result<Registry> {
+    let log = read_log(store, workload)?;
+    let registry = derive_registry(workload, &log);
+    let record = registry
+        .versions
+        .iter()
+        .find(|v| v.version == version)
+        .ok_or_else(|| Error::NotFound(format!("{workload} has no version v{version}")))?;
+    if let Some(done) = &record.live_trial {
+        if (done.decision, &done.reason, &done.evidence) == (trial.decision, &trial.reason, &trial.evidence) {
+            return Ok(registry);
+        }
+    }
+    if record.status != VersionStatus::Shadow {
+        return Err(Error::Data(format!(
+            "{workload} v{version} is {}, not a shadow: it has no live trial to end",
+            record.status.as_str()
+        )));
+    }
+    if !matches!(trial.decision, Verdict::Promote | Verdict::Reject) {
+        return Err(Error::Internal(format!(
+            "a live trial ends in promote or reject, not {}",
+            trial.decision.as_str()
+        )));
+    }
+    if trial.decision == Verdict::Promote {
+        // The version's model must still be the one published before it goes into service.
+        load_document(store, workload, record, MODEL_FILE)?;
+    }
+    let event = Event::LiveVerdict {
+        version,
+        decision: trial.decision,
+        reason: trial.reason.clone(),
+        evidence: trial.evidence.clone(),
+    };
+    append(store, workload, &trial.by, &trial.at, event, log)
 }
 
 /// Moves the promoted pointer back to `to`, or to the most recent version promoted before the
@@ -617,7 +720,7 @@ pub fn verify(store: &Store, workload: &str) -> Result<Vec<String>> {
                 }
                 Vec::new()
             }
-            Event::Approve { version, .. } => vec![*version],
+            Event::Approve { version, .. } | Event::LiveVerdict { version, .. } => vec![*version],
             Event::Rollback { from, to, .. } => vec![*from, *to],
         };
         for v in named.into_iter().filter(|v| !published.contains(v)) {

@@ -27,6 +27,9 @@ mod layering;
 mod policy;
 /// The Prometheus source against a real Prometheus.
 mod prometheus;
+/// Live shadow canaries: a shadow version forecast beside the promoted one, then promoted or
+/// rejected on live evidence.
+mod shadow;
 /// mttd-sidecar: a real app behind it, real clients, a real Prometheus scraping it.
 mod sidecar;
 /// The change log's signatures and witness.

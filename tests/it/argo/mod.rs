@@ -171,7 +171,9 @@ fn containers() -> Vec<(String, Value)> {
 #[test]
 fn every_container_command_line_is_accepted_by_its_step() {
     use mttd::cli::parse_step;
-    use mttd::steps::{extract_features, forecast, gate, publish, score, shadow_compare, train, validate};
+    use mttd::steps::{
+        extract_features, forecast, gate, promote_shadow, publish, score, shadow_compare, train, validate,
+    };
     for (name, c) in containers() {
         let command: Vec<String> = c["command"]
             .as_array()
@@ -196,6 +198,7 @@ fn every_container_command_line_is_accepted_by_its_step() {
             "mttd-publish" => parse_step::<publish::Args, _, _>(&argv).map(|_| ()),
             "mttd-forecast" => parse_step::<forecast::Args, _, _>(&argv).map(|_| ()),
             "mttd-score" => parse_step::<score::Args, _, _>(&argv).map(|_| ()),
+            "mttd-promote-shadow" => parse_step::<promote_shadow::Args, _, _>(&argv).map(|_| ()),
             "mttd" => <mttd::cli::Cli as clap::Parser>::try_parse_from(&argv).map(|_| ()),
             other => panic!("template {name}: unknown program {other}"),
         };
@@ -565,8 +568,8 @@ fn the_example_config_map_holds_a_valid_workload_config_and_policy() {
     <mttd::contract::GatePolicy as mttd::contract::Document>::read(&dir.path().join("policy.yaml")).unwrap();
 }
 
-/// The steps that only read the model store get read-only credentials; only publish and
-/// record-approval get the Secret that may write (review: security-and-robustness M3).
+/// The steps that only read the model store get read-only credentials; only publish,
+/// record-approval and promote-shadow (each writes the change log) get the Secret that may write (review: security-and-robustness M3).
 #[test]
 fn only_the_steps_that_write_the_store_get_write_credentials() {
     let mut writers = BTreeSet::new();
@@ -587,6 +590,9 @@ fn only_the_steps_that_write_the_store_get_write_credentials() {
     }
     assert_eq!(
         writers,
-        ["publish", "record-approval"].iter().map(|s| s.to_string()).collect()
+        ["promote-shadow", "publish", "record-approval"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     );
 }

@@ -295,6 +295,29 @@ fn a_forecast_without_a_model_falls_back_and_every_metric_when_evaluates() {
     assert_eq!(metric(&f, "mttd_forecast_decisions_total")[0]["set_by"], "fallback");
 }
 
+/// The shadow promotion step as its WorkflowTemplate runs it: here with no shadow to judge (the
+/// trials themselves: tests/it/shadow.rs, on the same program).
+#[test]
+fn a_promotion_run_without_shadows_changes_nothing_and_counts_its_outcome() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let demo = demo(dir.path());
+    let mut c = cluster(dir.path(), &demo, REACTIVE, "metrics.csv", "");
+    let store = store_url(dir.path());
+    let wf = c
+        .submit(
+            &workflow_templates()["mttd-promote-shadow"],
+            &[("workload", WORKLOAD), ("store", &store), ("triggered-by", "test")],
+        )
+        .unwrap();
+    assert_eq!(wf.phase(), "Succeeded", "{}", wf.summary());
+    assert_eq!(wf.node("promote-shadow").outputs["outcome"], "none");
+    let trials: Value = serde_json::from_str(&wf.node("promote-shadow").outputs["trials"]).unwrap();
+    assert_eq!(trials["trials"], serde_json::json!([]));
+    assert!(wf.metric_errors.is_empty(), "{:?}", wf.metric_errors);
+    assert_eq!(metric(&wf, "mttd_shadow_trials_total")[0]["outcome"], "none");
+    assert_eq!(registry(dir.path()).head_sequence, 0, "nothing written");
+}
+
 #[test]
 fn without_an_artifact_repository_a_retrain_cannot_start() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -367,7 +390,8 @@ fn every_when_evaluates_for_every_word_the_steps_emit() {
                 whens.extend(m["when"].as_str().map(String::from));
             }
         }
-        assert!(!whens.is_empty() && text.contains("when"), "{name}");
+        // Every `when` in the template is one of those collected (a template may have none).
+        assert_eq!(whens.is_empty(), !text.contains("\"when\""), "{name}");
         for when in whens {
             // Every combination of the words its references can take.
             let refs: Vec<String> = super::placeholders(&when);
@@ -413,7 +437,18 @@ fn kustomize_images_rewrite_every_template_image() {
     }
     let overlay = dir.path().join("overlay");
     std::fs::create_dir_all(&overlay).unwrap();
-    let images: String = ["extract-features", "train", "validate", "shadow-compare", "gate", "publish", "forecast", "score", "mttd"]
+    let images: String = [
+        "extract-features",
+        "train",
+        "validate",
+        "shadow-compare",
+        "gate",
+        "publish",
+        "forecast",
+        "score",
+        "promote-shadow",
+        "mttd",
+    ]
         .iter()
         .map(|i| format!("  - name: registry.example.com/mttd/{i}\n    newName: registry.corp.example/mttd/{i}\n    newTag: \"1.2.3\"\n"))
         .collect();

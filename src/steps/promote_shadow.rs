@@ -1,0 +1,124 @@
+//! `mttd-promote-shadow`: the prediction log in the store + the workload's source → the end of
+//! each shadow version's live trial, recorded in the change log, and `promote-shadow/`
+//! (trials.json, and the outcome word for an Argo output parameter).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::{Live, Step};
+use crate::contract::document::{write_atomic, ApiVersion, Document};
+use crate::contract::gate::Verdict;
+use crate::contract::layout::{value_file, TRIALS_FILE, VALUE_OUTCOME};
+use crate::contract::registry::{LiveTrial, ShadowTrial, ShadowTrials, ShadowTrialsKind, TrialOutcome, VersionStatus};
+use crate::contract::workload::WorkloadConfig;
+use crate::shadow::{self, Trial};
+use crate::source;
+use crate::store::{predictions, registry, Store};
+use crate::time::{now_rfc3339, parse_timestamp, rfc3339};
+
+/// Each shadow is judged on the forecasts it and the version in service logged in the same
+/// runs, by the config's `gate.live_shadow` (its defaults when absent).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub live: Live,
+    /// Who or what triggered this run, recorded in the change log.
+    #[arg(long, default_value = "manual")]
+    pub triggered_by: String,
+    /// Output folder: trials.json and `values/outcome`.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl Step for Args {
+    const NAME: &'static str = "promote-shadow";
+    type Output = ShadowTrials;
+
+    fn run(&self) -> anyhow::Result<ShadowTrials> {
+        let config = WorkloadConfig::load(&self.live.config)?;
+        let policy = config.gate.live_shadow.clone().unwrap_or_default();
+        let store = Store::open(&self.live.store)?;
+        let workload = &config.workload;
+        let before = registry::registry(&store, workload)?;
+        let shadows: Vec<_> = before
+            .versions
+            .iter()
+            .filter(|v| v.status == VersionStatus::Shadow)
+            .collect();
+        let end = self.live.end()?;
+        let mut trials = ShadowTrials {
+            api_version: ApiVersion::V1,
+            kind: ShadowTrialsKind::Kind,
+            workload: workload.clone(),
+            judged_at: rfc3339(end),
+            in_service: before.promoted,
+            trials: Vec::new(),
+        };
+        if !shadows.is_empty() {
+            let (raw, _) = source::load(&config, Some(end))?;
+            let actual = raw.series.get(&config.signals.target).cloned().unwrap_or_default();
+            let now = self.live.resolve(end, actual.last().map(|s| s.0));
+            trials.judged_at = rfc3339(now);
+            let published =
+                |v: &crate::contract::registry::VersionRecord| parse_timestamp(&v.published_at).unwrap_or(now);
+            // The runs a trial can span: the last max_duration.
+            let since = now - policy.max_duration.seconds();
+            let logged = predictions::read_days(&store, workload, since, now)
+                .with_context(|| format!("reading the prediction log of {workload}"))?;
+            let judged: Vec<(u32, Trial, _)> = shadows
+                .iter()
+                .map(|v| {
+                    let evidence = shadow::evidence(&logged, &actual, v.version, before.promoted, &policy, now);
+                    (v.version, shadow::judge(&evidence, published(v), now), evidence)
+                })
+                .collect();
+            // One promotion a run, of the winner with the lowest live error; the other winners'
+            // trials go on against it.
+            let winner = judged
+                .iter()
+                .filter(|(_, t, _)| matches!(t, Trial::End(Verdict::Promote, _)))
+                .min_by(|a, b| a.2.shadow_error.total_cmp(&b.2.shadow_error))
+                .map(|(v, _, _)| *v);
+            for (version, trial, evidence) in judged {
+                let (outcome, reason) = match trial {
+                    Trial::End(Verdict::Promote, why) if Some(version) != winner => (
+                        TrialOutcome::Waiting,
+                        format!("{why}; v{} won by more this run", winner.unwrap_or_default()),
+                    ),
+                    Trial::End(verdict, why) => {
+                        let trial = LiveTrial {
+                            decision: verdict,
+                            reason: why.clone(),
+                            at: now_rfc3339(),
+                            by: self.triggered_by.clone(),
+                            evidence: evidence.clone(),
+                        };
+                        registry::record_live_verdict(&store, workload, version, &trial)?;
+                        let outcome = if verdict == Verdict::Promote {
+                            TrialOutcome::Promoted
+                        } else {
+                            TrialOutcome::Rejected
+                        };
+                        (outcome, why)
+                    }
+                    Trial::Wait(why) => (TrialOutcome::Waiting, why),
+                };
+                tracing::info!(version, outcome = outcome.as_str(), "{workload} v{version}: {reason}");
+                trials.trials.push(ShadowTrial {
+                    version,
+                    outcome,
+                    reason,
+                    evidence,
+                });
+            }
+        }
+        trials.write(&self.out.join(TRIALS_FILE))?;
+        let word = [TrialOutcome::Promoted, TrialOutcome::Rejected, TrialOutcome::Waiting]
+            .into_iter()
+            .find(|o| trials.trials.iter().any(|t| t.outcome == *o))
+            .map_or("none", TrialOutcome::as_str);
+        write_atomic(&self.out.join(value_file(VALUE_OUTCOME)), word.as_bytes())?;
+        Ok(trials)
+    }
+}
