@@ -148,3 +148,55 @@ impl TrustedKeys {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::document::ApiVersion;
+    use crate::contract::gate::{ErrorMetric, Verdict};
+    use crate::contract::registry::{ChangeLogEntryKind, LiveEvidence};
+
+    fn key(dir: &Path, name: &str) -> (Signer, String) {
+        let public = keygen(&dir.join(name)).unwrap();
+        (Signer::from_file(&dir.join(name)).unwrap(), public)
+    }
+
+    #[test]
+    fn a_live_verdict_is_the_pipelines_and_needs_a_publishers_key() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (publisher, publisher_key) = key(dir.path(), "p");
+        let (approver, approver_key) = key(dir.path(), "a");
+        let trusted =
+            TrustedKeys::from_text(&format!("publisher: {publisher_key}\napprover: {approver_key}\n"), "t").unwrap();
+        let mut entry = ChangeLogEntry {
+            api_version: ApiVersion::V1,
+            kind: ChangeLogEntryKind::Kind,
+            workload: "api".into(),
+            sequence: 3,
+            previous_sha256: None,
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+            actor: "argo:promote".into(),
+            event: Event::LiveVerdict {
+                version: 2,
+                decision: Verdict::Promote,
+                reason: "better live".into(),
+                evidence: LiveEvidence {
+                    in_service: Some(1),
+                    started: None,
+                    scored: 40,
+                    span: None,
+                    metric: ErrorMetric::Mae,
+                    shadow_error: 1.0,
+                    in_service_error: 2.0,
+                    policy: Default::default(),
+                },
+            },
+            signature: None,
+        };
+        publisher.sign(&mut entry);
+        trusted.check(&entry, "entry").unwrap();
+        approver.sign(&mut entry);
+        let refused = trusted.check(&entry, "entry").unwrap_err().to_string();
+        assert!(refused.contains("not a trusted publisher key"), "{refused}");
+    }
+}
