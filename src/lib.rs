@@ -15,8 +15,8 @@
 //!    policies) with [`policy`] (sizing and guardrails); [`compare`]; [`gate`]; [`forecast`];
 //!    [`store`] (the model store and registry); [`floor_metric`] (assisted mode's pushed floor);
 //!    [`report`], [`alert`], [`assess`] (should a workload be predicted), [`score`] (live
-//!    forecasts against what happened) and [`shadow`] (a shadow version's live trial), [`demo`],
-//!    [`http`].
+//!    forecasts against what happened) and [`shadow`] (a shadow version's live trial),
+//!    [`backtest`] (the whole loop over history), [`demo`], [`http`].
 //!    *A change to a number the pipeline computes is made here.*
 //! 4. [`steps`]: one module per step program — its arguments, what it reads and writes, what it
 //!    returns. *A change to a file a step reads or writes is made here or in `layout`.*
@@ -29,6 +29,7 @@ pub mod contract;
 
 pub mod alert;
 pub mod assess;
+pub mod backtest;
 pub mod compare;
 pub mod dataset;
 pub mod demo;

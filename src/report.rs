@@ -23,6 +23,9 @@ struct Chart<'a> {
     x: &'a [i64],
     band: Option<(Vec<f64>, Vec<f64>, &'a str)>,
     lines: Vec<(&'a str, &'a str, Vec<f64>)>,
+    /// Events: a dashed vertical line at each time, labelled (staggered so that labels of
+    /// nearby events do not overlap).
+    markers: &'a [(i64, String)],
 }
 
 impl Chart<'_> {
@@ -87,6 +90,16 @@ impl Chart<'_> {
             let _ = write!(legend, r#"<tspan fill="{color}">{}</tspan>  "#, escape(label));
         }
         let (b, r) = (HEIGHT - MARGIN, WIDTH - MARGIN);
+        for (k, (t, label)) in self.markers.iter().filter(|m| m.0 >= t0 && m.0 <= t1).enumerate() {
+            let x = px(*t);
+            let y = MARGIN + 12.0 + (k % 4) as f64 * 12.0;
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{x:.1}" y1="{MARGIN}" x2="{x:.1}" y2="{b}" stroke="#fd8d3c" stroke-dasharray="3,3"/><text x="{:.1}" y="{y:.1}" font-size="10" fill="#d94801">{}</text>"##,
+                x + 2.0,
+                escape(label)
+            );
+        }
         // Gridlines and labels: values, then times.
         let mut v = lo;
         while v <= hi + step / 2.0 {
@@ -149,6 +162,7 @@ pub fn forecast_svg(series: &HoldoutSeries, title: &str, unit: &str) -> String {
             preds.iter().map(|p| p.upper).collect(),
             "interval",
         )),
+        markers: &[],
         lines: vec![
             ("actual", "#252525", series.actual[from..].to_vec()),
             ("forecast", "#e6550d", preds.iter().map(|p| p.point).collect()),
@@ -176,6 +190,7 @@ pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str, unit: &str)
         unit,
         x: &x,
         band: None,
+        markers: &[],
         lines: vec![
             ("demand", "#252525", sample(&|i| traces.reactive.demand[i])),
             ("reactive HPA capacity", "#de2d26", capacity(&traces.reactive)),
@@ -184,6 +199,178 @@ pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str, unit: &str)
         ],
     }
     .render()
+}
+
+/// SVG of a backtest over its whole stretch: demand and the capacity the reactive HPA and mttd
+/// served with (per bucket of rows: the peak demand, the least capacity, so that a short
+/// saturation still shows at a month's scale), with the retrains, live trials and drift marked.
+pub fn backtest_svg(run: &crate::backtest::BacktestRun, title: &str, unit: &str) -> String {
+    let per_row = (run.row_seconds / run.reactive.tick_seconds).max(1) as usize;
+    let rows = run.reactive.demand.len() / per_row;
+    let bucket = rows.div_ceil(MAX_POINTS).max(1);
+    let buckets = rows.div_ceil(bucket);
+    let ticks = |b: usize| (b * bucket * per_row)..((b + 1) * bucket * per_row).min(run.reactive.demand.len());
+    let x: Vec<i64> = (0..buckets)
+        .map(|b| run.start + (b * bucket) as i64 * run.row_seconds)
+        .collect();
+    let peak = |values: &[f64]| -> Vec<f64> {
+        (0..buckets)
+            .map(|b| values[ticks(b)].iter().copied().fold(f64::NEG_INFINITY, f64::max))
+            .collect()
+    };
+    let least = |t: &crate::replay::Trace| -> Vec<f64> {
+        (0..buckets)
+            .map(|b| t.serving[ticks(b)].iter().copied().min().unwrap_or(0) as f64 * run.per_replica)
+            .collect()
+    };
+    Chart {
+        title,
+        unit,
+        x: &x,
+        band: None,
+        markers: &run.events,
+        lines: vec![
+            ("demand (peak)", "#252525", peak(&run.reactive.demand)),
+            ("reactive HPA capacity", "#de2d26", least(&run.reactive)),
+            ("mttd capacity", "#31a354", least(&run.mttd)),
+        ],
+    }
+    .render()
+}
+
+/// What the loop did in a backtest, in one line.
+pub fn backtest_loop(s: &crate::contract::backtest::BacktestSummary) -> String {
+    format!(
+        "{} retrains: {} promoted, {} shadow, {} rejected; live trials: {} promoted, {} rejected; {} drift events",
+        s.retrains, s.promotions, s.shadows, s.rejections, s.shadows_promoted, s.shadows_rejected, s.drift_events
+    )
+}
+
+/// The backtest's report: the summary, the replay against the reactive HPA, each version's live
+/// error, and every retrain, trial and drift event.
+pub fn backtest_markdown(d: &crate::contract::backtest::Backtest, plot_file: &str) -> String {
+    let s = &d.summary;
+    let (r, m) = (&d.replay.reactive, &d.replay.mttd);
+    let mut md = format!(
+        "# Backtest: {} from {} to {}
+
+Retrains every {}, a forecast every {} ({} ticks), horizon {}.
+
+![demand, reactive and mttd capacity, events]({plot_file})
+
+## The autoscaler
+
+| | saturated min | above target min | replica-min | scale actions | oscillations | saturations covered |
+|---|---|---|---|---|---|---|
+",
+        d.workload, d.window.start, d.window.end, d.retrain_every, d.cadence, d.ticks, d.horizon
+    );
+    for (name, x) in [("reactive HPA", r), ("mttd", m)] {
+        let _ = writeln!(
+            md,
+            "| {name} | {:.1} | {:.1} | {:.0} | {} | {} | {}/{} |",
+            x.saturated_minutes,
+            x.above_target_minutes,
+            x.replica_minutes,
+            x.scale_actions,
+            x.oscillations,
+            x.saturations_covered,
+            d.replay.reactive_saturation_episodes
+        );
+    }
+    let _ = write!(
+        md,
+        "
+Saturated minutes saved {:.1}, replica-minutes added {:.0}; {} ticks without a floor.
+
+## The loop
+
+{}. Fallbacks by reason: {}.
+
+",
+        s.saturated_minutes_saved,
+        s.replica_minutes_added,
+        d.replay.ticks_without_floor,
+        backtest_loop(s),
+        if d.fallbacks.is_empty() {
+            "none".to_string()
+        } else {
+            d.fallbacks
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    md.push_str(
+        "## Live error per version (matured forecasts, calibrated interval)
+
+| version | role | scored | MAE | MAPE | coverage | mean width |
+|---|---|---|---|---|---|---|
+",
+    );
+    for v in &d.versions {
+        let _ = writeln!(
+            md,
+            "| v{} | {} | {} | {:.4} | {:.2}% | {:.1}% | {:.4} |",
+            v.version,
+            v.role,
+            v.scored,
+            v.mae,
+            v.mape * 100.0,
+            v.coverage * 100.0,
+            v.mean_interval_width
+        );
+    }
+    md.push_str(
+        "
+## Events
+
+| at | what | version | decision | why |
+|---|---|---|---|---|
+",
+    );
+    let mut events: Vec<(String, String)> = Vec::new();
+    for x in &d.retrains {
+        events.push((
+            x.at.clone(),
+            format!(
+                "| {} | retrain ({}) | {} | {} | {} |",
+                x.at,
+                x.trigger,
+                x.version.map_or("—".into(), |v| format!("v{v}")),
+                x.decision.map_or("—", |d| d.as_str()),
+                x.reason.replace('|', "/")
+            ),
+        ));
+    }
+    for x in &d.trials {
+        events.push((
+            x.at.clone(),
+            format!(
+                "| {} | live trial | v{} | {} | {} |",
+                x.at,
+                x.version,
+                x.decision.as_str(),
+                x.reason.replace('|', "/")
+            ),
+        ));
+    }
+    for x in &d.drift {
+        events.push((
+            x.at.clone(),
+            format!(
+                "| {} | drift | v{} | retrain | live MAE {:.4} = {:.2}× the validation MAE {:.4} |",
+                x.at, x.version, x.live_mae, x.ratio, x.validation_mae
+            ),
+        ));
+    }
+    events.sort();
+    for (_, line) in events {
+        md.push_str(&line);
+        md.push('\n');
+    }
+    md
 }
 
 /// A round step (1, 2, 2.5 or 5 × a power of ten) of at least `raw`.

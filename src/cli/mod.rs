@@ -4,6 +4,7 @@
 //! the whole of each step program.
 
 mod assess;
+mod backtest;
 mod registry;
 mod run;
 mod sidecar;
@@ -16,6 +17,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::steps::{self, Step};
 pub use assess::AssessArgs;
+pub use backtest::BacktestArgs;
 pub use registry::RegistryArgs;
 pub use run::{RunArgs, RunSummary};
 pub use sidecar::SidecarArgs;
@@ -57,6 +59,8 @@ pub enum Command {
     Registry(RegistryArgs),
     /// Should this workload be predicted, scheduled, or left to its HPA? → assessment.json.
     Assess(AssessArgs),
+    /// The whole loop over a stretch of history as if it were live → backtest.json, report.md, timeline.svg.
+    Backtest(BacktestArgs),
     /// Writes the JSON Schema of every document kind into a folder.
     Schemas(SchemasArgs),
     /// Writes a new change-log signing key to a file and prints its public key.
@@ -117,6 +121,7 @@ pub fn main() -> ExitCode {
         Command::PromoteShadow(a) => a.run().map(drop),
         Command::Registry(a) => a.run(),
         Command::Assess(a) => a.run().map(|assessment| print!("{}", assess::render(&assessment))),
+        Command::Backtest(a) => a.run().map(|run| print!("{}", backtest::render(&run, &a.out))),
         Command::Schemas(a) => crate::contract::write_schemas(&a.out).map_err(Into::into),
         Command::Keygen(a) => crate::store::signing::keygen(&a.out)
             .map(|public| println!("{public}"))

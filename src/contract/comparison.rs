@@ -59,7 +59,7 @@ pub struct ControlRef {
 }
 
 /// What a policy did over the window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayMetrics {
     /// Minutes when demand exceeded what the serving replicas take at their target utilisation

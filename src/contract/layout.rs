@@ -96,6 +96,11 @@ pub const PROMOTE_SHADOW_DIR: &str = "promote-shadow";
 pub const TRIALS_FILE: &str = "trials.json";
 pub const VALUE_OUTCOME: &str = "outcome";
 
+/// `mttd backtest`'s folder: the document, its Markdown report and its timeline.
+pub const BACKTEST_FILE: &str = "backtest.json";
+pub const BACKTEST_REPORT_FILE: &str = "report.md";
+pub const BACKTEST_PLOT_FILE: &str = "timeline.svg";
+
 /// `mttd run` only: the config's `gate:` policy, written beside the step folders for the gate.
 pub const RUN_GATE_POLICY_FILE: &str = "gate-policy.json";
 

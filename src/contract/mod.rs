@@ -6,6 +6,7 @@
 //! it). A change here is a change of `schemas/`: regenerate them with `mttd schemas --out schemas`.
 
 pub mod assessment;
+pub mod backtest;
 pub mod calendar;
 pub mod capacity;
 pub mod comparison;
@@ -58,6 +59,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         entry::<Assessment>(),
         entry::<score::Score>(),
         entry::<registry::ShadowTrials>(),
+        entry::<backtest::Backtest>(),
     ]
 }
 

@@ -323,6 +323,28 @@ pub(crate) fn measure(
     m
 }
 
+/// The reactive HPA and one predictive policy over the same window (`mttd backtest`): the
+/// reactive saturation episodes, each one's metrics and trace.
+pub fn against_reactive(
+    demand: &[f64],
+    start: i64,
+    row_seconds: i64,
+    capacity: &CapacityConfig,
+    actuation: Actuation,
+    forecasts: &Forecasts,
+) -> (u32, (ReplayMetrics, Trace), (ReplayMetrics, Trace)) {
+    let reactive = replay(demand, start, row_seconds, capacity, actuation, None);
+    let saturations = saturation_starts(&reactive, capacity);
+    let cap = forecasts.horizon_rows as i64 * row_seconds;
+    let policy = replay(demand, start, row_seconds, capacity, actuation, Some(forecasts));
+    let measured = |trace: &Trace| measure(trace, capacity, &saturations, cap);
+    (
+        saturations.len() as u32,
+        (measured(&reactive), reactive),
+        (measured(&policy), policy),
+    )
+}
+
 /// The three policies' traces, for plots.
 pub struct ReplayTraces {
     /// Unix time of the first data interval.

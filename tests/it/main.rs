@@ -8,6 +8,8 @@ mod common;
 mod approval;
 /// The Argo packaging against Argo's schemas and the steps' own parsers.
 mod argo;
+/// `mttd backtest`: the loop over history as if it were live.
+mod backtest;
 /// Bad input: one clear line, a non-zero exit, nothing written.
 mod bad_input;
 /// The committed schemas, and documents refused with the file, field and problem.
