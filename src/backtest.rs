@@ -309,6 +309,8 @@ pub fn backtest(
                 reactive: Default::default(),
                 mttd: Default::default(),
                 ticks_without_floor: 0,
+                forecasts_scored: 0,
+                interval_coverage: 0.0,
             },
             summary: Default::default(),
         },
@@ -540,6 +542,16 @@ pub fn backtest(
     let (episodes, (reactive, reactive_trace), (mttd, mttd_trace)) =
         replay::against_reactive(&demand, start, step, capacity, actuation, &forecasts);
     let without_floor = mttd_trace.floors.iter().filter(|f| f.replicas.is_none()).count() as u64;
+    let covered: Vec<bool> = mttd_trace
+        .floors
+        .iter()
+        .filter_map(|f| {
+            let forecast = f.forecast?;
+            let actual =
+                actual_at(start + f.target_row * step).filter(|_| start + f.target_row * step <= schedule.to)?;
+            Some(actual >= forecast.lower && actual <= forecast.upper)
+        })
+        .collect();
     let verdicts = |d: Verdict| run.doc.retrains.iter().filter(|r| r.decision == Some(d)).count() as u64;
     let trials = |d: Verdict| run.doc.trials.iter().filter(|t| t.decision == d).count() as u64;
     run.doc.summary = BacktestSummary {
@@ -558,6 +570,8 @@ pub fn backtest(
         reactive,
         mttd,
         ticks_without_floor: without_floor,
+        forecasts_scored: covered.len() as u64,
+        interval_coverage: covered.iter().filter(|c| **c).count() as f64 / covered.len().max(1) as f64,
     };
     run.events.sort();
     Ok(BacktestRun {

@@ -281,7 +281,7 @@ Retrains every {}, a forecast every {} ({} ticks), horizon {}.
     let _ = write!(
         md,
         "
-Saturated minutes saved {:.1}, replica-minutes added {:.0}; {} ticks without a floor.
+Saturated minutes saved {:.1}, replica-minutes added {:.0}; {} ticks without a floor. The interval as served covered {:.1}% of {} matured forecasts.
 
 ## The loop
 
@@ -291,6 +291,8 @@ Saturated minutes saved {:.1}, replica-minutes added {:.0}; {} ticks without a f
         s.saturated_minutes_saved,
         s.replica_minutes_added,
         d.replay.ticks_without_floor,
+        d.replay.interval_coverage * 100.0,
+        d.replay.forecasts_scored,
         backtest_loop(s),
         if d.fallbacks.is_empty() {
             "none".to_string()

@@ -98,6 +98,11 @@ pub struct BacktestReplay {
     pub mttd: ReplayMetrics,
     /// Cadence ticks at which the policy set no floor (no forecast, or one not trusted).
     pub ticks_without_floor: u64,
+    /// The forecasts the policy made (acted on or not) whose target time fell in the window,
+    /// and the share of their actuals inside the interval as served — adaptive when
+    /// `capacity.predictive.adaptive_interval` is set, else the model's calibrated one.
+    pub forecasts_scored: u64,
+    pub interval_coverage: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

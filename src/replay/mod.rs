@@ -40,11 +40,14 @@ struct Tracking {
 }
 
 /// A floor the predictive policy set: when (seconds from the window's start, a cadence tick)
-/// and what (`None`: no forecast, or one not trusted — the operator's floor holds).
+/// and what (`None`: no forecast, or one not trusted — the operator's floor holds), from which
+/// forecast (after the adaptive interval; acted on or not) for which data row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FloorSet {
     pub at: i64,
     pub replicas: Option<u32>,
+    pub forecast: Option<Forecast>,
+    pub target_row: i64,
 }
 
 /// One policy's replicas over the window.
@@ -204,7 +207,12 @@ pub fn replay(
                         // assisted mode gives the HPA its operator's floor back.
                         _ => None,
                     };
-                    trace.floors.push(FloorSet { at, replicas: floor });
+                    trace.floors.push(FloorSet {
+                        at,
+                        replicas: floor,
+                        forecast: made,
+                        target_row,
+                    });
                 }
             }
             let target = match (forecasts, policy.combine) {

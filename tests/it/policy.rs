@@ -149,6 +149,22 @@ fn check_window(t: &Trace, at_fraction: f64, rows: usize, predictive: Predictive
             rec.fallback,
             floor.replicas
         );
+        // The same forecast, its interval tracked alike (the adaptive interval's state rides in
+        // the recommendation between runs, in the replay's memory here).
+        // (to rounding: the step writes point ± half-width, the replay may keep the model's bounds).
+        let shown = rec.forecast.as_ref().map(|f| [f.point, f.lower, f.upper]);
+        let replayed = floor.forecast.map(|f| [f.point, f.lower, f.upper]);
+        let close = |a: [f64; 3], b: [f64; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9 * x.abs().max(1.0));
+        prop_assert!(
+            match (shown, replayed) {
+                (Some(a), Some(b)) => close(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            },
+            "at {}: the forecast step's forecast {:?} and the replay's {:?}",
+            rfc3339(now),
+            shown,
+            replayed
+        );
         // Inside the event, a forecast acted on says so, and keeps the event's minimum.
         let target = rec
             .forecast
