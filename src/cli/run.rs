@@ -56,6 +56,8 @@ pub struct RunSummary {
     pub replay: Option<String>,
     /// The current recommendation's line, when capacity is configured.
     pub recommendation: Option<String>,
+    /// The config the run used: the backtest it points at runs on it.
+    pub config: PathBuf,
 }
 
 impl RunArgs {
@@ -157,6 +159,7 @@ impl RunArgs {
             control_mape: c.control_metrics.mape,
             report: validation.join(REPORT_FILE),
             recommendation,
+            config: config_path.clone(),
             replay: c.replay.as_ref().map(|r| {
                 format!(
                     "saturated min: reactive {:.0}, control {:.0}, candidate {:.0}  |  replica-min: {:.0}, {:.0}, {:.0}",
@@ -182,7 +185,8 @@ impl RunSummary {
              replay          {}\n\
              decision        {}: {}\n\
              report          {}\n\
-             recommendation  {}\n",
+             recommendation  {}\n\
+             what if         mttd backtest --config {}   (the whole loop over the history, as if live)\n",
             self.workload,
             self.rows,
             self.version,
@@ -197,7 +201,8 @@ impl RunSummary {
             self.report.display(),
             self.recommendation
                 .as_deref()
-                .unwrap_or("skipped: no capacity configured")
+                .unwrap_or("skipped: no capacity configured"),
+            self.config.display()
         )
     }
 }
