@@ -491,3 +491,103 @@ fn an_oversized_answer_is_refused_without_reading_it() {
         .failure()
         .stderr(contains("the answer is larger than 256 MiB"));
 }
+
+/// The live loop on a real Prometheus and Alertmanager: a model trained before a level shift,
+/// a forecast every 5 minutes logged to the store, the score step joining the matured ones with
+/// what Prometheus then holds — the shifted series' live error sets off `MttdForecastDrift`, the
+/// steady one's does not.
+#[test]
+fn a_level_shift_in_prometheus_is_live_drift_and_a_steady_series_is_not() {
+    use servers::SHIFT;
+    let prometheus = servers::prometheus(None, &[]);
+    let am = servers::alertmanager();
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    let config = |kind: &str| {
+        format!(
+            "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: {kind}\nsource:\n  prometheus:\n    url: {}\n    lookback: 8d\nsignals:\n  target: 'demand{{kind=\"{kind}\"}}'\nfeatures:\n  seasonal_lags: [1d]\nsplit:\n  shadow_window: 1d\ncapacity:\n  per_replica: 20\n  max_replicas: 100\n  predictive:\n    adaptive_interval: {{rate: 0.05}}\ngate:\n  min_improvement: 0\n  coverage_tolerance: 1\n  under_provisioning_baseline: reactive\n  oscillation_tolerance: 100\n  replica_minutes_increase: 100\ndeploy:\n  drift_alert:\n    alertmanager_url: {}\n    runbook_url: https://runbooks.example/mttd-drift\n    live_mae_ratio: 2\n    live_window: 1h\n    min_scored: 6\n",
+            prometheus.url("http"),
+            am.url("http")
+        )
+    };
+    let at = |t: i64| mttd::time::rfc3339(t);
+    for kind in ["steady", "shifted"] {
+        std::fs::write(root.join(format!("{kind}.yaml")), config(kind)).unwrap();
+        let yaml = format!("{kind}.yaml");
+        mttd()
+            .current_dir(root)
+            .args([
+                "run",
+                "--config",
+                &yaml,
+                "--store",
+                "store",
+                "--end",
+                &at(SHIFT - 2 * 3600),
+            ])
+            .assert()
+            .success()
+            .stdout(contains("decision        promote"));
+        let mut t = SHIFT - 3600;
+        while t <= SHIFT + 2 * 3600 {
+            step("forecast")
+                .current_dir(root)
+                .args(["--config", &yaml, "--store", "store", "--out", &format!("out-{kind}")])
+                .args(["--now", &at(t)])
+                .assert()
+                .success();
+            t += 300;
+        }
+        mttd()
+            .current_dir(root)
+            .args([
+                "score",
+                "--config",
+                &yaml,
+                "--store",
+                "store",
+                "--out",
+                &format!("score-{kind}"),
+            ])
+            .args(["--now", &at(SHIFT + 2 * 3600)])
+            .assert()
+            .success();
+    }
+    let read = |kind: &str, file: &str| std::fs::read_to_string(root.join(format!("score-{kind}")).join(file)).unwrap();
+    let drift = |kind: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&read(kind, "score.json")).unwrap()["drift"].clone()
+    };
+    let (steady, shifted) = (drift("steady"), drift("shifted"));
+    assert_eq!(steady["holds"], false, "{steady}");
+    assert!(steady["ratio"].as_f64().unwrap() < 2.0, "{steady}");
+    assert!(steady["scored"].as_u64().unwrap() >= 6, "{steady}");
+    assert_eq!(shifted["holds"], true, "{shifted}");
+    assert!(shifted["ratio"].as_f64().unwrap() > 2.0, "{shifted}");
+    assert_eq!(
+        (
+            read("steady", "values/drift").as_str(),
+            read("steady", "values/drift-alert").as_str()
+        ),
+        ("false", "none")
+    );
+    assert_eq!(
+        (
+            read("shifted", "values/drift").as_str(),
+            read("shifted", "values/drift-alert").as_str()
+        ),
+        ("true", "posted")
+    );
+    // Alertmanager holds the shifted workload's alert, and none of the steady one's.
+    let (status, body) = servers::http_get(&am.address, "/api/v2/alerts");
+    assert_eq!(status, 200, "{body}");
+    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let of = |workload: &str| {
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["labels"]["alertname"] == "MttdForecastDrift" && a["labels"]["workload"] == workload)
+            .count()
+    };
+    assert_eq!((of("shifted"), of("steady")), (1, 0), "{alerts}");
+}

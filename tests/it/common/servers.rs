@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub const START: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 pub const MINUTES: i64 = 30 * 1440;
 pub const END: i64 = START + (MINUTES - 1) * 60;
+/// When `demand{kind="shifted"}` doubles: day 28, 06:00.
+pub const SHIFT: i64 = START + 28 * 86_400 + 6 * 3600;
 
 /// Requests in minute `m` (the counter's increment): a daily cycle plus a deterministic wiggle.
 pub fn requests_in_minute(m: i64) -> i64 {
@@ -90,6 +92,15 @@ pub fn openmetrics() -> String {
         };
         s.push_str(&format!("latency_seconds{{service=\"api\"}} {v} {}\n", START + m * 60));
     }
+    // A demand gauge twice: steady, and shifted to twice its level from SHIFT on (live drift).
+    s.push_str("# TYPE demand gauge\n");
+    for kind in ["steady", "shifted"] {
+        for m in 0..MINUTES {
+            let t = START + m * 60;
+            let v = requests_in_minute(m) as f64 / 60.0 * if kind == "shifted" && t >= SHIFT { 2.0 } else { 1.0 };
+            s.push_str(&format!("demand{{kind=\"{kind}\"}} {v} {t}\n"));
+        }
+    }
     // kube-state-metrics' pod timestamps: one pod a day (`api-s<d>`), its series ending 10
     // minutes before the next pod's start (longer than Prometheus' 5-minute lookback, so that
     // two pods never overlap in a query).
@@ -117,7 +128,7 @@ pub fn backfilled_tsdb() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         // Bump the version when the synthetic series change.
-        let data = std::env::temp_dir().join(format!("mttd-test-tsdb-v2-{START}-{MINUTES}"));
+        let data = std::env::temp_dir().join(format!("mttd-test-tsdb-v3-{START}-{MINUTES}"));
         if data.join("complete").exists() {
             return data;
         }
