@@ -1,7 +1,7 @@
 # mttd's images: one small image per step, all built from one builder stage.
 #   docker build --target train -t registry.example.com/mttd/train:0.1.0 .
 # Targets: extract-features, train, validate, shadow-compare, gate, publish, forecast, score,
-# promote-shadow, mttd (the CLI, used
+# live-verdicts, mttd (the CLI, used
 # for `mttd registry approve`), sidecar (mttd-sidecar, the metrics sidecar: examples/sidecar/). Each runs as the distroless `nonroot` user (65532) and needs no
 # writable root file system: the templates give it an emptyDir at /work.
 
@@ -53,9 +53,9 @@ FROM runtime AS score
 COPY --from=builder /src/target/release/mttd-score /mttd-score
 ENTRYPOINT ["/mttd-score"]
 
-FROM runtime AS promote-shadow
-COPY --from=builder /src/target/release/mttd-promote-shadow /mttd-promote-shadow
-ENTRYPOINT ["/mttd-promote-shadow"]
+FROM runtime AS live-verdicts
+COPY --from=builder /src/target/release/mttd-live-verdicts /mttd-live-verdicts
+ENTRYPOINT ["/mttd-live-verdicts"]
 
 FROM runtime AS mttd
 COPY --from=builder /src/target/release/mttd /mttd

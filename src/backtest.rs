@@ -90,7 +90,8 @@ struct Loop<'a> {
     in_service: Vec<(i64, u32)>,
     doc: Backtest,
     events: Vec<(i64, String)>,
-    drifted: Vec<u32>,
+    /// The versions live drift was recorded for, and when.
+    drifted: Vec<(u32, i64)>,
 }
 
 impl Loop<'_> {
@@ -234,6 +235,7 @@ fn logged(
         headroom: None,
         interval_tracking: None,
         shadows: Vec::new(),
+        demoted: None,
     }
 }
 
@@ -277,6 +279,7 @@ pub fn backtest(
     let table = features::extract_unlabelled(config, raw, source)?;
     let live = config.gate.live_shadow.clone().unwrap_or_default();
     let drift_rule = deploy.drift_alert.clone().filter(|d| d.live_mae_ratio.is_some());
+    let advisory_on_drift = drift_rule.as_ref().is_some_and(|d| d.advisory_on_drift);
     let mut run = Loop {
         config,
         raw,
@@ -457,8 +460,11 @@ pub fn backtest(
                         .or_insert(validation_mae(&run.store, &config.workload, version)?),
                 };
                 let drift = score::live_drift(&scored, version, validation_mae, rule);
-                if let Some(drift) = drift.filter(|d| d.holds && !run.drifted.contains(&version)) {
-                    run.drifted.push(version);
+                if let Some(drift) = drift.filter(|d| d.holds && !run.drifted.iter().any(|x| x.0 == version)) {
+                    // As the live-verdicts step records it; with advisory_on_drift the floors of
+                    // this version's forecasts are not acted on from now.
+                    registry::record_drift(&run.store, &config.workload, &drift, ACTOR, &rfc3339(tick))?;
+                    run.drifted.push((version, tick));
                     run.events.push((tick, format!("drift v{version}")));
                     run.doc.drift.push(BacktestDrift {
                         at: rfc3339(tick),
@@ -523,6 +529,14 @@ pub fn backtest(
             let made_from = start + (g as i64 - h as i64) * step;
             let row = run.table.timestamps.binary_search(&made_from).ok()?;
             let version = in_service_at(made_from + metric_delay)?;
+            // Advisory on drift: the advice of a drifted version is not acted on.
+            let demoted = run
+                .drifted
+                .iter()
+                .any(|(v, at)| *v == version && *at <= made_from + metric_delay);
+            if demoted && advisory_on_drift {
+                return None;
+            }
             let p = &run.predictions.get(&version)?[row];
             Some(Forecast {
                 point: p.point,

@@ -34,7 +34,7 @@ pub fn group_text(rec: &Recommendation, made_at: i64) -> String {
             headroom.balloon_replicas
         ));
     }
-    if let Some(floor) = rec.replicas {
+    if let Some(floor) = rec.acted_floor() {
         text.push_str(&format!(
             "# HELP {FLOOR_METRIC} The replica floor the forecast asks for, under the HPA's own recommendation; absent on a fallback.\n\
              # TYPE {FLOOR_METRIC} gauge\n{FLOOR_METRIC} {floor}\n"

@@ -7,13 +7,13 @@
 use crate::contract::capacity::CapacityConfig;
 use crate::contract::dataset::LabelConfig;
 use crate::contract::deploy::{
-    DecisionRecord, Fallback, FallbackReason, ForecastValue, Headroom, HeadroomConfig, IntervalTracking,
+    DecisionRecord, Fallback, FallbackReason, ForecastValue, Headroom, HeadroomConfig, IntervalTracking, Mode,
     PendingForecast, Recommendation, RecommendationKind, Recorded, SetBy, ShadowForecast, Surge,
 };
 use crate::contract::document::ApiVersion;
 use crate::contract::interval::Interval;
 use crate::contract::model::Model;
-use crate::contract::registry::LogWitness;
+use crate::contract::registry::{DriftMark, LogWitness};
 use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::features;
@@ -39,6 +39,8 @@ pub struct ForecastInput<'a> {
     /// The change log's last entry as read now; absent when the store could not be read (the
     /// previous recommendation's is carried forward).
     pub log_witness: Option<LogWitness>,
+    /// The live drift the change log records for the promoted version.
+    pub drift: Option<DriftMark>,
 }
 
 /// A model's forecast from the latest complete features: the latest sample's time, the target
@@ -238,6 +240,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
         decision: None,
         headroom: None,
         shadows: Vec::new(),
+        demoted: None,
         // The adaptive interval's memory, kept as it was until a forecast is made.
         interval_tracking: capacity
             .predictive
@@ -245,6 +248,16 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             .as_ref()
             .and(input.previous.and_then(|p| p.interval_tracking.clone())),
     };
+    // Live drift recorded for the version in service: assisted mode is advisory for it.
+    let advisory_on_drift = deploy.drift_alert.as_ref().is_some_and(|d| d.advisory_on_drift);
+    if let (Mode::Assisted, true, Some(mark)) = (deploy.mode, advisory_on_drift, input.drift.as_ref()) {
+        let d = &mark.drift;
+        rec.mode = Mode::Advisory;
+        rec.demoted = Some(format!(
+            "live drift of v{} recorded {} by {}: live MAE {:.4} = {:.2}× its validation MAE over {} ({} forecasts); advisory until another version is promoted",
+            d.model_version, mark.at, mark.by, d.live_mae, d.ratio, d.window, d.scored
+        ));
+    }
     // The latest demand the HPA's metric sees, for the decision record (a finite one only: the
     // record is read back as the next run's state).
     let demand = samples.last().map(|s| s.1).filter(|d| d.is_finite());

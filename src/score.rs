@@ -7,8 +7,13 @@
 use std::collections::BTreeMap;
 
 use crate::contract::deploy::{DriftAlertConfig, Recommendation};
-use crate::contract::document::ApiVersion;
+use crate::contract::document::{ApiVersion, Document};
+use crate::contract::layout::VALIDATION_FILE;
+use crate::contract::registry::Registry;
 use crate::contract::score::{LiveDrift, Score, ScoreKind, ScoreWindow, VersionScore};
+use crate::contract::validation::Validation;
+use crate::error::Result;
+use crate::store::Store;
 use crate::time::{parse_timestamp, rfc3339};
 
 /// The trailing windows scored, by target time.
@@ -98,6 +103,24 @@ pub fn score(
         windows,
         drift: None,
     }
+}
+
+/// The live drift rule (`rule`, when it has a `live_mae_ratio`) on the version in service of
+/// `registry`, against the holdout MAE of its validation.json in `store` (checked against the
+/// change log); None without a rule, a version in service, or a score of it in the window.
+pub fn in_service_drift(
+    store: &Store,
+    registry: &Registry,
+    score: &Score,
+    rule: Option<&DriftAlertConfig>,
+) -> Result<Option<LiveDrift>> {
+    let in_service = registry.versions.iter().find(|v| Some(v.version) == registry.promoted);
+    let (Some(rule), Some(record)) = (rule.filter(|r| r.live_mae_ratio.is_some()), in_service) else {
+        return Ok(None);
+    };
+    let bytes = crate::store::registry::load_document(store, &registry.workload, record, VALIDATION_FILE)?;
+    let validation = Validation::from_bytes(&bytes, &format!("{} {VALIDATION_FILE}", record.name))?;
+    Ok(live_drift(score, record.version, validation.holdout.model.mae, rule))
 }
 
 /// The live drift rule for `version` (the version in service), validated with `validation_mae`:

@@ -54,7 +54,7 @@ pub enum Command {
     /// The prediction log + what then happened → score.json (live MAE, coverage, floors raised).
     Score(steps::score::Args),
     /// The shadow versions' live trials → promoted or rejected on live evidence (gate.live_shadow).
-    PromoteShadow(steps::promote_shadow::Args),
+    LiveVerdicts(steps::live_verdicts::Args),
     /// The model registry of a workload: list, show, approve, rollback, diff, gc, verify.
     Registry(RegistryArgs),
     /// Should this workload be predicted, scheduled, or left to its HPA? → assessment.json.
@@ -118,7 +118,7 @@ pub fn main() -> ExitCode {
         Command::Publish(a) => a.run().map(drop),
         Command::Forecast(a) => a.run().map(drop),
         Command::Score(a) => a.run().map(drop),
-        Command::PromoteShadow(a) => a.run().map(drop),
+        Command::LiveVerdicts(a) => a.run().map(drop),
         Command::Registry(a) => a.run(),
         Command::Assess(a) => a.run().map(|assessment| print!("{}", assess::render(&assessment))),
         Command::Backtest(a) => a.run().map(|run| print!("{}", backtest::render(&run, &a.out))),

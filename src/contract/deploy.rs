@@ -99,6 +99,12 @@ pub struct DriftAlertConfig {
     pub live_window: String,
     #[serde(default = "default_min_scored")]
     pub min_scored: u64,
+    /// Once the live rule has held for the version in service and the live-verdicts step has
+    /// recorded it in the change log, assisted mode is advisory for that version: the advice is
+    /// still written, the floor is taken away from the HPA (as on a fallback) until another
+    /// version is promoted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub advisory_on_drift: bool,
     /// The runbook the alert links to (annotation `runbook_url`).
     pub runbook_url: String,
     #[serde(default = "default_severity")]
@@ -409,6 +415,11 @@ pub struct Recommendation {
     /// scored, never acted on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shadows: Vec<ShadowForecast>,
+    /// Why assisted mode is advisory for this run (`deploy.drift_alert.advisory_on_drift`: the
+    /// change log records live drift of the version in service): the advice stands, the floor
+    /// is not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demoted: Option<String>,
 }
 
 /// A shadow version's forecast (its calibrated interval), or why it made none.
@@ -423,6 +434,12 @@ pub struct ShadowForecast {
 }
 
 impl Recommendation {
+    /// The floor to act on: the recommended replicas, unless the run fell back or assisted mode
+    /// was set back to advisory.
+    pub fn acted_floor(&self) -> Option<u32> {
+        self.replicas.filter(|_| self.demoted.is_none())
+    }
+
     /// What the prediction log keeps of it: everything but the step's memory between runs
     /// (history, interval tracking, log witness).
     pub fn as_logged(&self) -> Recommendation {

@@ -69,7 +69,7 @@ pub struct GatePolicy {
     pub require_predictive: bool,
     /// Live evidence before promotion: a candidate that passes every check while a version is
     /// in service is published as a `shadow` — forecast beside the promoted one on every run,
-    /// logged and scored, never acted on — and the promotion step (`mttd promote-shadow`)
+    /// logged and scored, never acted on — and the promotion step (`mttd live-verdicts`)
     /// promotes it only once its live error beats the promoted version's over the same matured
     /// forecasts. Absent: a passing candidate is promoted at once. (Left out when absent, as
     /// `require_predictive`.)

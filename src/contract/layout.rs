@@ -90,9 +90,10 @@ pub const SCORE_DIR: &str = "score";
 pub const SCORE_FILE: &str = "score.json";
 pub const SCORE_PROMETHEUS_FILE: &str = "score.prom";
 
-/// The promotion step's folder: every shadow's trial, and its outcome word (`values/outcome`:
-/// `promoted`, `rejected`, `waiting` or `none` — the most consequential of the run).
-pub const PROMOTE_SHADOW_DIR: &str = "promote-shadow";
+/// The live-verdicts step's folder: every shadow's trial and the live drift rule
+/// (trials.json), the run's outcome word (`values/outcome`: `promoted`, `rejected`, `waiting`
+/// or `none` — the most consequential) and `values/drift` (`recorded` or `none`).
+pub const LIVE_VERDICTS_DIR: &str = "live-verdicts";
 pub const TRIALS_FILE: &str = "trials.json";
 pub const VALUE_OUTCOME: &str = "outcome";
 
@@ -174,9 +175,9 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
         ],
     },
     StepFolder {
-        name: PROMOTE_SHADOW_DIR,
-        step: "promote-shadow",
-        files: &[TRIALS_FILE, "values/outcome"],
+        name: LIVE_VERDICTS_DIR,
+        step: "live-verdicts",
+        files: &[TRIALS_FILE, "values/outcome", "values/drift"],
     },
 ];
 

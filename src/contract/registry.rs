@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::document::{document_kind, wire_enum, ApiVersion};
 use super::gate::{ErrorMetric, GatePolicy, LiveShadowPolicy, Verdict};
+use super::score::LiveDrift;
 
 document_kind!(ChangeLogEntry, ChangeLogEntryKind, "ChangeLogEntry");
 document_kind!(Registry, RegistryKind, "Registry");
@@ -108,6 +109,10 @@ pub enum Event {
         reason: String,
         evidence: LiveEvidence,
     },
+    /// The live drift rule held for the version in service (the live-verdicts step, once per
+    /// version): with `deploy.drift_alert.advisory_on_drift`, assisted mode is advisory for
+    /// that version from then on.
+    Drift { version: u32, drift: LiveDrift },
 }
 
 /// A shadow's live forecasts against the promoted version's, over the same matured forecasts
@@ -170,6 +175,18 @@ pub struct VersionRecord {
     /// How its live trial as a shadow ended (when it had one and it ended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_trial: Option<LiveTrial>,
+    /// When live drift was recorded for it, by whom, with the figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftMark>,
+}
+
+/// Live drift of a version, as the change log records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DriftMark {
+    pub at: String,
+    pub by: String,
+    pub drift: LiveDrift,
 }
 
 /// The end of a shadow's live trial, as the change log records it.
@@ -194,7 +211,8 @@ pub struct Approval {
     pub forced: bool,
 }
 
-/// `trials.json`: the promotion step's judgement of every shadow version of a workload.
+/// `trials.json`: the live-verdicts step's judgement of every shadow version of a workload, and
+/// of the version in service's live drift.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShadowTrials {
@@ -208,6 +226,10 @@ pub struct ShadowTrials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_service: Option<u32>,
     pub trials: Vec<ShadowTrial>,
+    /// The live drift rule on the version in service, when configured and it was scored
+    /// (`holds`: recorded in the change log, once per version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<LiveDrift>,
 }
 
 wire_enum! {

@@ -96,15 +96,15 @@ impl Step for Args {
         let seen = previous.as_ref().and_then(|p| p.log_witness.as_ref());
         let loaded =
             Store::open(&self.live.store).and_then(|store| registry::served_models(&store, &config.workload, seen));
-        let (promoted, shadows, log_witness) = match loaded {
-            Ok(served) => (served.promoted, served.shadows, served.head),
+        let (promoted, drift, shadows, log_witness) = match loaded {
+            Ok(served) => (served.promoted, served.promoted_drift, served.shadows, served.head),
             Err(e) => {
                 let reason = match e {
                     Error::Store { .. } => FallbackReason::StoreUnavailable,
                     _ => FallbackReason::ModelRejected,
                 };
                 unavailable = unavailable.or(fail(reason, e.to_string()));
-                (None, Vec::new(), None)
+                (None, None, Vec::new(), None)
             }
         };
         let mut rec = forecast::recommend(forecast::ForecastInput {
@@ -117,6 +117,7 @@ impl Step for Args {
             previous: previous.as_ref(),
             unavailable,
             log_witness,
+            drift,
         })?;
         rec.shadows = forecast::shadow_forecasts(&config, &shadows, &raw, &description, now);
         let deploy = config.deploy.clone().unwrap_or_default();
@@ -263,7 +264,7 @@ pub fn hpa_patch_yaml(rec: &Recommendation, deploy: &DeployConfig, namespace: Op
     if !deploy.patches_hpa() {
         return None;
     }
-    let replicas = rec.replicas.or(rec.operator_floor)?;
+    let replicas = rec.acted_floor().or(rec.operator_floor)?;
     let mut metadata = serde_json::json!({"name": deploy.hpa_name.clone().unwrap_or_else(|| rec.workload.clone())});
     if let Some(namespace) = namespace {
         metadata["namespace"] = namespace.into();

@@ -7,7 +7,7 @@
 pub mod extract_features;
 pub mod forecast;
 pub mod gate;
-pub mod promote_shadow;
+pub mod live_verdicts;
 pub mod publish;
 pub mod score;
 pub mod shadow_compare;

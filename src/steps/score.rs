@@ -8,11 +8,10 @@ use anyhow::Context;
 use super::{side_effect, Live, Step};
 use crate::contract::document::{write_atomic, Document};
 use crate::contract::layout::{
-    value_file, SCORE_FILE, SCORE_PROMETHEUS_FILE, VALIDATION_FILE, VALUE_DRIFT, VALUE_DRIFT_ALERT,
-    VALUE_LIVE_INTERVAL_COVERAGE, VALUE_LIVE_MAE, VALUE_LIVE_SCORED, VALUE_MODEL_VERSION,
+    value_file, SCORE_FILE, SCORE_PROMETHEUS_FILE, VALUE_DRIFT, VALUE_DRIFT_ALERT, VALUE_LIVE_INTERVAL_COVERAGE,
+    VALUE_LIVE_MAE, VALUE_LIVE_SCORED, VALUE_MODEL_VERSION,
 };
 use crate::contract::score::Score;
-use crate::contract::validation::Validation;
 use crate::contract::workload::WorkloadConfig;
 use crate::store::{predictions, registry, Store};
 use crate::{alert, score, source};
@@ -51,11 +50,7 @@ impl Step for Args {
         let registry = registry::registry(&store, &config.workload)?;
         let in_service = registry.versions.iter().find(|v| Some(v.version) == registry.promoted);
         let rule = config.deploy.as_ref().and_then(|d| d.drift_alert.as_ref());
-        if let (Some(rule), Some(record)) = (rule.filter(|r| r.live_mae_ratio.is_some()), in_service) {
-            let bytes = registry::load_document(&store, &config.workload, record, VALIDATION_FILE)?;
-            let validation = Validation::from_bytes(&bytes, &format!("{} {VALIDATION_FILE}", record.name))?;
-            score.drift = score::live_drift(&score, record.version, validation.holdout.model.mae, rule);
-        }
+        score.drift = score::in_service_drift(&store, &registry, &score, rule)?;
         score.write(&self.out.join(SCORE_FILE))?;
         write_atomic(
             &self.out.join(SCORE_PROMETHEUS_FILE),

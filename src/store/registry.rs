@@ -19,9 +19,10 @@ use crate::contract::gate::{Decision, Verdict};
 use crate::contract::layout::{self, changelog_key, version_key, MODEL_FILE};
 use crate::contract::model::Model;
 use crate::contract::registry::{
-    Approval, ChangeLogEntry, ChangeLogEntryKind, Event, LiveTrial, LogWitness, Registry, RegistryKind, VersionRecord,
-    VersionStatus,
+    Approval, ChangeLogEntry, ChangeLogEntryKind, DriftMark, Event, LiveTrial, LogWitness, Registry, RegistryKind,
+    VersionRecord, VersionStatus,
 };
+use crate::contract::score::LiveDrift;
 use crate::error::{Error, Result};
 use crate::model::PromotedModel;
 
@@ -112,6 +113,7 @@ pub fn derive_registry(workload: &str, log: &[(ChangeLogEntry, String)]) -> Regi
                     published_by: entry.actor.clone(),
                     approval: None,
                     live_trial: None,
+                    drift: None,
                 });
                 if *status == VersionStatus::Promoted {
                     promote(&mut versions, &mut promoted, *version);
@@ -142,6 +144,15 @@ pub fn derive_registry(workload: &str, log: &[(ChangeLogEntry, String)]) -> Regi
                         at: entry.recorded_at.clone(),
                         by: entry.actor.clone(),
                         evidence: evidence.clone(),
+                    });
+                }
+            }
+            Event::Drift { version, drift } => {
+                if let Some(v) = versions.iter_mut().find(|v| v.version == *version) {
+                    v.drift = Some(DriftMark {
+                        at: entry.recorded_at.clone(),
+                        by: entry.actor.clone(),
+                        drift: drift.clone(),
                     });
                 }
             }
@@ -263,6 +274,8 @@ pub const MAX_SHADOWS: usize = 3;
 /// change log's head.
 pub struct Served {
     pub promoted: Option<PromotedModel>,
+    /// The live drift the change log records for the promoted version.
+    pub promoted_drift: Option<DriftMark>,
     pub shadows: Vec<(u32, std::result::Result<PromotedModel, String>)>,
     pub head: Option<LogWitness>,
 }
@@ -291,8 +304,14 @@ pub fn served_models(store: &Store, workload: &str, seen: Option<&LogWitness>) -
             )
         })
         .collect();
+    let promoted_drift = registry
+        .versions
+        .iter()
+        .find(|v| Some(v.version) == registry.promoted)
+        .and_then(|v| v.drift.clone());
     Ok(Served {
         promoted,
+        promoted_drift,
         shadows,
         head,
     })
@@ -568,6 +587,33 @@ pub fn record_live_verdict(store: &Store, workload: &str, version: u32, trial: &
     append(store, workload, &trial.by, &trial.at, event, log)
 }
 
+/// Records live drift of `version` (the version in service) in the change log — once: a version
+/// already marked is left as it is (and its mark returned in the registry).
+pub fn record_drift(
+    store: &Store,
+    workload: &str,
+    drift: &LiveDrift,
+    actor: &str,
+    recorded_at: &str,
+) -> Result<Registry> {
+    let log = read_log(store, workload)?;
+    let registry = derive_registry(workload, &log);
+    let version = drift.model_version;
+    let record = registry
+        .versions
+        .iter()
+        .find(|v| v.version == version)
+        .ok_or_else(|| Error::NotFound(format!("{workload} has no version v{version}")))?;
+    if record.drift.is_some() {
+        return Ok(registry);
+    }
+    let event = Event::Drift {
+        version,
+        drift: drift.clone(),
+    };
+    append(store, workload, actor, recorded_at, event, log)
+}
+
 /// Moves the promoted pointer back to `to`, or to the most recent version promoted before the
 /// current one; the one in service becomes rolled-back. Recorded with who and why.
 pub fn rollback(
@@ -720,7 +766,9 @@ pub fn verify(store: &Store, workload: &str) -> Result<Vec<String>> {
                 }
                 Vec::new()
             }
-            Event::Approve { version, .. } | Event::LiveVerdict { version, .. } => vec![*version],
+            Event::Approve { version, .. } | Event::LiveVerdict { version, .. } | Event::Drift { version, .. } => {
+                vec![*version]
+            }
             Event::Rollback { from, to, .. } => vec![*from, *to],
         };
         for v in named.into_iter().filter(|v| !published.contains(v)) {

@@ -1,5 +1,5 @@
 //! Who wrote each change-log entry: Ed25519 signatures. A publisher's key signs publish
-//! entries and live-trial verdicts, an approver's key signs approvals and rollbacks; readers that are given the public
+//! entries, live-trial verdicts and drift, an approver's key signs approvals and rollbacks; readers that are given the public
 //! keys they trust refuse any entry not signed by a key trusted for its event — so write access
 //! to the store alone can no longer add a version, an approval or a rollback.
 //!
@@ -117,7 +117,7 @@ impl TrustedKeys {
     pub fn check(&self, entry: &ChangeLogEntry, origin: &str) -> Result<()> {
         let (role, trusted) = match entry.event {
             // The live trial's verdict is the pipeline's, as a publication is.
-            Event::Publish { .. } | Event::LiveVerdict { .. } => ("publisher", &self.publishers),
+            Event::Publish { .. } | Event::LiveVerdict { .. } | Event::Drift { .. } => ("publisher", &self.publishers),
             Event::Approve { .. } | Event::Rollback { .. } => ("approver", &self.approvers),
         };
         let refuse = |problem: String| Error::Altered {

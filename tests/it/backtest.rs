@@ -121,6 +121,26 @@ fn a_level_shift_sets_off_drift_and_a_retrain_and_the_replay_judges_the_deployed
     );
     assert!(svg.contains("mttd capacity") && svg.contains("reactive HPA capacity"));
 
+    // Advisory on drift: from the drift on, the drifted version's floors are not acted on.
+    let config = std::fs::read_to_string(root.join("w.yaml")).unwrap();
+    std::fs::write(root.join("w.yaml"), format!("{config}    advisory_on_drift: true\n")).unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["backtest", "--config", "w.yaml", "--from", &from, "--out", "advisory"])
+        .assert()
+        .success();
+    let advisory: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("advisory/backtest.json")).unwrap()).unwrap();
+    assert_eq!(advisory["drift"], d["drift"]);
+    let without = |d: &serde_json::Value| d["replay"]["ticks_without_floor"].as_u64().unwrap();
+    assert!(
+        without(&advisory) > without(&d),
+        "{} vs {}",
+        without(&advisory),
+        without(&d)
+    );
+    std::fs::write(root.join("w.yaml"), config).unwrap();
+
     // Without the shift: no drift, no drift retrain.
     std::fs::write(root.join("data.csv"), export(10, None)).unwrap();
     mttd()

@@ -138,6 +138,7 @@ fn check_window(t: &Trace, at_fraction: f64, rows: usize, predictive: Predictive
             previous: previous.as_ref(),
             unavailable: None,
             log_witness: None,
+            drift: None,
         })
         .unwrap();
         prop_assert_eq!(

@@ -505,7 +505,7 @@ fn a_level_shift_in_prometheus_is_live_drift_and_a_steady_series_is_not() {
     let root = dir.path();
     let config = |kind: &str| {
         format!(
-            "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: {kind}\nsource:\n  prometheus:\n    url: {}\n    lookback: 8d\nsignals:\n  target: 'demand{{kind=\"{kind}\"}}'\nfeatures:\n  seasonal_lags: [1d]\nsplit:\n  shadow_window: 1d\ncapacity:\n  per_replica: 20\n  max_replicas: 100\n  predictive:\n    adaptive_interval: {{rate: 0.05}}\ngate:\n  min_improvement: 0\n  coverage_tolerance: 1\n  under_provisioning_baseline: reactive\n  oscillation_tolerance: 100\n  replica_minutes_increase: 100\ndeploy:\n  drift_alert:\n    alertmanager_url: {}\n    runbook_url: https://runbooks.example/mttd-drift\n    live_mae_ratio: 2\n    live_window: 1h\n    min_scored: 6\n",
+            "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: {kind}\nsource:\n  prometheus:\n    url: {}\n    lookback: 8d\nsignals:\n  target: 'demand{{kind=\"{kind}\"}}'\nfeatures:\n  seasonal_lags: [1d]\nsplit:\n  shadow_window: 1d\ncapacity:\n  per_replica: 20\n  max_replicas: 100\n  predictive:\n    adaptive_interval: {{rate: 0.05}}\ngate:\n  min_improvement: 0\n  coverage_tolerance: 1\n  under_provisioning_baseline: reactive\n  oscillation_tolerance: 100\n  replica_minutes_increase: 100\ndeploy:\n  mode: assisted\n  actuation: min-replicas-patch\n  drift_alert:\n    alertmanager_url: {}\n    runbook_url: https://runbooks.example/mttd-drift\n    live_mae_ratio: 2\n    live_window: 1h\n    min_scored: 6\n    advisory_on_drift: true\n",
             prometheus.url("http"),
             am.url("http")
         )
@@ -590,4 +590,76 @@ fn a_level_shift_in_prometheus_is_live_drift_and_a_steady_series_is_not() {
             .count()
     };
     assert_eq!((of("shifted"), of("steady")), (1, 0), "{alerts}");
+
+    // The live-verdicts step records the drift in the change log, once; the next forecast of
+    // the shifted workload is advisory (the advice stands, the HPA gets its operator's floor
+    // back); the steady one stays assisted.
+    let verdicts = |kind: &str| {
+        let out = format!("verdicts-{kind}");
+        mttd()
+            .current_dir(root)
+            .args([
+                "live-verdicts",
+                "--config",
+                &format!("{kind}.yaml"),
+                "--store",
+                "store",
+                "--out",
+                &out,
+            ])
+            .args([
+                "--now",
+                &at(SHIFT + 2 * 3600),
+                "--triggered-by",
+                "argo:mttd-live-verdicts",
+            ])
+            .assert()
+            .success();
+        std::fs::read_to_string(root.join(out).join("values/drift")).unwrap()
+    };
+    assert_eq!(
+        (verdicts("shifted"), verdicts("steady")),
+        ("recorded".to_string(), "none".to_string())
+    );
+    assert_eq!(verdicts("shifted"), "none", "recorded once");
+    let log = root.join("store/shifted/changelog");
+    let last = json_files(&log).pop().unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(last).unwrap()).unwrap();
+    assert_eq!(entry["event"]["type"], "drift", "{entry}");
+    assert_eq!(entry["event"]["drift"]["model_version"], 1);
+    assert_eq!(entry["actor"], "argo:mttd-live-verdicts");
+    let forecast = |kind: &str| -> serde_json::Value {
+        let out = format!("after-{kind}");
+        step("forecast")
+            .current_dir(root)
+            .args(["--config", &format!("{kind}.yaml"), "--store", "store", "--out", &out])
+            .args(["--now", &at(SHIFT + 2 * 3600 + 300)])
+            .assert()
+            .success();
+        let rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join(&out).join("recommendation.json")).unwrap()).unwrap();
+        let patch = std::fs::read_to_string(root.join(&out).join("hpa-patch.yaml")).unwrap();
+        serde_json::json!({"rec": rec, "patch": patch})
+    };
+    let (shifted, steady) = (forecast("shifted"), forecast("steady"));
+    assert_eq!(shifted["rec"]["mode"], "advisory", "{shifted}");
+    assert!(
+        shifted["rec"]["demoted"].as_str().unwrap().contains("live drift of v1"),
+        "{shifted}"
+    );
+    assert!(shifted["rec"]["replicas"].is_u64(), "the advice stands: {shifted}");
+    assert!(
+        shifted["patch"].as_str().unwrap().contains("minReplicas: 1"),
+        "the operator's floor: {shifted}"
+    );
+    assert_eq!(steady["rec"]["mode"], "assisted", "{steady}");
+    assert!(steady["rec"].get("demoted").is_none());
+    let floor = steady["rec"]["replicas"].as_u64().unwrap();
+    assert!(
+        steady["patch"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("minReplicas: {floor}")),
+        "{steady}"
+    );
 }

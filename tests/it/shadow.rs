@@ -1,6 +1,6 @@
 //! Live shadow canaries (`gate.live_shadow`): a candidate that passes the gate while a version is
 //! in service is published as a `shadow`; every forecast run forecasts it beside the promoted
-//! version (logged, never acted on); `mttd promote-shadow` promotes it once its live error
+//! version (logged, never acted on); `mttd live-verdicts` promotes it once its live error
 //! beats the promoted version's over the same matured forecasts, and rejects one that loses —
 //! each verdict in the change log with its evidence.
 
@@ -130,12 +130,12 @@ fn live_forecasts(root: &Path, flat: bool) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn promote_shadow(root: &Path) -> (serde_json::Value, String) {
+fn live_verdicts(root: &Path) -> (serde_json::Value, String) {
     let _ = std::fs::remove_dir_all(root.join("trials"));
     mttd()
         .current_dir(root)
         .args([
-            "promote-shadow",
+            "live-verdicts",
             "--config",
             "w.yaml",
             "--store",
@@ -212,7 +212,7 @@ fn a_shadow_that_beats_the_version_in_service_live_is_promoted_with_its_evidence
     // Early: not enough matured forecasts over 2h yet — waiting, nothing recorded.
     let entries = log_length(root);
     export(root, T0 + 60 * 60, false);
-    let (early, outcome) = promote_shadow(root);
+    let (early, outcome) = live_verdicts(root);
     assert_eq!(outcome, "waiting", "{early}");
     assert_eq!(log_length(root), entries);
     assert_eq!(status(root, 2), "shadow");
@@ -220,7 +220,7 @@ fn a_shadow_that_beats_the_version_in_service_live_is_promoted_with_its_evidence
     // After 3 hours: 33 pairs matured over 2h40m, the elastic net far better than last value.
     let now = T0 + 36 * 300;
     export(root, now, false);
-    let (trials, outcome) = promote_shadow(root);
+    let (trials, outcome) = live_verdicts(root);
     assert_eq!(outcome, "promoted", "{trials}");
     let trial = &trials["trials"][0];
     println!("promoted: {}", trial["reason"]);
@@ -257,7 +257,7 @@ fn a_shadow_that_beats_the_version_in_service_live_is_promoted_with_its_evidence
     let next = forecast_now(root);
     assert_eq!(next["model_version"], 2);
     assert!(next.get("shadows").is_none(), "{next}");
-    let (again, outcome) = promote_shadow(root);
+    let (again, outcome) = live_verdicts(root);
     assert_eq!(outcome, "none", "{again}");
     assert_eq!(log_length(root), entries + 1);
 }
@@ -270,7 +270,7 @@ fn a_shadow_that_loses_live_is_rejected_and_the_version_in_service_stays() {
     // The daily shape stops after T0: the last value is now the better forecast.
     let recs = live_forecasts(root, true);
     let now = T0 + 36 * 300;
-    let (trials, outcome) = promote_shadow(root);
+    let (trials, outcome) = live_verdicts(root);
     assert_eq!(outcome, "rejected", "{trials}");
     println!("rejected: {}", trials["trials"][0]["reason"]);
     let (n, shadow_mae, served_mae) = mae_of_pairs(&recs, true, now);

@@ -172,7 +172,7 @@ fn containers() -> Vec<(String, Value)> {
 fn every_container_command_line_is_accepted_by_its_step() {
     use mttd::cli::parse_step;
     use mttd::steps::{
-        extract_features, forecast, gate, promote_shadow, publish, score, shadow_compare, train, validate,
+        extract_features, forecast, gate, live_verdicts, publish, score, shadow_compare, train, validate,
     };
     for (name, c) in containers() {
         let command: Vec<String> = c["command"]
@@ -198,7 +198,7 @@ fn every_container_command_line_is_accepted_by_its_step() {
             "mttd-publish" => parse_step::<publish::Args, _, _>(&argv).map(|_| ()),
             "mttd-forecast" => parse_step::<forecast::Args, _, _>(&argv).map(|_| ()),
             "mttd-score" => parse_step::<score::Args, _, _>(&argv).map(|_| ()),
-            "mttd-promote-shadow" => parse_step::<promote_shadow::Args, _, _>(&argv).map(|_| ()),
+            "mttd-live-verdicts" => parse_step::<live_verdicts::Args, _, _>(&argv).map(|_| ()),
             "mttd" => <mttd::cli::Cli as clap::Parser>::try_parse_from(&argv).map(|_| ()),
             other => panic!("template {name}: unknown program {other}"),
         };
@@ -569,7 +569,7 @@ fn the_example_config_map_holds_a_valid_workload_config_and_policy() {
 }
 
 /// The steps that only read the model store get read-only credentials; only publish,
-/// record-approval and promote-shadow (each writes the change log) get the Secret that may write (review: security-and-robustness M3).
+/// record-approval and live-verdicts (each writes the change log) get the Secret that may write (review: security-and-robustness M3).
 #[test]
 fn only_the_steps_that_write_the_store_get_write_credentials() {
     let mut writers = BTreeSet::new();
@@ -590,7 +590,7 @@ fn only_the_steps_that_write_the_store_get_write_credentials() {
     }
     assert_eq!(
         writers,
-        ["promote-shadow", "publish", "record-approval"]
+        ["live-verdicts", "publish", "record-approval"]
             .iter()
             .map(|s| s.to_string())
             .collect()

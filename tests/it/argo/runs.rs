@@ -305,16 +305,21 @@ fn a_promotion_run_without_shadows_changes_nothing_and_counts_its_outcome() {
     let store = store_url(dir.path());
     let wf = c
         .submit(
-            &workflow_templates()["mttd-promote-shadow"],
+            &workflow_templates()["mttd-live-verdicts"],
             &[("workload", WORKLOAD), ("store", &store), ("triggered-by", "test")],
         )
         .unwrap();
     assert_eq!(wf.phase(), "Succeeded", "{}", wf.summary());
-    assert_eq!(wf.node("promote-shadow").outputs["outcome"], "none");
-    let trials: Value = serde_json::from_str(&wf.node("promote-shadow").outputs["trials"]).unwrap();
+    assert_eq!(wf.node("live-verdicts").outputs["outcome"], "none");
+    let trials: Value = serde_json::from_str(&wf.node("live-verdicts").outputs["trials"]).unwrap();
     assert_eq!(trials["trials"], serde_json::json!([]));
     assert!(wf.metric_errors.is_empty(), "{:?}", wf.metric_errors);
-    assert_eq!(metric(&wf, "mttd_shadow_trials_total")[0]["outcome"], "none");
+    let counted = metric(&wf, "mttd_live_verdicts_total");
+    assert_eq!(
+        (counted[0]["outcome"].as_str(), counted[0]["drift"].as_str()),
+        ("none", "none")
+    );
+    assert_eq!(wf.node("live-verdicts").outputs["drift"], "none");
     assert_eq!(registry(dir.path()).head_sequence, 0, "nothing written");
 }
 
@@ -446,7 +451,7 @@ fn kustomize_images_rewrite_every_template_image() {
         "publish",
         "forecast",
         "score",
-        "promote-shadow",
+        "live-verdicts",
         "mttd",
     ]
         .iter()

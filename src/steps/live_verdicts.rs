@@ -1,5 +1,5 @@
-//! `mttd-promote-shadow`: the prediction log in the store + the workload's source → the end of
-//! each shadow version's live trial, recorded in the change log, and `promote-shadow/`
+//! `mttd-live-verdicts`: the prediction log in the store + the workload's source → the end of
+//! each shadow version's live trial, recorded in the change log, and `live-verdicts/`
 //! (trials.json, and the outcome word for an Argo output parameter).
 
 use std::path::PathBuf;
@@ -9,13 +9,13 @@ use anyhow::Context;
 use super::{Live, Step};
 use crate::contract::document::{write_atomic, ApiVersion, Document};
 use crate::contract::gate::Verdict;
-use crate::contract::layout::{value_file, TRIALS_FILE, VALUE_OUTCOME};
+use crate::contract::layout::{value_file, TRIALS_FILE, VALUE_DRIFT, VALUE_OUTCOME};
 use crate::contract::registry::{LiveTrial, ShadowTrial, ShadowTrials, ShadowTrialsKind, TrialOutcome, VersionStatus};
 use crate::contract::workload::WorkloadConfig;
 use crate::shadow::{self, Trial};
-use crate::source;
 use crate::store::{predictions, registry, Store};
 use crate::time::{now_rfc3339, parse_timestamp, rfc3339};
+use crate::{score, source};
 
 /// Each shadow is judged on the forecasts it and the version in service logged in the same
 /// runs, by the config's `gate.live_shadow` (its defaults when absent).
@@ -32,7 +32,7 @@ pub struct Args {
 }
 
 impl Step for Args {
-    const NAME: &'static str = "promote-shadow";
+    const NAME: &'static str = "live-verdicts";
     type Output = ShadowTrials;
 
     fn run(&self) -> anyhow::Result<ShadowTrials> {
@@ -54,18 +54,30 @@ impl Step for Args {
             judged_at: rfc3339(end),
             in_service: before.promoted,
             trials: Vec::new(),
+            drift: None,
         };
-        if !shadows.is_empty() {
+        let rule = config
+            .deploy
+            .as_ref()
+            .and_then(|d| d.drift_alert.as_ref())
+            .filter(|r| r.live_mae_ratio.is_some());
+        let in_service_unmarked = before
+            .versions
+            .iter()
+            .any(|v| Some(v.version) == before.promoted && v.drift.is_none());
+        let mut recorded = "none";
+        if !shadows.is_empty() || (rule.is_some() && in_service_unmarked) {
             let (raw, _) = source::load(&config, Some(end))?;
             let actual = raw.series.get(&config.signals.target).cloned().unwrap_or_default();
             let now = self.live.resolve(end, actual.last().map(|s| s.0));
             trials.judged_at = rfc3339(now);
-            let published =
-                |v: &crate::contract::registry::VersionRecord| parse_timestamp(&v.published_at).unwrap_or(now);
-            // The runs a trial can span: the last max_duration.
-            let since = now - policy.max_duration.seconds();
+            // The runs a trial can span (the last max_duration), and the live rule's windows.
+            let longest = score::WINDOWS.iter().map(|w| w.1).max().unwrap_or(0);
+            let since = now - policy.max_duration.seconds().max(longest) - config.label.horizon().seconds();
             let logged = predictions::read_days(&store, workload, since, now)
                 .with_context(|| format!("reading the prediction log of {workload}"))?;
+            let published =
+                |v: &crate::contract::registry::VersionRecord| parse_timestamp(&v.published_at).unwrap_or(now);
             let judged: Vec<(u32, Trial, _)> = shadows
                 .iter()
                 .map(|v| {
@@ -112,6 +124,26 @@ impl Step for Args {
                     evidence,
                 });
             }
+            // The live drift rule on the version in service, recorded once per version.
+            if rule.is_some() {
+                let per_replica = config.capacity.as_ref().map(|c| c.per_replica);
+                let scored = score::score(workload, &logged, &actual, per_replica, now);
+                let current = registry::registry(&store, workload)?;
+                trials.drift = score::in_service_drift(&store, &current, &scored, rule)?;
+                let unmarked = current
+                    .versions
+                    .iter()
+                    .any(|v| Some(v.version) == current.promoted && v.drift.is_none());
+                if let Some(drift) = trials.drift.as_ref().filter(|d| d.holds && unmarked) {
+                    registry::record_drift(&store, workload, drift, &self.triggered_by, &now_rfc3339())?;
+                    tracing::warn!(
+                        version = drift.model_version,
+                        ratio = drift.ratio,
+                        "{workload}: live drift recorded in the change log"
+                    );
+                    recorded = "recorded";
+                }
+            }
         }
         trials.write(&self.out.join(TRIALS_FILE))?;
         let word = [TrialOutcome::Promoted, TrialOutcome::Rejected, TrialOutcome::Waiting]
@@ -119,6 +151,7 @@ impl Step for Args {
             .find(|o| trials.trials.iter().any(|t| t.outcome == *o))
             .map_or("none", TrialOutcome::as_str);
         write_atomic(&self.out.join(value_file(VALUE_OUTCOME)), word.as_bytes())?;
+        write_atomic(&self.out.join(value_file(VALUE_DRIFT)), recorded.as_bytes())?;
         Ok(trials)
     }
 }
