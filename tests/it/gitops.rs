@@ -334,7 +334,11 @@ fn the_dashboard_is_a_valid_configmap_and_every_query_runs_on_prometheus() {
         .as_str()
         .unwrap()
         .to_string();
-    let templates = ["templates/forecast.yaml", "templates/retrain.yaml"]
+    let templates = [
+        "templates/forecast.yaml",
+        "templates/retrain.yaml",
+        "templates/live-verdicts.yaml",
+    ]
         .map(|f| std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap())
         .join("\n");
     let prometheus = servers::prometheus(None, &[]);
