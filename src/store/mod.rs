@@ -201,6 +201,24 @@ impl Store {
         })
     }
 
+    /// Several objects' bytes (`None` where one does not exist), in the order of `keys`, with up
+    /// to `concurrency` requests in flight: a store over the network answers many small reads
+    /// in the time of a few.
+    pub fn get_many(&self, keys: &[String], concurrency: usize) -> Result<Vec<Option<Vec<u8>>>> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        self.runtime.block_on(
+            stream::iter(keys.iter().map(|key| async move {
+                match self.inner.get(&self.path(key)).await {
+                    Ok(r) => Ok(Some(r.bytes().await.map_err(|e| self.error(key, e))?.to_vec())),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(self.error(key, e)),
+                }
+            }))
+            .buffered(concurrency.max(1))
+            .try_collect(),
+        )
+    }
+
     /// Writes only if nothing is there yet.
     pub fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created> {
         let path = self.path(key);

@@ -7,6 +7,9 @@ use crate::contract::document::canonical_json;
 use crate::contract::{layout, Recommendation};
 use crate::error::{Error, Result};
 
+/// Reads of the log in flight at once: a week of 5-minute forecasts is about 2,000 objects.
+const READ_CONCURRENCY: usize = 32;
+
 /// Logs `rec`, made at the Unix time `made_at`; returns its key. The same prediction logged
 /// again (the same `now`, the same inputs) is already there and is left as it is; a different
 /// one for the same second is refused.
@@ -47,10 +50,11 @@ pub fn read_days(store: &Store, workload: &str, since: i64, until: i64) -> Resul
 
 fn read_keys(store: &Store, mut keys: Vec<String>) -> Result<Vec<Recommendation>> {
     keys.sort();
+    let objects = store.get_many(&keys, READ_CONCURRENCY)?;
     keys.iter()
-        .filter_map(|key| store.get(key).transpose().map(|bytes| (key, bytes)))
+        .zip(objects)
+        .filter_map(|(key, bytes)| bytes.map(|bytes| (key, bytes)))
         .map(|(key, bytes)| {
-            let bytes = bytes?;
             serde_json::from_slice(&bytes).map_err(|e| Error::Altered {
                 url: store.url().to_string(),
                 problem: format!("{key}: not a logged recommendation: {e}"),

@@ -339,8 +339,8 @@ fn the_dashboard_is_a_valid_configmap_and_every_query_runs_on_prometheus() {
         "templates/retrain.yaml",
         "templates/live-verdicts.yaml",
     ]
-        .map(|f| std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap())
-        .join("\n");
+    .map(|f| std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap())
+    .join("\n");
     let prometheus = servers::prometheus(None, &[]);
     let mut queries = 0;
     for panel in dashboard["panels"].as_array().unwrap() {

@@ -186,6 +186,31 @@ fn s3_store_on_a_real_server() {
     suite(&Store::open_with("s3://models/suite", server.options()).unwrap());
 }
 
+/// Many small reads at once (the prediction log's): the same bytes as one at a time, in the
+/// keys' order, `None` for a key with nothing; both timed (printed, not asserted: the figures
+/// belong in BENCHMARKS.md).
+#[test]
+fn many_reads_at_once_on_a_real_s3_server_give_what_reads_one_at_a_time_give() {
+    let server = S3Server::start();
+    let store = Store::open_with("s3://models/many", server.options()).unwrap();
+    let mut keys: Vec<String> = (0..400)
+        .map(|i| format!("w/predictions/2026-01-01/{i:05}.json"))
+        .collect();
+    for (i, key) in keys.iter().enumerate() {
+        store.put(key, format!("{{\"i\":{i}}}").as_bytes()).unwrap();
+    }
+    keys.insert(17, "w/predictions/2026-01-01/missing.json".into());
+    let started = std::time::Instant::now();
+    let one_by_one: Vec<Option<Vec<u8>>> = keys.iter().map(|k| store.get(k).unwrap()).collect();
+    let serial = started.elapsed();
+    let started = std::time::Instant::now();
+    let at_once = store.get_many(&keys, 32).unwrap();
+    let concurrent = started.elapsed();
+    assert_eq!(at_once, one_by_one);
+    assert!(at_once[17].is_none() && at_once[18].as_deref() == Some(&b"{\"i\":17}"[..]));
+    println!("401 reads from SeaweedFS: one at a time {serial:?}, 32 at once {concurrent:?}");
+}
+
 #[test]
 fn s3_server_stopped_mid_publish_is_a_clear_error_and_retry_is_safe() {
     let mut server = S3Server::start();
