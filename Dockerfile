@@ -1,7 +1,7 @@
 # mttd's images: one small image per step, all built from one builder stage.
 #   docker build --target train -t registry.example.com/mttd/train:0.1.0 .
 # Targets: extract-features, train, validate, shadow-compare, gate, publish, forecast, score,
-# live-verdicts, mttd (the CLI, used
+# live-verdicts, fleet-forecast, mttd (the CLI, used
 # for `mttd registry approve`), sidecar (mttd-sidecar, the metrics sidecar: examples/sidecar/). Each runs as the distroless `nonroot` user (65532) and needs no
 # writable root file system: the templates give it an emptyDir at /work.
 
@@ -56,6 +56,10 @@ ENTRYPOINT ["/mttd-score"]
 FROM runtime AS live-verdicts
 COPY --from=builder /src/target/release/mttd-live-verdicts /mttd-live-verdicts
 ENTRYPOINT ["/mttd-live-verdicts"]
+
+FROM runtime AS fleet-forecast
+COPY --from=builder /src/target/release/mttd-fleet-forecast /mttd-fleet-forecast
+ENTRYPOINT ["/mttd-fleet-forecast"]
 
 FROM runtime AS mttd
 COPY --from=builder /src/target/release/mttd /mttd

@@ -51,6 +51,8 @@ pub enum Command {
     Publish(steps::publish::Args),
     /// The promoted model's forecast → a replica recommendation with guardrails and fallback.
     Forecast(steps::forecast::Args),
+    /// Many workloads' forecasts in one process (a folder of configs) → <workload>/, fleet.json, configmaps.yaml.
+    FleetForecast(steps::fleet_forecast::Args),
     /// The prediction log + what then happened → score.json (live MAE, coverage, floors raised).
     Score(steps::score::Args),
     /// The shadow versions' live trials → promoted or rejected on live evidence (gate.live_shadow).
@@ -118,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Publish(a) => a.run().map(drop),
         Command::Forecast(a) => a.run().map(drop),
         Command::Score(a) => a.run().map(drop),
+        Command::FleetForecast(a) => a.run().map(drop),
         Command::LiveVerdicts(a) => a.run().map(drop),
         Command::Registry(a) => a.run(),
         Command::Assess(a) => a.run().map(|assessment| print!("{}", assess::render(&assessment))),

@@ -97,6 +97,11 @@ pub const LIVE_VERDICTS_DIR: &str = "live-verdicts";
 pub const TRIALS_FILE: &str = "trials.json";
 pub const VALUE_OUTCOME: &str = "outcome";
 
+/// The fleet forecast's folder: one `<workload>/` each (as the forecast step writes it), the
+/// run's summary and every advice ConfigMap as one List.
+pub const FLEET_FILE: &str = "fleet.json";
+pub const FLEET_CONFIGMAPS_FILE: &str = "configmaps.yaml";
+
 /// `mttd backtest`'s folder: the document, its Markdown report and its timeline.
 pub const BACKTEST_FILE: &str = "backtest.json";
 pub const BACKTEST_REPORT_FILE: &str = "report.md";

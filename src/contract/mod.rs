@@ -13,6 +13,7 @@ pub mod comparison;
 pub mod dataset;
 pub mod deploy;
 pub mod document;
+pub mod fleet;
 pub mod gate;
 pub mod interval;
 pub mod layout;
@@ -60,6 +61,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         entry::<score::Score>(),
         entry::<registry::ShadowTrials>(),
         entry::<backtest::Backtest>(),
+        entry::<fleet::FleetRun>(),
     ]
 }
 

@@ -5,6 +5,7 @@
 //! return what was written. Inputs and outputs are folders so Argo can pass them as artifacts.
 
 pub mod extract_features;
+pub mod fleet_forecast;
 pub mod forecast;
 pub mod gate;
 pub mod live_verdicts;

@@ -18,6 +18,8 @@ mod contracts;
 mod demo_loop;
 /// Same inputs, same bytes.
 mod determinism;
+/// Many workloads' forecasts in one process.
+mod fleet;
 /// The forecast step: recommendations, fallbacks, what it writes.
 mod forecast;
 /// GitOps-safe assisted mode: the floor pushed, scraped and read by the shipped KEDA and

@@ -1,0 +1,185 @@
+//! `mttd-fleet-forecast`: many workloads' forecasts in one process — every workload config in
+//! a folder (or this run's shard of them), each forecast exactly as `mttd-forecast` makes it
+//! into `OUT/<workload>/`, with bounded concurrency against the source and the store, and each
+//! workload alone: a bad config, missing metrics or a tampered model makes that workload fall
+//! back (or, for a config that cannot be read, fail) and never delays or fails the others.
+//! `OUT/fleet.json` says what each did; `OUT/configmaps.yaml` is every advice ConfigMap as one
+//! Kubernetes `List`, for one `kubectl apply`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::Context;
+
+use super::forecast::{self, configmap_yaml};
+use super::{Live, Step};
+use crate::contract::document::{write_atomic, ApiVersion, Document};
+use crate::contract::fleet::{FleetFailure, FleetOutcome, FleetRun, FleetRunKind};
+use crate::contract::layout::{FLEET_CONFIGMAPS_FILE, FLEET_FILE};
+use crate::contract::workload::WorkloadConfig;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// A folder of workload configs (`*.yaml`, `*.yml`; one workload each), e.g. the mounted
+    /// ConfigMaps labelled for mttd.
+    #[arg(long)]
+    pub configs: PathBuf,
+    /// Model store (every workload's promoted model and prediction log).
+    #[arg(long, default_value = "./mttd-store")]
+    pub store: String,
+    /// "Now", as for `mttd-forecast` (RFC 3339, Unix seconds, or `latest`); default the clock.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Output folder: `<workload>/` as `mttd-forecast --out` writes it (its recommendation is
+    /// the next run's state), fleet.json, configmaps.yaml.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Workloads forecast at once (each reads the source and the store).
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// This run's shard: `K/N` takes the configs whose position in name order is K modulo N
+    /// (an Argo `withParam` fan-out over a few pods).
+    #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+    pub shard: (usize, usize),
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+    match parsed {
+        Some((k, n)) if n > 0 && k < n => Ok((k, n)),
+        _ => Err(format!("`{text}` is not a shard K/N with 0 <= K < N (e.g. 0/4)")),
+    }
+}
+
+/// The workload configs in `dir`, in name order.
+fn configs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the config folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+impl Step for Args {
+    const NAME: &'static str = "fleet-forecast";
+    type Output = FleetRun;
+
+    fn run(&self) -> anyhow::Result<FleetRun> {
+        let (k, n) = self.shard;
+        let mine: Vec<PathBuf> = configs(&self.configs)?
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == k)
+            .map(|(_, p)| p)
+            .collect();
+        std::fs::create_dir_all(&self.out).with_context(|| format!("creating {}", self.out.display()))?;
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<(usize, Result<FleetOutcome, FleetFailure>, Option<String>)>> = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..self.concurrency.clamp(1, mine.len().max(1)) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = mine.get(i) else { break };
+                    let started = std::time::Instant::now();
+                    // One workload alone: its error (or a panic) is its own.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.one(path)))
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("the forecast panicked")));
+                    let millis = started.elapsed().as_millis() as u64;
+                    let config = path.display().to_string();
+                    let entry = match outcome {
+                        Ok((rec, configmap)) => (
+                            i,
+                            Ok(FleetOutcome {
+                                config,
+                                workload: rec.workload.clone(),
+                                replicas: rec.replicas,
+                                fallback: rec.fallback.as_ref().map(|f| f.reason.as_str().to_string()),
+                                millis,
+                            }),
+                            Some(configmap),
+                        ),
+                        Err(e) => (
+                            i,
+                            Err(FleetFailure {
+                                config,
+                                error: format!("{e:#}"),
+                            }),
+                            None,
+                        ),
+                    };
+                    results.lock().expect("no worker panics holding the lock").push(entry);
+                });
+            }
+        });
+        let mut results = results.into_inner().expect("the workers are done");
+        results.sort_by_key(|r| r.0);
+        let mut run = FleetRun {
+            api_version: ApiVersion::V1,
+            kind: FleetRunKind::Kind,
+            shard: format!("{k}/{n}"),
+            workloads: results.len() as u64,
+            recommendations: 0,
+            fallbacks: Default::default(),
+            failed: Vec::new(),
+            outcomes: Vec::new(),
+        };
+        let mut items = Vec::new();
+        for (_, result, configmap) in results {
+            match result {
+                Ok(outcome) => {
+                    match &outcome.fallback {
+                        Some(reason) => *run.fallbacks.entry(reason.clone()).or_default() += 1,
+                        None => run.recommendations += 1,
+                    }
+                    run.outcomes.push(outcome);
+                }
+                Err(failure) => run.failed.push(failure),
+            }
+            if let Some(yaml) = configmap {
+                items.push(serde_yaml_ng::from_str::<serde_json::Value>(&yaml).context("a ConfigMap's YAML")?);
+            }
+        }
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+        write_atomic(
+            &self.out.join(FLEET_CONFIGMAPS_FILE),
+            serde_yaml_ng::to_string(&list)
+                .context("the ConfigMap list")?
+                .as_bytes(),
+        )?;
+        run.write(&self.out.join(FLEET_FILE))?;
+        tracing::info!(
+            workloads = run.workloads,
+            recommendations = run.recommendations,
+            failed = run.failed.len(),
+            "fleet forecast written to {}",
+            self.out.display()
+        );
+        Ok(run)
+    }
+}
+
+impl Args {
+    /// One workload's forecast, as `mttd-forecast` makes it, into `OUT/<workload>/`.
+    fn one(&self, path: &Path) -> anyhow::Result<(crate::contract::Recommendation, String)> {
+        let workload = WorkloadConfig::load(path)?.workload;
+        let step = forecast::Args {
+            live: Live {
+                config: path.to_path_buf(),
+                store: self.store.clone(),
+                now: self.now.clone(),
+            },
+            out: self.out.join(&workload),
+            current_replicas: None,
+            state: None,
+            namespace: None,
+        };
+        let rec = step.run()?;
+        let configmap = configmap_yaml(&rec);
+        Ok((rec, configmap))
+    }
+}
