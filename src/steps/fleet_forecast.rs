@@ -54,6 +54,9 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     }
 }
 
+/// One workload done: its position, its outcome or failure, its advice ConfigMap.
+type Done = (usize, Result<FleetOutcome, FleetFailure>, Option<String>);
+
 /// The workload configs in `dir`, in name order.
 fn configs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -79,7 +82,7 @@ impl Step for Args {
             .collect();
         std::fs::create_dir_all(&self.out).with_context(|| format!("creating {}", self.out.display()))?;
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<(usize, Result<FleetOutcome, FleetFailure>, Option<String>)>> = Mutex::new(Vec::new());
+        let results: Mutex<Vec<Done>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
             for _ in 0..self.concurrency.clamp(1, mine.len().max(1)) {
                 scope.spawn(|| loop {

@@ -23,6 +23,25 @@ fn config(root: &Path, name: &str, data: &str) {
     .unwrap();
 }
 
+/// `mttd fleet-forecast` over `configs/` into `out`, as of the export's latest sample.
+fn fleet(root: &Path, out: &str, extra: &[&str]) {
+    mttd()
+        .current_dir(root)
+        .args([
+            "fleet-forecast",
+            "--configs",
+            "configs",
+            "--store",
+            "store",
+            "--now",
+            "latest",
+        ])
+        .args(["--out", out])
+        .args(extra)
+        .assert()
+        .success();
+}
+
 fn read(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -59,22 +78,7 @@ fn one_process_forecasts_many_workloads_and_a_broken_one_falls_back_alone() {
     // Not a config: ignored.
     std::fs::write(root.join("configs/README"), "configs\n").unwrap();
 
-    mttd()
-        .current_dir(root)
-        .args([
-            "fleet-forecast",
-            "--configs",
-            "configs",
-            "--store",
-            "store",
-            "--out",
-            "fleet",
-            "--now",
-            "latest",
-        ])
-        .args(["--concurrency", "3"])
-        .assert()
-        .success();
+    fleet(root, "fleet", &["--concurrency", "3"]);
     assert_valid_document(&root.join("fleet/fleet.json"));
     let run = read(&root.join("fleet/fleet.json"));
     assert_eq!(run["workloads"], 8, "{run}");
@@ -121,22 +125,7 @@ fn one_process_forecasts_many_workloads_and_a_broken_one_falls_back_alone() {
     );
 
     // A shard: the configs at odd positions in name order (a b broken c d missing tampered unpublished).
-    mttd()
-        .current_dir(root)
-        .args([
-            "fleet-forecast",
-            "--configs",
-            "configs",
-            "--store",
-            "store",
-            "--out",
-            "odd",
-            "--now",
-            "latest",
-        ])
-        .args(["--shard", "1/2"])
-        .assert()
-        .success();
+    fleet(root, "odd", &["--shard", "1/2"]);
     let odd = read(&root.join("odd/fleet.json"));
     let names: Vec<&str> = odd["outcomes"]
         .as_array()
