@@ -80,6 +80,7 @@ pub fn score(
                     if let Some(per_replica) = per_replica {
                         if actual > f64::from(decision.reactive_replicas) * per_replica {
                             tally.useful += 1;
+                            tally.lead_seconds += target - parse_timestamp(&rec.generated_at).unwrap_or(target);
                         }
                     }
                 }
@@ -158,6 +159,7 @@ struct Tally {
     width: f64,
     raised: u64,
     useful: u64,
+    lead_seconds: i64,
 }
 
 impl Tally {
@@ -189,6 +191,7 @@ impl Tally {
             raised: self.raised,
             useful: with_capacity.then_some(self.useful),
             unneeded: with_capacity.then_some(self.raised - self.useful),
+            lead_minutes: (self.useful > 0).then(|| self.lead_seconds as f64 / 60.0 / self.useful as f64),
         }
     }
 }
@@ -199,7 +202,7 @@ type Gauge = (&'static str, &'static str, fn(&VersionScore) -> Option<f64>);
 /// The score as Prometheus text: gauges labelled by workload, model version and window.
 pub fn prometheus_text(score: &Score) -> String {
     let mut out = String::new();
-    let metrics: [Gauge; 8] = [
+    let metrics: [Gauge; 9] = [
         ("mttd_live_scored", "Matured predictions scored", |v| {
             Some(v.scored as f64)
         }),
@@ -224,6 +227,11 @@ pub fn prometheus_text(score: &Score) -> String {
         ("mttd_live_unneeded", "Raised floors never needed", |v| {
             v.unneeded.map(|u| u as f64)
         }),
+        (
+            "mttd_live_lead_minutes",
+            "Mean minutes from a useful raise of the floor to the saturation the HPA alone would have met",
+            |v| v.lead_minutes,
+        ),
     ];
     for (name, help, value) in metrics {
         out.push_str(&format!("# HELP {name} {help}.\n# TYPE {name} gauge\n"));
@@ -305,6 +313,8 @@ mod tests {
         assert_eq!(v1.coverage, 0.5);
         assert!((v1.mean_width - 21.0).abs() < 1e-12);
         assert_eq!((v1.raised, v1.useful, v1.unneeded), (2, Some(1), Some(1)));
+        // The useful raise was asked 15 minutes before the demand needed it.
+        assert_eq!(v1.lead_minutes, Some(15.0));
         let day = &score.windows[1];
         assert_eq!(day.versions.iter().map(|v| v.model_version).collect::<Vec<_>>(), [1, 2]);
         assert!((day.versions[1].bias + 10.0).abs() < 1e-12);

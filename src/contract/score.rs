@@ -85,4 +85,10 @@ pub struct VersionScore {
     /// Of those, the floors never needed (their cost). Absent without `capacity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unneeded: Option<u64>,
+    /// Lead time before saturation: over the useful raises, the mean minutes from the forecast
+    /// that raised the floor to the target time when the demand outgrew what the HPA alone
+    /// had — how far ahead the capacity was asked for (pods serve a start-up delay after it).
+    /// Absent without a useful raise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_minutes: Option<f64>,
 }
