@@ -243,6 +243,12 @@ pub fn dataset_key(workload: &str, sha256: &str) -> String {
 }
 
 /// `<workload>/predictions/`: the forecasts' prediction log, one object a forecast.
+/// `<workload>/forecast/state.json`: the last recommendation of a workload forecast by a fleet
+/// pod whose output folder does not persist (`fleet-forecast --state-in-store`).
+pub fn forecast_state_key(workload: &str) -> String {
+    format!("{workload}/forecast/state.json")
+}
+
 pub fn predictions_prefix(workload: &str) -> String {
     format!("{workload}/predictions/")
 }

@@ -13,11 +13,12 @@ use std::sync::Mutex;
 use anyhow::Context;
 
 use super::forecast::{self, configmap_yaml};
-use super::{Live, Step};
+use super::{side_effect, Live, Step};
 use crate::contract::document::{write_atomic, ApiVersion, Document};
 use crate::contract::fleet::{FleetFailure, FleetOutcome, FleetRun, FleetRunKind};
-use crate::contract::layout::{FLEET_CONFIGMAPS_FILE, FLEET_FILE};
+use crate::contract::layout::{forecast_state_key, FLEET_CONFIGMAPS_FILE, FLEET_FILE, RECOMMENDATION_FILE};
 use crate::contract::workload::WorkloadConfig;
+use crate::store::Store;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -42,6 +43,14 @@ pub struct Args {
     /// (an Argo `withParam` fan-out over a few pods).
     #[arg(long, default_value = "0/1", value_parser = parse_shard)]
     pub shard: (usize, usize),
+    /// Keep each workload's state (its last recommendation: the observation window, the
+    /// adaptive interval, the change log's witness) in the store at
+    /// `<workload>/forecast/state.json`, for a pod whose output folder does not persist: read
+    /// before its forecast when OUT has none, written after (needs write access to that key, as
+    /// the prediction log to `predictions/`; a state that cannot be read or written is said and
+    /// the forecast goes on without it).
+    #[arg(long)]
+    pub state_in_store: bool,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
@@ -81,6 +90,10 @@ impl Step for Args {
             .map(|(_, p)| p)
             .collect();
         std::fs::create_dir_all(&self.out).with_context(|| format!("creating {}", self.out.display()))?;
+        let state = match self.state_in_store {
+            true => Some(Store::open(&self.store)?),
+            false => None,
+        };
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Done>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
@@ -90,8 +103,9 @@ impl Step for Args {
                     let Some(path) = mine.get(i) else { break };
                     let started = std::time::Instant::now();
                     // One workload alone: its error (or a panic) is its own.
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.one(path)))
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("the forecast panicked")));
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.one(path, state.as_ref())))
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("the forecast panicked")));
                     let millis = started.elapsed().as_millis() as u64;
                     let config = path.display().to_string();
                     let entry = match outcome {
@@ -167,21 +181,34 @@ impl Step for Args {
 }
 
 impl Args {
-    /// One workload's forecast, as `mttd-forecast` makes it, into `OUT/<workload>/`.
-    fn one(&self, path: &Path) -> anyhow::Result<(crate::contract::Recommendation, String)> {
+    /// One workload's forecast, as `mttd-forecast` makes it, into `OUT/<workload>/` — with its
+    /// state from and back to `state` (the store) when given.
+    fn one(&self, path: &Path, state: Option<&Store>) -> anyhow::Result<(crate::contract::Recommendation, String)> {
         let workload = WorkloadConfig::load(path)?.workload;
+        let out = self.out.join(&workload);
+        let key = forecast_state_key(&workload);
+        if let Some(store) = state.filter(|_| !out.join(RECOMMENDATION_FILE).exists()) {
+            match store.get(&key) {
+                Ok(Some(bytes)) => write_atomic(&out.join(RECOMMENDATION_FILE), &bytes)?,
+                Ok(None) => {}
+                Err(e) => tracing::warn!("{workload}: no state read from the store: {e}"),
+            }
+        }
         let step = forecast::Args {
             live: Live {
                 config: path.to_path_buf(),
                 store: self.store.clone(),
                 now: self.now.clone(),
             },
-            out: self.out.join(&workload),
+            out,
             current_replicas: None,
             state: None,
             namespace: None,
         };
         let rec = step.run()?;
+        if let Some(store) = state {
+            side_effect("the state", "written", &key, store.put(&key, &rec.to_bytes()));
+        }
         let configmap = configmap_yaml(&rec);
         Ok((rec, configmap))
     }

@@ -23,19 +23,18 @@ fn config(root: &Path, name: &str, data: &str) {
     .unwrap();
 }
 
-/// `mttd fleet-forecast` over `configs/` into `out`, as of the export's latest sample.
+/// `mttd fleet-forecast` over `configs/` into `out` (as of the export's latest sample unless
+/// `extra` says `--now`).
 fn fleet(root: &Path, out: &str, extra: &[&str]) {
+    let now: &[&str] = if extra.contains(&"--now") {
+        &[]
+    } else {
+        &["--now", "latest"]
+    };
     mttd()
         .current_dir(root)
-        .args([
-            "fleet-forecast",
-            "--configs",
-            "configs",
-            "--store",
-            "store",
-            "--now",
-            "latest",
-        ])
+        .args(["fleet-forecast", "--configs", "configs", "--store", "store"])
+        .args(now)
         .args(["--out", out])
         .args(extra)
         .assert()
@@ -134,6 +133,31 @@ fn one_process_forecasts_many_workloads_and_a_broken_one_falls_back_alone() {
         .map(|o| o["workload"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["b", "c", "missing", "unpublished"], "{odd}");
+    // A pod whose output folder does not persist keeps each workload's state in the store:
+    // the second run, in a fresh folder, carries the first one's memory.
+    let latest = mttd::time::rfc3339(1_767_571_200 + 6 * 86_400 - 60);
+    let before = mttd::time::rfc3339(1_767_571_200 + 6 * 86_400 - 60 - 300);
+    fleet(root, "pod-1", &["--state-in-store", "--now", &before]);
+    fleet(root, "pod-2", &["--state-in-store", "--now", &latest]);
+    let (first, second) = (
+        read(&root.join("pod-1/a/recommendation.json")),
+        read(&root.join("pod-2/a/recommendation.json")),
+    );
+    assert_eq!(
+        read(&root.join("store/a/forecast/state.json")),
+        second,
+        "the state written back"
+    );
+    // The observation window's memory: the first run's count, 5 minutes before.
+    assert_eq!(first["history"].as_array().unwrap().len(), 1, "{first}");
+    assert_eq!(second["history"].as_array().unwrap().len(), 2, "{second}");
+    assert_eq!(second["history"][0], first["history"][0]);
+    let fresh = read(&root.join("fleet/a/recommendation.json"));
+    assert_eq!(
+        fresh["history"].as_array().unwrap().len(),
+        1,
+        "without state: only its own"
+    );
     mttd()
         .current_dir(root)
         .args(["fleet-forecast", "--configs", "configs", "--out", "x", "--shard", "2/2"])
