@@ -139,11 +139,14 @@ impl WorkloadConfig {
                 .capacity
                 .as_ref()
                 .is_some_and(|c| c.predictive.adaptive_interval.is_some());
-            if deploy.drift_alert.is_some() && !tracks {
+            // Drift is measured by the adaptive interval (the forecast step) or by the live
+            // score (`live_mae_ratio`): a rule with neither could never hold.
+            let live = deploy.drift_alert.as_ref().is_some_and(|d| d.live_mae_ratio.is_some());
+            if deploy.drift_alert.is_some() && !tracks && !live {
                 return Err(Error::field(
                     origin,
                     "/deploy/drift_alert",
-                    "measures drift by the adaptive interval: set `capacity.predictive.adaptive_interval: {rate: 0.05}`",
+                    "measures drift by the adaptive interval or by the live score: set `capacity.predictive.adaptive_interval: {rate: 0.05}` or `live_mae_ratio`",
                 ));
             }
         }
@@ -306,5 +309,25 @@ mod tests {
         );
         let set = config("capacity:\n  per_replica: 10\nlabel:\n  horizon: 30m\n");
         assert_eq!(horizon(&set, Some(180.0)), ("30m".into(), SettingSource::Config));
+    }
+
+    #[test]
+    fn a_drift_rule_needs_the_adaptive_interval_or_the_live_score() {
+        let config = |capacity: &str, rule: &str| {
+            let text = format!(
+                "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: api\nsource:\n  file:\n    path: d.csv\nsignals:\n  target: up\ncapacity:\n  per_replica: 10\n{capacity}deploy:\n  drift_alert:\n    alertmanager_url: http://am:9093\n    runbook_url: https://runbooks.example/drift\n{rule}"
+            );
+            WorkloadConfig::from_bytes(text.as_bytes(), "w.yaml")
+                .unwrap()
+                .check("w.yaml")
+        };
+        let tracked = "  predictive:\n    adaptive_interval: {rate: 0.05}\n";
+        assert!(config(tracked, "").is_ok());
+        assert!(config("", "    live_mae_ratio: 1.5\n").is_ok(), "the live rule alone");
+        let neither = config("", "").unwrap_err().to_string();
+        assert!(
+            neither.contains("/deploy/drift_alert") && neither.contains("live_mae_ratio"),
+            "{neither}"
+        );
     }
 }
