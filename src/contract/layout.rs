@@ -97,10 +97,15 @@ pub const LIVE_VERDICTS_DIR: &str = "live-verdicts";
 pub const TRIALS_FILE: &str = "trials.json";
 pub const VALUE_OUTCOME: &str = "outcome";
 
+pub const FLEET_DIR: &str = "fleet";
 /// The fleet forecast's folder: one `<workload>/` each (as the forecast step writes it), the
 /// run's summary and every advice ConfigMap as one List.
 pub const FLEET_FILE: &str = "fleet.json";
 pub const FLEET_CONFIGMAPS_FILE: &str = "configmaps.yaml";
+/// The fleet run's counts, one a file: workloads with a forecast acted on, fallen back, failed.
+pub const VALUE_RECOMMENDATIONS: &str = "recommendations";
+pub const VALUE_FALLBACKS: &str = "fallbacks";
+pub const VALUE_FAILED: &str = "failed";
 
 /// `mttd backtest`'s folder: the document, its Markdown report and its timeline.
 pub const BACKTEST_FILE: &str = "backtest.json";
@@ -183,6 +188,17 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
         name: LIVE_VERDICTS_DIR,
         step: "live-verdicts",
         files: &[TRIALS_FILE, "values/outcome", "values/drift"],
+    },
+    StepFolder {
+        name: FLEET_DIR,
+        step: "fleet-forecast",
+        files: &[
+            FLEET_FILE,
+            FLEET_CONFIGMAPS_FILE,
+            "values/recommendations",
+            "values/fallbacks",
+            "values/failed",
+        ],
     },
 ];
 

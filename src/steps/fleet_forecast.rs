@@ -4,7 +4,8 @@
 //! workload alone: a bad config, missing metrics or a tampered model makes that workload fall
 //! back (or, for a config that cannot be read, fail) and never delays or fails the others.
 //! `OUT/fleet.json` says what each did; `OUT/configmaps.yaml` is every advice ConfigMap as one
-//! Kubernetes `List`, for one `kubectl apply`.
+//! Kubernetes `List`, for one `kubectl apply`; `OUT/values/` the counts (recommendations,
+//! fallbacks, failed) for a workflow's metrics.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +17,10 @@ use super::forecast::{self, configmap_yaml};
 use super::{side_effect, Live, Step};
 use crate::contract::document::{write_atomic, ApiVersion, Document};
 use crate::contract::fleet::{FleetFailure, FleetOutcome, FleetRun, FleetRunKind};
-use crate::contract::layout::{forecast_state_key, FLEET_CONFIGMAPS_FILE, FLEET_FILE, RECOMMENDATION_FILE};
+use crate::contract::layout::{
+    forecast_state_key, value_file, FLEET_CONFIGMAPS_FILE, FLEET_FILE, RECOMMENDATION_FILE, VALUE_FAILED,
+    VALUE_FALLBACKS, VALUE_RECOMMENDATIONS,
+};
 use crate::contract::workload::WorkloadConfig;
 use crate::store::Store;
 
@@ -169,6 +173,14 @@ impl Step for Args {
                 .as_bytes(),
         )?;
         run.write(&self.out.join(FLEET_FILE))?;
+        let fallbacks: u64 = run.fallbacks.values().sum();
+        for (name, value) in [
+            (VALUE_RECOMMENDATIONS, run.recommendations),
+            (VALUE_FALLBACKS, fallbacks),
+            (VALUE_FAILED, run.failed.len() as u64),
+        ] {
+            write_atomic(&self.out.join(value_file(name)), value.to_string().as_bytes())?;
+        }
         tracing::info!(
             workloads = run.workloads,
             recommendations = run.recommendations,

@@ -152,10 +152,14 @@ pub fn placeholders(text: &str) -> Vec<String> {
 fn replace_placeholders(text: &str) -> String {
     let mut s = text.to_string();
     for p in placeholders(text) {
-        s = s.replace(
-            &format!("{{{{{p}}}}}"),
-            if p.ends_with(".version") { "3" } else { "sample" },
-        );
+        // A value of the parameter's kind: a version, a shard, a count, else a word.
+        let value = match p.rsplit('.').next() {
+            Some("version") => "3",
+            Some("shard") => "1/4",
+            Some("concurrency") => "8",
+            _ => "sample",
+        };
+        s = s.replace(&format!("{{{{{p}}}}}"), value);
     }
     s
 }
@@ -172,7 +176,8 @@ fn containers() -> Vec<(String, Value)> {
 fn every_container_command_line_is_accepted_by_its_step() {
     use mttd::cli::parse_step;
     use mttd::steps::{
-        extract_features, forecast, gate, live_verdicts, publish, score, shadow_compare, train, validate,
+        extract_features, fleet_forecast, forecast, gate, live_verdicts, publish, score, shadow_compare, train,
+        validate,
     };
     for (name, c) in containers() {
         let command: Vec<String> = c["command"]
@@ -198,6 +203,7 @@ fn every_container_command_line_is_accepted_by_its_step() {
             "mttd-publish" => parse_step::<publish::Args, _, _>(&argv).map(|_| ()),
             "mttd-forecast" => parse_step::<forecast::Args, _, _>(&argv).map(|_| ()),
             "mttd-score" => parse_step::<score::Args, _, _>(&argv).map(|_| ()),
+            "mttd-fleet-forecast" => parse_step::<fleet_forecast::Args, _, _>(&argv).map(|_| ()),
             "mttd-live-verdicts" => parse_step::<live_verdicts::Args, _, _>(&argv).map(|_| ()),
             "mttd" => <mttd::cli::Cli as clap::Parser>::try_parse_from(&argv).map(|_| ()),
             other => panic!("template {name}: unknown program {other}"),

@@ -323,6 +323,55 @@ fn a_promotion_run_without_shadows_changes_nothing_and_counts_its_outcome() {
     assert_eq!(registry(dir.path()).head_sequence, 0, "nothing written");
 }
 
+/// The fleet template: one pod forecasts its shard of the configs in mttd-fleet-configs, each
+/// workload alone, the state kept in the store, the outcomes counted in its metrics.
+#[test]
+fn a_fleet_run_forecasts_its_shard_in_one_pod_and_counts_each_outcome() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let demo = demo(dir.path());
+    let mut c = cluster(dir.path(), &demo, REACTIVE, "/work/input/metrics.csv", "");
+    let wf = retrain(&mut c, dir.path());
+    assert_eq!(wf.phase(), "Succeeded", "{}", wf.summary());
+    assert_eq!(registry(dir.path()).promoted, Some(1));
+    let config = demo.config.replace("path: workload.csv", "path: metrics.csv") + "deploy:\n  max_staleness: 1000d\n";
+    c.configmaps.insert(
+        ("argo".into(), "mttd-fleet-configs".into()),
+        BTreeMap::from([
+            (format!("{WORKLOAD}.yaml"), config),
+            ("metrics.csv".to_string(), demo.csv.clone()),
+            (
+                "zz-broken.yaml".to_string(),
+                "apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: zz\n".to_string(),
+            ),
+        ]),
+    );
+    let store = store_url(dir.path());
+    let wf = c
+        .submit(&workflow_templates()["mttd-fleet-forecast"], &[("store", &store)])
+        .unwrap();
+    assert_eq!(wf.phase(), "Succeeded", "{}", wf.summary());
+    let outputs = &wf.node("fleet-forecast").outputs;
+    assert_eq!(
+        (
+            outputs["recommendations"].as_str(),
+            outputs["fallbacks"].as_str(),
+            outputs["failed"].as_str()
+        ),
+        ("1", "0", "1"),
+        "{outputs:?}"
+    );
+    assert!(wf.metric_errors.is_empty(), "{:?}", wf.metric_errors);
+    let gauges = metric(&wf, "mttd_fleet_workloads");
+    assert_eq!(gauges.len(), 3);
+    assert!(gauges.iter().all(|g| g["shard"] == "0/1"));
+    assert!(
+        dir.path()
+            .join(format!("store/{WORKLOAD}/forecast/state.json"))
+            .exists(),
+        "the state in the store"
+    );
+}
+
 #[test]
 fn without_an_artifact_repository_a_retrain_cannot_start() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -452,6 +501,7 @@ fn kustomize_images_rewrite_every_template_image() {
         "forecast",
         "score",
         "live-verdicts",
+        "fleet-forecast",
         "mttd",
     ]
         .iter()
