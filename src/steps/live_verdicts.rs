@@ -1,6 +1,7 @@
-//! `mttd-live-verdicts`: the prediction log in the store + the workload's source → the end of
-//! each shadow version's live trial, recorded in the change log, and `live-verdicts/`
-//! (trials.json, and the outcome word for an Argo output parameter).
+//! `mttd-live-verdicts`: the prediction log in the store + the workload's source → what the live
+//! evidence decides, recorded in the change log: the end of each shadow version's live trial
+//! (promoted or rejected) and live drift of the version in service (once per version); and
+//! `live-verdicts/` (trials.json, the outcome and drift words for Argo output parameters).
 
 use std::path::PathBuf;
 
@@ -26,7 +27,7 @@ pub struct Args {
     /// Who or what triggered this run, recorded in the change log.
     #[arg(long, default_value = "manual")]
     pub triggered_by: String,
-    /// Output folder: trials.json and `values/outcome`.
+    /// Output folder: trials.json, `values/outcome` and `values/drift`.
     #[arg(long)]
     pub out: PathBuf,
 }
