@@ -18,7 +18,7 @@ use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::features;
 use crate::model::{Prediction, PromotedModel};
-use crate::policy::{floor_for, track_interval, Distrust, Floor, Forecast};
+use crate::policy::{floor_for, score_due, Distrust, Floor, Forecast};
 use crate::replay::hpa;
 use crate::source::{RawSeries, SourceDescription};
 use crate::time::{parse_timestamp, rfc3339, HumanDuration};
@@ -437,23 +437,25 @@ fn tracked(
         scored: 0,
         missed: 0,
     });
-    let mut waiting = Vec::new();
-    for p in std::mem::take(&mut state.pending) {
-        let Some(t) = parse_timestamp(&p.target_time) else {
-            continue;
-        };
-        if t > latest {
-            waiting.push(p);
-            continue;
-        }
-        if let Ok(i) = samples.binary_search_by_key(&t, |s| s.0) {
-            let missed = (samples[i].1 - p.point).abs() > p.half_width;
-            state.half_width = track_interval(state.half_width, missed, level, step);
-            state.scored += 1;
-            state.missed += u64::from(missed);
-        }
-    }
+    let target_time = |p: &PendingForecast| parse_timestamp(&p.target_time);
+    let actual = |p: &PendingForecast| {
+        let t = target_time(p)?;
+        samples.binary_search_by_key(&t, |s| s.0).ok().map(|i| samples[i].1)
+    };
+    // A target time that does not parse is due (and, without an actual, dropped).
+    let due = |p: &PendingForecast| target_time(p).is_none_or(|t| t <= latest);
+    let (half_width, waiting, scored, missed) = score_due(
+        state.half_width,
+        std::mem::take(&mut state.pending),
+        due,
+        actual,
+        level,
+        step,
+    );
+    state.half_width = half_width;
     state.pending = waiting;
+    state.scored += scored;
+    state.missed += missed;
     state
 }
 

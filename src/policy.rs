@@ -119,6 +119,55 @@ pub fn track_interval(half_width: f64, missed: bool, level: f64, step: f64) -> f
     (half_width + step * (f64::from(u8::from(missed)) - (1.0 - level))).max(0.0)
 }
 
+/// A forecast made and not yet scored: its point and the half-width it was made with.
+pub trait Pending {
+    fn point_and_half_width(&self) -> (f64, f64);
+}
+
+impl Pending for crate::contract::deploy::PendingForecast {
+    fn point_and_half_width(&self) -> (f64, f64) {
+        (self.point, self.half_width)
+    }
+}
+
+/// The replay's: (target row, point, half-width).
+impl Pending for (i64, f64, f64) {
+    fn point_and_half_width(&self) -> (f64, f64) {
+        (self.1, self.2)
+    }
+}
+
+/// The adaptive interval's scoring of the forecasts made so far, in the order they were made,
+/// as the forecast step and the replay both run it: each pending forecast that is `due` is
+/// scored against its `actual` (one without an actual — a gap — is dropped unscored) and moves
+/// the half-width by [`track_interval`]; returns the half-width, the forecasts still waiting,
+/// and how many were scored and missed.
+pub fn score_due<P: Pending>(
+    mut half_width: f64,
+    pending: Vec<P>,
+    due: impl Fn(&P) -> bool,
+    actual: impl Fn(&P) -> Option<f64>,
+    level: f64,
+    step: f64,
+) -> (f64, Vec<P>, u64, u64) {
+    let (mut scored, mut missed) = (0, 0);
+    let mut waiting = Vec::new();
+    for p in pending {
+        if !due(&p) {
+            waiting.push(p);
+            continue;
+        }
+        if let Some(actual) = actual(&p) {
+            let (point, half) = p.point_and_half_width();
+            let miss = (actual - point).abs() > half;
+            half_width = track_interval(half_width, miss, level, step);
+            scored += 1;
+            missed += u64::from(miss);
+        }
+    }
+    (half_width, waiting, scored, missed)
+}
+
 /// Applies min/max (the operator's floor and the cap), the observation window and the
 /// scale-down step to `needed`, given the current floor and the recent counts; says which
 /// guardrails acted, and which one set the result (the last to change it).

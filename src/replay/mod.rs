@@ -14,7 +14,7 @@ use crate::contract::calendar::CalendarConfig;
 use crate::contract::capacity::{CapacityConfig, Combine, SettingSource};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
 use crate::contract::deploy::Actuation;
-use crate::policy::{floor_for, track_interval, Forecast};
+use crate::policy::{floor_for, score_due, Forecast};
 use hpa::Hpa;
 
 /// The forecasts a model makes over the window, indexed by *target* row: `by_target[t]` is the
@@ -170,15 +170,17 @@ pub fn replay(
                                 half_width: calibrated,
                                 pending: Vec::new(),
                             });
-                            let (due, waiting): (Vec<_>, Vec<_>) =
-                                t.pending.iter().partition(|(row, _, _)| *row <= made_from);
-                            for (row, point, half) in due {
-                                if let Some(actual) = usize::try_from(row).ok().and_then(|r| demand.get(r)) {
-                                    let missed = (actual - point).abs() > half;
-                                    t.half_width =
-                                        track_interval(t.half_width, missed, f.level, adaptive.rate * calibrated);
-                                }
-                            }
+                            let actual =
+                                |p: &(i64, f64, f64)| usize::try_from(p.0).ok().and_then(|r| demand.get(r).copied());
+                            let (half_width, waiting, _, _) = score_due(
+                                t.half_width,
+                                std::mem::take(&mut t.pending),
+                                |p| p.0 <= made_from,
+                                actual,
+                                f.level,
+                                adaptive.rate * calibrated,
+                            );
+                            t.half_width = half_width;
                             t.pending = waiting;
                             drifted = adaptive.drifted(t.half_width, calibrated);
                             Some(Forecast {
