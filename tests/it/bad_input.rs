@@ -357,3 +357,31 @@ fn parquet_files_found_by_fuzzing_are_refused_not_a_crash() {
     }
     assert!(found > 0, "the regressions are in fuzz/regressions/parquet_source");
 }
+
+/// A backtest it cannot run says why in one line and writes nothing: no capacity to replay, an
+/// empty window.
+#[test]
+fn a_backtest_without_capacity_or_with_an_empty_window_is_refused_and_writes_nothing() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("d.csv"), small_csv(3)).unwrap();
+    std::fs::write(root.join("w.yaml"), small_config("bt", "d.csv", "")).unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["backtest", "--config", "w.yaml", "--out", "bt"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("needs `capacity:`"));
+    std::fs::write(
+        root.join("w.yaml"),
+        small_config("bt", "d.csv", "capacity:\n  per_replica: 10\n"),
+    )
+    .unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["backtest", "--config", "w.yaml", "--out", "bt", "--history", "30d"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("is empty"));
+    assert!(!root.join("bt").exists(), "nothing written");
+}
