@@ -171,9 +171,10 @@ pub fn forecast_svg(series: &HoldoutSeries, title: &str, unit: &str) -> String {
     .render()
 }
 
-/// SVG of the replay: demand and the serving capacity of each policy, once per data interval;
-/// `unit` is what the target (the demand) measures.
-pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str, unit: &str) -> String {
+/// SVG of the replay: demand and the serving capacity of each policy, once per data interval
+/// (the last two days of the window at most); `unit` is what the target (the demand) measures;
+/// `markers` (the calendar's holidays and declared events) are drawn where they fall.
+pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str, unit: &str, markers: &[(i64, String)]) -> String {
     let per_row = traces.ticks_per_row.max(1);
     let rows = traces.reactive.demand.len() / per_row;
     let from = rows.saturating_sub(MAX_POINTS);
@@ -190,7 +191,7 @@ pub fn replay_svg(traces: &crate::replay::ReplayTraces, title: &str, unit: &str)
         unit,
         x: &x,
         band: None,
-        markers: &[],
+        markers,
         lines: vec![
             ("demand", "#252525", sample(&|i| traces.reactive.demand[i])),
             ("reactive HPA capacity", "#de2d26", capacity(&traces.reactive)),

@@ -53,6 +53,30 @@ pub struct DeclaredEvent {
 }
 
 impl CalendarConfig {
+    /// Its days and events as plot markers: (Unix time, label) — a holiday at its midnight
+    /// (UTC), an event at its start and its end.
+    pub fn markers(&self) -> Vec<(i64, String)> {
+        let mut markers: Vec<(i64, String)> = self
+            .holidays
+            .iter()
+            .filter_map(|h| {
+                let day = chrono::NaiveDate::parse_from_str(&h.date, "%Y-%m-%d").ok()?;
+                Some((
+                    day.and_hms_opt(0, 0, 0)?.and_utc().timestamp(),
+                    format!("holiday: {}", h.name),
+                ))
+            })
+            .collect();
+        for e in &self.events {
+            if let (Some(start), Some(end)) = (parse_timestamp(&e.start), parse_timestamp(&e.end)) {
+                markers.push((start, format!("{} starts", e.name)));
+                markers.push((end, format!("{} ends", e.name)));
+            }
+        }
+        markers.sort();
+        markers
+    }
+
     /// Checks what the schema cannot; `origin` names the config file.
     pub fn check(&self, origin: &str) -> Result<()> {
         for (i, h) in self.holidays.iter().enumerate() {

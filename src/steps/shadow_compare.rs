@@ -61,7 +61,13 @@ impl Step for Args {
             );
             write_atomic(
                 &self.out.join(REPLAY_PLOT_FILE),
-                report::replay_svg(&traces, &title, &report::unit_of(&data_manifest.target)).as_bytes(),
+                report::replay_svg(
+                    &traces,
+                    &title,
+                    &report::unit_of(&data_manifest.target),
+                    &config.calendar.as_ref().map(|c| c.markers()).unwrap_or_default(),
+                )
+                .as_bytes(),
             )?;
         }
         comparison.write(&self.out.join(COMPARISON_FILE))?;

@@ -262,4 +262,24 @@ fn calendar_holidays_are_a_feature_of_the_forecast_time() {
         .success();
     let manifest = std::fs::read_to_string(root.join("plain/dataset.manifest.json")).unwrap();
     assert!(!manifest.contains("calendar_holiday"));
+
+    // The replay's plot marks the calendar's events and holidays in its window (the last day).
+    let marked = format!(
+        "capacity:\n  per_replica: 10\n{calendar}  events:\n  - {{name: launch, start: 2026-01-10T12:00:00Z, end: 2026-01-10T18:00:00Z, uplift: 0.5}}\n"
+    );
+    std::fs::write(root.join("marked.yaml"), small_config("fc", "data.csv", &marked)).unwrap();
+    mttd()
+        .current_dir(root)
+        .args(["run", "--config", "marked.yaml", "--store", "store"])
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(root.join("mttd-out/fc/comparison/replay.svg")).unwrap();
+    assert!(
+        svg.contains("launch starts") && svg.contains("launch ends"),
+        "the event marked"
+    );
+    assert!(
+        !svg.contains("orthodox christmas"),
+        "a holiday outside the plot is not drawn"
+    );
 }
