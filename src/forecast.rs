@@ -80,7 +80,7 @@ fn predict_latest(
     max_staleness: &HumanDuration,
 ) -> std::result::Result<Latest, NoForecast> {
     let served;
-    let config = if config.label.horizon.as_ref() == Some(horizon) {
+    let config = if config.label.horizon() == *horizon {
         config
     } else {
         served = WorkloadConfig {

@@ -333,38 +333,41 @@ Saturated minutes saved {:.1}, replica-minutes added {:.0}; {} ticks without a f
 |---|---|---|---|---|
 ",
     );
+    // One table row an event: when, what, which version, what was decided, why.
+    let row = |at: &str, what: &str, version: String, decision: &str, why: String| {
+        (
+            at.to_string(),
+            format!("| {at} | {what} | {version} | {decision} | {} |", why.replace('|', "/")),
+        )
+    };
     let mut events: Vec<(String, String)> = Vec::new();
     for x in &d.retrains {
-        events.push((
-            x.at.clone(),
-            format!(
-                "| {} | retrain ({}) | {} | {} | {} |",
-                x.at,
-                x.trigger,
-                x.version.map_or("—".into(), |v| format!("v{v}")),
-                x.decision.map_or("—", |d| d.as_str()),
-                x.reason.replace('|', "/")
-            ),
+        events.push(row(
+            &x.at,
+            &format!("retrain ({})", x.trigger),
+            x.version.map_or("—".into(), |v| format!("v{v}")),
+            x.decision.map_or("—", |d| d.as_str()),
+            x.reason.clone(),
         ));
     }
     for x in &d.trials {
-        events.push((
-            x.at.clone(),
-            format!(
-                "| {} | live trial | v{} | {} | {} |",
-                x.at,
-                x.version,
-                x.decision.as_str(),
-                x.reason.replace('|', "/")
-            ),
+        events.push(row(
+            &x.at,
+            "live trial",
+            format!("v{}", x.version),
+            x.decision.as_str(),
+            x.reason.clone(),
         ));
     }
     for x in &d.drift {
-        events.push((
-            x.at.clone(),
+        events.push(row(
+            &x.at,
+            "drift",
+            format!("v{}", x.version),
+            "retrain",
             format!(
-                "| {} | drift | v{} | retrain | live MAE {:.4} = {:.2}× the validation MAE {:.4} |",
-                x.at, x.version, x.live_mae, x.ratio, x.validation_mae
+                "live MAE {:.4} = {:.2}× the validation MAE {:.4}",
+                x.live_mae, x.ratio, x.validation_mae
             ),
         ));
     }

@@ -191,14 +191,16 @@ impl Store {
 
     /// The object's bytes, or `None` when it does not exist.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let path = self.path(key);
-        self.runtime.block_on(async {
-            match self.inner.get(&path).await {
-                Ok(r) => Ok(Some(r.bytes().await.map_err(|e| self.error(key, e))?.to_vec())),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(self.error(key, e)),
-            }
-        })
+        self.runtime.block_on(self.fetch(key))
+    }
+
+    /// The object's bytes, or `None` when it does not exist (on the store's runtime).
+    async fn fetch(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match self.inner.get(&self.path(key)).await {
+            Ok(r) => Ok(Some(r.bytes().await.map_err(|e| self.error(key, e))?.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(key, e)),
+        }
     }
 
     /// Several objects' bytes (`None` where one does not exist), in the order of `keys`, with up
@@ -207,15 +209,9 @@ impl Store {
     pub fn get_many(&self, keys: &[String], concurrency: usize) -> Result<Vec<Option<Vec<u8>>>> {
         use futures::stream::{self, StreamExt, TryStreamExt};
         self.runtime.block_on(
-            stream::iter(keys.iter().map(|key| async move {
-                match self.inner.get(&self.path(key)).await {
-                    Ok(r) => Ok(Some(r.bytes().await.map_err(|e| self.error(key, e))?.to_vec())),
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(self.error(key, e)),
-                }
-            }))
-            .buffered(concurrency.max(1))
-            .try_collect(),
+            stream::iter(keys.iter().map(|key| self.fetch(key)))
+                .buffered(concurrency.max(1))
+                .try_collect(),
         )
     }
 
