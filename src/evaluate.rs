@@ -112,8 +112,9 @@ pub fn validate(
         None => None,
     };
 
-    // Rolling origin: the holdout cut into `folds` blocks; fold j is fitted on everything before
-    // block j (purged by one horizon, calibrated on its latest rows) and tested on block j.
+    // Rolling origin: the holdout cut into `folds` blocks; fold j is the same model fitted again
+    // on everything before block j (purged by one horizon) and tested on block j. Its interval
+    // is the model's own, calibrated before the holdout began, so no fold sees its test rows.
     let k = model_manifest.split_config.folds as usize;
     let mut folds = Vec::new();
     let block = holdout_rows.len() / k.max(1);
@@ -127,19 +128,17 @@ pub fn validate(
         if test.is_empty() {
             continue;
         }
-        let (fit, calibration) = train::plan_training(
-            data,
-            test.start,
-            model_manifest.split_config.calibration_fraction,
-            horizon.seconds(),
-        )?;
-        let trained = train::fit_model(&model.hyperparameters, data, fit, calibration.clone(), meta)?;
+        let rows = train::rows_before(data, test.start, horizon.seconds());
+        let refitted = match model.algorithm {
+            ModelKind::ElasticNet => train::refit(model, data, rows.clone(), meta)?.0,
+            _ => model.clone(),
+        };
         let test_data = data.slice(test.clone());
         folds.push(Fold {
             fold: j as u32 + 1,
-            train: interval_of(data, &(0..calibration.end)),
+            train: interval_of(data, &rows),
             test: interval_of(data, &test),
-            metrics: metrics(&trained.model.predict(&test_data)?, &test_data.label),
+            metrics: metrics(&refitted.predict(&test_data)?, &test_data.label),
         });
     }
     let validation = Validation {

@@ -8,7 +8,8 @@ use crate::contract::dataset::DatasetManifest;
 use crate::contract::document::{sha256_hex, Document};
 use crate::contract::interval::Interval;
 use crate::contract::model::{
-    Calibration, Model, ModelConfig, ModelKind, ModelManifest, SolverReport, Split, SplitConfig,
+    Calibration, Model, ModelConfig, ModelKind, ModelManifest, RelativeScale, ScaleCandidate, ScaleMode, Selection,
+    SolverReport, Split, SplitConfig,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::dataset::Dataset;
@@ -136,9 +137,14 @@ impl SplitRows {
 pub struct Trained {
     pub model: Model,
     pub solver: Option<SolverReport>,
+    pub selection: Option<Selection>,
 }
 
 /// Fits a model of `params.kind` on the `fit` rows and calibrates its interval on `calibration`.
+/// For the elastic net, each candidate scale (`params.scale`) is fitted on the fit rows and
+/// scored on the calibration rows; the best is kept (the absolute one on a tie), its interval
+/// calibrated on those out-of-sample residuals, and, with `params.refit`, it is fitted again
+/// on the fit and calibration rows together.
 pub fn fit_model(
     params: &ModelConfig,
     data: &Dataset,
@@ -147,48 +153,189 @@ pub fn fit_model(
     meta: &DatasetManifest,
 ) -> Result<Trained> {
     let features = data.feature_names();
-    let (mut model, solver) = match params.kind {
-        ModelKind::ElasticNet => {
-            let columns: Vec<&[f64]> = data.columns.iter().map(|(_, v)| &v[fit.clone()]).collect();
-            let fitted = elastic_net::fit(&columns, &data.label[fit.clone()], params)?;
-            let model = Model {
-                api_version: Default::default(),
-                kind: Default::default(),
-                workload: meta.workload.clone(),
-                algorithm: ModelKind::ElasticNet,
-                target: meta.target.clone(),
-                horizon: meta.label.horizon.clone(),
-                label: meta.label.kind,
-                features,
-                standardisation: Some(fitted.standardisation),
-                coefficients: fitted.coefficients,
-                intercept: fitted.intercept,
-                hyperparameters: params.clone(),
-                interval: Calibration::default(),
-            };
-            let solver = SolverReport {
-                iterations: fitted.iterations,
-                converged: fitted.converged,
-            };
-            (model, Some(solver))
+    let calibration_data = data.slice(calibration.clone());
+    if params.kind != ModelKind::ElasticNet {
+        let mut model = model::baseline(
+            params.kind,
+            &meta.workload,
+            &features,
+            &meta.target,
+            &meta.label.horizon,
+            meta.label.kind,
+        )?;
+        model.hyperparameters = params.clone();
+        let points = model.predict_points(&calibration_data)?;
+        model.interval = Calibration::fit(&points, &calibration_data.label, params.interval_level);
+        return Ok(Trained {
+            model,
+            solver: None,
+            selection: None,
+        });
+    }
+    let mut candidates = Vec::new();
+    let mut best: Option<(Model, SolverReport, f64, Vec<f64>)> = None;
+    for (mode, relative) in candidate_scales(params.scale, &features, data, &fit)? {
+        let (model, solver) = fit_elastic_net(params, data, fit.clone(), relative, &features, meta, None)?;
+        let points = model.predict_points(&calibration_data)?;
+        let mae = points
+            .iter()
+            .zip(&calibration_data.label)
+            .map(|(p, a)| (p - a).abs())
+            .sum::<f64>()
+            / points.len().max(1) as f64;
+        candidates.push(ScaleCandidate {
+            scale: mode,
+            calibration_mae: mae,
+        });
+        if best.as_ref().is_none_or(|b| mae < b.2) {
+            best = Some((model, solver, mae, points));
         }
-        kind => {
-            let mut model = model::baseline(
-                kind,
-                &meta.workload,
-                &features,
-                &meta.target,
-                &meta.label.horizon,
-                meta.label.kind,
-            )?;
-            model.hyperparameters = params.clone();
-            (model, None)
-        }
+    }
+    let (mut model, mut solver, _, points) = best.expect("the absolute or relative scale is always a candidate");
+    let interval = Calibration::fit(&points, &calibration_data.label, params.interval_level);
+    let fitted = if params.refit {
+        fit.start..calibration.end
+    } else {
+        fit.clone()
     };
-    let calibration_data = data.slice(calibration);
-    let points = model.predict_points(&calibration_data)?;
-    model.interval = Calibration::fit(&points, &calibration_data.label, params.interval_level);
-    Ok(Trained { model, solver })
+    model.interval = interval;
+    if params.refit {
+        (model, solver) = refit(&model, data, fitted.clone(), meta)?;
+    }
+    let chosen = if model.relative.is_some() {
+        ScaleMode::Relative
+    } else {
+        ScaleMode::Absolute
+    };
+    Ok(Trained {
+        model,
+        solver: Some(solver),
+        selection: Some(Selection {
+            candidates,
+            chosen,
+            fitted_on: interval_of(data, &fitted),
+            fitted_rows: fitted.len() as u64,
+        }),
+    })
+}
+
+/// The same model (kind, features, scale, hyperparameters, interval) fitted again on `rows`,
+/// starting from its own coefficients:
+/// the final fit of `refit`, and validate's rolling-origin folds. Baselines have nothing to fit.
+pub(crate) fn refit(
+    model: &Model,
+    data: &Dataset,
+    rows: Range<usize>,
+    meta: &DatasetManifest,
+) -> Result<(Model, SolverReport)> {
+    let (mut refitted, solver) = fit_elastic_net(
+        &model.hyperparameters,
+        data,
+        rows,
+        model.relative.clone(),
+        &model.features,
+        meta,
+        Some(model),
+    )?;
+    refitted.interval = model.interval.clone();
+    Ok((refitted, solver))
+}
+
+/// The rows a model tested from row `next` on may be fitted on: everything before it, purged
+/// by one horizon.
+pub(crate) fn rows_before(data: &Dataset, next: usize, horizon_seconds: i64) -> Range<usize> {
+    0..purged_end(data, next, next, horizon_seconds)
+}
+
+/// The scales to try: the absolute one, and the relative one where the dataset has a rolling
+/// mean of the target to divide by (its longest window).
+fn candidate_scales(
+    mode: ScaleMode,
+    features: &[String],
+    data: &Dataset,
+    fit: &Range<usize>,
+) -> Result<Vec<(ScaleMode, Option<RelativeScale>)>> {
+    let by = features
+        .iter()
+        .filter_map(|f| {
+            let window = HumanDuration::parse(f.strip_prefix("target_mean_")?).ok()?;
+            Some((window.seconds(), f))
+        })
+        .max()
+        .map(|(_, f)| f.clone());
+    let relative = by.map(|by| {
+        let values = &data.column(&by).expect("a feature of the dataset")[fit.clone()];
+        let mean = values.iter().map(|v| v.abs()).sum::<f64>() / values.len().max(1) as f64;
+        let floor = 1e-6 * mean;
+        RelativeScale {
+            by,
+            floor: if floor.is_finite() && floor > 0.0 {
+                floor
+            } else {
+                f64::MIN_POSITIVE
+            },
+            divided: features
+                .iter()
+                .filter(|f| *f == "target" || f.starts_with("target_"))
+                .cloned()
+                .collect(),
+        }
+    });
+    Ok(match (mode, relative) {
+        (ScaleMode::Absolute, _) => vec![(ScaleMode::Absolute, None)],
+        (ScaleMode::Auto, None) => vec![(ScaleMode::Absolute, None)],
+        (ScaleMode::Auto, Some(r)) => vec![(ScaleMode::Absolute, None), (ScaleMode::Relative, Some(r))],
+        (ScaleMode::Relative, Some(r)) => vec![(ScaleMode::Relative, Some(r))],
+        (ScaleMode::Relative, None) => {
+            return Err(Error::Fit(
+                "model.scale is `relative`, which divides by the target's rolling mean, but the dataset has no `target_mean_*` feature: add a window to features.rolling_windows or use scale `absolute`".into(),
+            ))
+        }
+    })
+}
+
+/// Fits the elastic net on `rows`, relative to `relative`'s scale when set, from `start` when
+/// given (a model of the same features and scale).
+fn fit_elastic_net(
+    params: &ModelConfig,
+    data: &Dataset,
+    rows: Range<usize>,
+    relative: Option<RelativeScale>,
+    features: &[String],
+    meta: &DatasetManifest,
+    start: Option<&Model>,
+) -> Result<(Model, SolverReport)> {
+    let design = model::design(features, relative.as_ref(), data, rows)?;
+    let columns: Vec<&[f64]> = design.columns.iter().map(|c| c.as_ref()).collect();
+    let start = start.and_then(|m| {
+        Some(elastic_net::Start {
+            standardisation: m.standardisation.as_ref()?,
+            coefficients: &m.coefficients,
+            intercept: m.intercept,
+        })
+    });
+    let fitted = elastic_net::fit(&columns, &design.label, params, start)?;
+    let model = Model {
+        api_version: Default::default(),
+        kind: Default::default(),
+        workload: meta.workload.clone(),
+        algorithm: ModelKind::ElasticNet,
+        target: meta.target.clone(),
+        horizon: meta.label.horizon.clone(),
+        label: meta.label.kind,
+        features: features.to_vec(),
+        standardisation: Some(fitted.standardisation),
+        coefficients: fitted.coefficients,
+        intercept: fitted.intercept,
+        relative,
+        hyperparameters: params.clone(),
+        interval: Calibration::default(),
+    };
+    let solver = SolverReport {
+        iterations: fitted.iterations,
+        converged: fitted.converged,
+    };
+    Ok((model, solver))
 }
 
 /// The train step: split, fit, calibrate; returns the model and its manifest.
@@ -215,6 +362,7 @@ pub fn train(config: &WorkloadConfig, data: &Dataset, meta: &DatasetManifest) ->
         fit_rows: split.fit.len() as u64,
         calibration_rows: split.calibration.len() as u64,
         solver: trained.solver,
+        selection: trained.selection,
         code_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     Ok((trained.model, manifest))

@@ -62,7 +62,8 @@ pub struct Holdout {
 #[serde(deny_unknown_fields)]
 pub struct Fold {
     pub fold: u32,
-    /// Rows the fold's model was fitted and calibrated on.
+    /// Rows the fold's model was fitted on (everything before its test rows, purged by one
+    /// horizon); its interval is the validated model's.
     pub train: Interval,
     pub test: Interval,
     pub metrics: Metrics,

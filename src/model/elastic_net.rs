@@ -24,8 +24,18 @@ pub struct Fitted {
     pub converged: bool,
 }
 
-/// Fits on `columns` (one slice per feature, equal lengths) against `label`.
-pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig) -> Result<Fitted> {
+/// A fitted model to start from (a warm start): its coefficients in the target's units over
+/// its own standardisation.
+pub struct Start<'a> {
+    pub standardisation: &'a Standardisation,
+    pub coefficients: &'a [f64],
+    pub intercept: f64,
+}
+
+/// Fits on `columns` (one slice per feature, equal lengths) against `label`, from `start` when
+/// given (the same features fitted on overlapping rows: the absolute loss's reweighting then
+/// begins at that model's residuals and needs a pass or two instead of several).
+pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig, start: Option<Start>) -> Result<Fitted> {
     let n = label.len();
     let k = columns.len();
     if n < 2 * k.max(1) {
@@ -57,6 +67,20 @@ pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig) -> Result<Fi
         Loss::Absolute => ABSOLUTE_LOSS_PASSES,
     };
     let mut previous_loss = f64::INFINITY;
+    if let Some(start) = start.filter(|s| s.coefficients.len() == k && params.loss == Loss::Absolute) {
+        // The start's prediction in this fit's standardised units: the same coefficients per
+        // raw feature, the intercept moved by the change of the feature means.
+        let old = start.standardisation;
+        let mut shifted = start.intercept;
+        for j in 0..k {
+            w[j] = start.coefficients[j] * scale[j] / old.scale[j] / y_scale;
+            shifted += start.coefficients[j] * (mean[j] - old.mean[j]) / old.scale[j];
+        }
+        intercept = (shifted - y_mean) / y_scale;
+        let residuals = standardised.residuals(&y, &w, intercept);
+        previous_loss = residuals.iter().map(|r| r.abs()).sum::<f64>() / n as f64;
+        weights = Some(irls_weights(&residuals));
+    }
     for _ in 0..passes {
         let stats = standardised.gram(&y, weights.as_deref());
         let (next, its, conv) = coordinate_descent(&stats.gram, &stats.c, k, params, &w);
@@ -67,18 +91,13 @@ pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig) -> Result<Fi
         if params.loss == Loss::Squared {
             break;
         }
-        // Iteratively reweighted least squares toward the absolute loss: weight 1/|residual|
-        // (floored), normalised to mean 1 so that the penalty keeps its meaning.
         let residuals = standardised.residuals(&y, &w, intercept);
         let loss = residuals.iter().map(|r| r.abs()).sum::<f64>() / n as f64;
-        if previous_loss - loss < 1e-4 * previous_loss {
+        if previous_loss - loss < 1e-3 * previous_loss {
             break;
         }
         previous_loss = loss;
-        let mut next: Vec<f64> = residuals.iter().map(|r| 1.0 / r.abs().max(IRLS_FLOOR)).collect();
-        let mean_weight = next.iter().sum::<f64>() / n as f64;
-        next.iter_mut().for_each(|v| *v /= mean_weight);
-        weights = Some(next);
+        weights = Some(irls_weights(&residuals));
     }
     let coefficients: Vec<f64> = w.iter().map(|w| w * y_scale).collect();
     if coefficients.iter().any(|c| !c.is_finite()) {
@@ -91,6 +110,15 @@ pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig) -> Result<Fi
         iterations,
         converged,
     })
+}
+
+/// Iteratively reweighted least squares toward the absolute loss: weight 1/|residual| (floored),
+/// normalised to mean 1 so that the penalty keeps its meaning.
+fn irls_weights(residuals: &[f64]) -> Vec<f64> {
+    let mut next: Vec<f64> = residuals.iter().map(|r| 1.0 / r.abs().max(IRLS_FLOOR)).collect();
+    let mean_weight = next.iter().sum::<f64>() / residuals.len().max(1) as f64;
+    next.iter_mut().for_each(|v| *v /= mean_weight);
+    next
 }
 
 /// Dot product with four accumulators, so that it vectorises.
@@ -290,7 +318,7 @@ mod tests {
             max_iterations: 1_000_000,
             ..ModelConfig::default()
         };
-        let f = fit(&[&a, &b, &d], &y, &params).unwrap();
+        let f = fit(&[&a, &b, &d], &y, &params, None).unwrap();
         assert!(f.converged);
         let raw: Vec<f64> = (0..3).map(|j| f.coefficients[j] / f.standardisation.scale[j]).collect();
         assert!((raw[0] + raw[2] - 2.5).abs() < 0.05, "{raw:?}");
@@ -309,7 +337,7 @@ mod tests {
             max_iterations: 100_000,
             ..ModelConfig::default()
         };
-        let ours = fit(&[&a, &b, &d], &y, &params).unwrap();
+        let ours = fit(&[&a, &b, &d], &y, &params, None).unwrap();
         // The same standardised problem, solved by linfa.
         let cols = [&a, &b, &d];
         let x = ndarray::Array2::from_shape_fn((500, 3), |(i, j)| {

@@ -7,7 +7,10 @@ pub mod elastic_net;
 pub mod interval;
 
 use crate::contract::document::ApiVersion;
-use crate::contract::model::{Calibration, Model, ModelConfig, ModelDocKind, ModelKind};
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::contract::model::{Calibration, Model, ModelConfig, ModelDocKind, ModelKind, RelativeScale};
 use crate::contract::LabelKind;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
@@ -55,13 +58,22 @@ impl Model {
                     .standardisation
                     .as_ref()
                     .ok_or_else(|| Error::Data("elastic-net model without standardisation".into()))?;
+                let relative = match &self.relative {
+                    Some(r) => Some(RelativeRows::new(r, &self.features, data)?),
+                    None => None,
+                };
                 (0..data.rows())
                     .map(|i| {
+                        let s = relative.as_ref().map_or(1.0, |r| r.scale(i));
                         let mut p = self.intercept;
                         for (j, col) in columns.iter().enumerate() {
-                            p += self.coefficients[j] * (col[i] - st.mean[j]) / st.scale[j];
+                            let x = match &relative {
+                                Some(r) if r.divided[j] => col[i] / s,
+                                _ => col[i],
+                            };
+                            p += self.coefficients[j] * (x - st.mean[j]) / st.scale[j];
                         }
-                        p
+                        p * s
                     })
                     .collect()
             }
@@ -99,6 +111,18 @@ impl Model {
                     "every scale must be a positive number",
                 ));
             }
+            if let Some(r) = &self.relative {
+                if !(r.floor > 0.0 && r.floor.is_finite()) {
+                    return Err(Error::field(origin, "/relative/floor", "must be a positive number"));
+                }
+                if let Some(f) = r.divided.iter().find(|f| !self.features.contains(f)) {
+                    return Err(Error::field(
+                        origin,
+                        "/relative/divided",
+                        format!("`{f}` is not one of the model's features"),
+                    ));
+                }
+            }
         } else if self.features.len() != 1 {
             return Err(Error::field(
                 origin,
@@ -108,6 +132,69 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// A relative model's scale, row by row, and which of its features it divides.
+struct RelativeRows<'a> {
+    by: &'a [f64],
+    floor: f64,
+    divided: Vec<bool>,
+}
+
+impl<'a> RelativeRows<'a> {
+    fn new(r: &RelativeScale, features: &[String], data: &'a Dataset) -> Result<RelativeRows<'a>> {
+        let by = data.column(&r.by).ok_or_else(|| {
+            Error::Data(format!(
+                "the relative model's scale is feature `{}`, which the dataset does not have",
+                r.by
+            ))
+        })?;
+        Ok(RelativeRows {
+            by,
+            floor: r.floor,
+            divided: features.iter().map(|f| r.divided.contains(f)).collect(),
+        })
+    }
+
+    fn scale(&self, i: usize) -> f64 {
+        self.by[i].abs().max(self.floor)
+    }
+}
+
+/// Features as a model's coefficients see them, for `rows` of `data`: each divided
+/// feature over the scale when `relative` is set (owned), else the column itself.
+pub(crate) fn design<'a>(
+    features: &[String],
+    relative: Option<&RelativeScale>,
+    data: &'a Dataset,
+    rows: Range<usize>,
+) -> Result<Design<'a>> {
+    let relative = match relative {
+        Some(r) => Some(RelativeRows::new(r, features, data)?),
+        None => None,
+    };
+    let mut columns = Vec::with_capacity(features.len());
+    for (j, name) in features.iter().enumerate() {
+        let col = &data
+            .column(name)
+            .ok_or_else(|| Error::Data(format!("the dataset has no feature `{name}`")))?[rows.clone()];
+        columns.push(match &relative {
+            Some(r) if r.divided[j] => Cow::Owned(col.iter().zip(rows.clone()).map(|(x, i)| x / r.scale(i)).collect()),
+            _ => Cow::Borrowed(col),
+        });
+    }
+    let label = &data.label[rows.clone()];
+    let label = match &relative {
+        Some(r) => Cow::Owned(label.iter().zip(rows).map(|(y, i)| y / r.scale(i)).collect()),
+        None => Cow::Borrowed(label),
+    };
+    Ok(Design { columns, label })
+}
+
+/// Feature columns and label as a fit sees them.
+pub(crate) struct Design<'a> {
+    pub columns: Vec<Cow<'a, [f64]>>,
+    pub label: Cow<'a, [f64]>,
 }
 
 /// The model in service, if any, as the store gave it.
@@ -148,6 +235,7 @@ pub fn baseline(
         standardisation: None,
         coefficients: Vec::new(),
         intercept: 0.0,
+        relative: None,
         hyperparameters: ModelConfig {
             kind,
             ..ModelConfig::default()

@@ -19,7 +19,7 @@ fn demo_twice_leaves_v1_and_v2_with_valid_documents() {
         .stdout(contains("decision        promote"))
         .stdout(contains("control seasonal-naive"))
         .stdout(contains(
-            "recommendation  10 replicas (advisory, model v1) for 2026-02-04T00:14:00Z",
+            "recommendation  11 replicas (advisory, model v1) for 2026-02-04T00:14:00Z",
         ));
     mttd()
         .current_dir(dir.path())

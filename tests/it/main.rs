@@ -31,6 +31,8 @@ mod layering;
 mod policy;
 /// The Prometheus source against a real Prometheus.
 mod prometheus;
+/// The model's choices on workloads of known shape.
+mod quality;
 /// Live shadow canaries: a shadow version forecast beside the promoted one, then promoted or
 /// rejected on live evidence.
 mod shadow;
