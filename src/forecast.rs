@@ -314,7 +314,7 @@ pub fn recommend(input: ForecastInput) -> Result<Recommendation> {
             input.previous.and_then(|p| p.interval_tracking.as_ref()),
             calibrated,
             promoted.model.interval.level,
-            a.rate * calibrated,
+            a.rate,
             samples,
             last,
         )
@@ -421,12 +421,15 @@ pub fn decision_record(
 
 /// The adaptive interval's state after scoring the pending forecasts whose target time has
 /// passed (`latest`: the latest target sample's time) against the samples at their target times,
-/// in the order they were made. The first run starts from the model's calibrated half-width.
+/// in the order they were made. What is tracked is the ratio of the half-width to the
+/// calibrated one (1 on the first run), moved by `rate` per score; the state records both
+/// half-widths of this forecast (`calibrated`: the model's at this forecast, which follows the
+/// level when the model's interval does).
 fn tracked(
     previous: Option<&IntervalTracking>,
     calibrated: f64,
     level: f64,
-    step: f64,
+    rate: f64,
     samples: &[(i64, f64)],
     latest: i64,
 ) -> IntervalTracking {
@@ -437,6 +440,11 @@ fn tracked(
         scored: 0,
         missed: 0,
     });
+    let ratio = if state.calibrated_half_width > 0.0 {
+        state.half_width / state.calibrated_half_width
+    } else {
+        1.0
+    };
     let target_time = |p: &PendingForecast| parse_timestamp(&p.target_time);
     let actual = |p: &PendingForecast| {
         let t = target_time(p)?;
@@ -444,15 +452,10 @@ fn tracked(
     };
     // A target time that does not parse is due (and, without an actual, dropped).
     let due = |p: &PendingForecast| target_time(p).is_none_or(|t| t <= latest);
-    let (half_width, waiting, scored, missed) = score_due(
-        state.half_width,
-        std::mem::take(&mut state.pending),
-        due,
-        actual,
-        level,
-        step,
-    );
-    state.half_width = half_width;
+    let (ratio, waiting, scored, missed) =
+        score_due(ratio, std::mem::take(&mut state.pending), due, actual, level, rate);
+    state.half_width = ratio * calibrated;
+    state.calibrated_half_width = calibrated;
     state.pending = waiting;
     state.scored += scored;
     state.missed += missed;

@@ -114,9 +114,10 @@ pub fn floor_for(
 }
 
 /// The adaptive interval's update after one scored forecast
-/// (`contract::capacity::AdaptiveInterval`): `step` is rate × the calibrated half-width.
-pub fn track_interval(half_width: f64, missed: bool, level: f64, step: f64) -> f64 {
-    (half_width + step * (f64::from(u8::from(missed)) - (1.0 - level))).max(0.0)
+/// (`contract::capacity::AdaptiveInterval`): the forecast step and the replay track the ratio of
+/// the half-width to the calibrated one, and `step` is the rate.
+pub fn track_interval(ratio: f64, missed: bool, level: f64, step: f64) -> f64 {
+    (ratio + step * (f64::from(u8::from(missed)) - (1.0 - level))).max(0.0)
 }
 
 /// A forecast made and not yet scored: its point and the half-width it was made with.
@@ -139,11 +140,12 @@ impl Pending for (i64, f64, f64) {
 
 /// The adaptive interval's scoring of the forecasts made so far, in the order they were made,
 /// as the forecast step and the replay both run it: each pending forecast that is `due` is
-/// scored against its `actual` (one without an actual — a gap — is dropped unscored) and moves
-/// the half-width by [`track_interval`]; returns the half-width, the forecasts still waiting,
-/// and how many were scored and missed.
+/// scored against its `actual` (one without an actual — a gap — is dropped unscored, a miss is
+/// the actual outside the half-width that forecast used) and moves the tracked ratio by
+/// [`track_interval`]; returns the ratio, the forecasts still waiting, and how many were scored
+/// and missed.
 pub fn score_due<P: Pending>(
-    mut half_width: f64,
+    mut ratio: f64,
     pending: Vec<P>,
     due: impl Fn(&P) -> bool,
     actual: impl Fn(&P) -> Option<f64>,
@@ -160,12 +162,12 @@ pub fn score_due<P: Pending>(
         if let Some(actual) = actual(&p) {
             let (point, half) = p.point_and_half_width();
             let miss = (actual - point).abs() > half;
-            half_width = track_interval(half_width, miss, level, step);
+            ratio = track_interval(ratio, miss, level, step);
             scored += 1;
             missed += u64::from(miss);
         }
     }
-    (half_width, waiting, scored, missed)
+    (ratio, waiting, scored, missed)
 }
 
 /// Applies min/max (the operator's floor and the cap), the observation window and the

@@ -8,8 +8,8 @@ use crate::contract::dataset::DatasetManifest;
 use crate::contract::document::{sha256_hex, Document};
 use crate::contract::interval::Interval;
 use crate::contract::model::{
-    Calibration, Model, ModelConfig, ModelKind, ModelManifest, RelativeScale, ScaleCandidate, ScaleMode, Selection,
-    SolverReport, Split, SplitConfig,
+    Calibration, IntervalScale, IntervalScaleMode, Model, ModelConfig, ModelKind, ModelManifest, RelativeScale,
+    ScaleCandidate, ScaleMode, Selection, SolverReport, Split, SplitConfig,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::dataset::Dataset;
@@ -192,7 +192,14 @@ pub fn fit_model(
         }
     }
     let (mut model, mut solver, _, points) = best.expect("the absolute or relative scale is always a candidate");
-    let interval = Calibration::fit(&points, &calibration_data.label, params.interval_level);
+    let scale = match (params.interval_scale, level_feature(&features)) {
+        (IntervalScaleMode::SqrtLevel, Some(by)) => {
+            let values = calibration_data.column(&by).expect("a feature of the dataset");
+            IntervalScale::over(&by, values).map(|s| (s, values))
+        }
+        _ => None,
+    };
+    let interval = Calibration::fit_scaled(&points, &calibration_data.label, params.interval_level, scale);
     let fitted = if params.refit {
         fit.start..calibration.end
     } else {
@@ -247,6 +254,18 @@ pub(crate) fn rows_before(data: &Dataset, next: usize, horizon_seconds: i64) -> 
     0..purged_end(data, next, next, horizon_seconds)
 }
 
+/// The feature that stands for the target's level: its longest rolling mean.
+fn level_feature(features: &[String]) -> Option<String> {
+    features
+        .iter()
+        .filter_map(|f| {
+            let window = HumanDuration::parse(f.strip_prefix("target_mean_")?).ok()?;
+            Some((window.seconds(), f))
+        })
+        .max()
+        .map(|(_, f)| f.clone())
+}
+
 /// The scales to try: the absolute one, and the relative one where the dataset has a rolling
 /// mean of the target to divide by (its longest window).
 fn candidate_scales(
@@ -255,15 +274,7 @@ fn candidate_scales(
     data: &Dataset,
     fit: &Range<usize>,
 ) -> Result<Vec<(ScaleMode, Option<RelativeScale>)>> {
-    let by = features
-        .iter()
-        .filter_map(|f| {
-            let window = HumanDuration::parse(f.strip_prefix("target_mean_")?).ok()?;
-            Some((window.seconds(), f))
-        })
-        .max()
-        .map(|(_, f)| f.clone());
-    let relative = by.map(|by| {
+    let relative = level_feature(features).map(|by| {
         let values = &data.column(&by).expect("a feature of the dataset")[fit.clone()];
         let mean = values.iter().map(|v| v.abs()).sum::<f64>() / values.len().max(1) as f64;
         let floor = 1e-6 * mean;

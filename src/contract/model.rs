@@ -49,6 +49,18 @@ pub struct ModelConfig {
     /// out-of-sample residuals. Off by default: on the shared traces it moved the holdout MAE
     /// by less than 1% either way (BENCHMARKS.md).
     pub refit: bool,
+    /// How the elastic net's interval widens with the workload: `sqrt-level` (the half-width
+    /// grows with the square root of the target's longest rolling mean, as the noise of counts
+    /// does: calibrated on residuals divided by it) or `constant` (one half-width).
+    pub interval_scale: IntervalScaleMode,
+}
+
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum IntervalScaleMode {
+        SqrtLevel = "sqrt-level",
+        Constant = "constant",
+    }
 }
 
 wire_enum! {
@@ -95,6 +107,7 @@ impl Default for ModelConfig {
             interval_level: 0.8,
             scale: ScaleMode::Auto,
             refit: false,
+            interval_scale: IntervalScaleMode::SqrtLevel,
         }
     }
 }
@@ -235,8 +248,24 @@ pub struct Split {
 pub struct Calibration {
     /// Target coverage of the interval.
     pub level: f64,
-    /// The interval is point ± half_width.
+    /// The interval is point ± half_width (× the row's factor when `scaled_by` is set: then
+    /// this is the half-width at the calibration window's mean level).
     pub half_width: f64,
     /// Residuals it was calibrated on.
     pub calibration_rows: u64,
+    /// Set when the half-width follows the level: at a row, it is `half_width` ×
+    /// √(max(|by|, floor) / reference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaled_by: Option<IntervalScale>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntervalScale {
+    /// The feature the half-width follows (the target's longest rolling mean).
+    pub by: String,
+    /// Its mean |value| over the calibration rows: where the factor is 1.
+    pub reference: f64,
+    /// Smallest value used (a millionth of the reference).
+    pub floor: f64,
 }

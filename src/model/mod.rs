@@ -82,10 +82,23 @@ impl Model {
 
     /// Point and interval for every row of `data`.
     pub fn predict(&self, data: &Dataset) -> Result<Vec<Prediction>> {
+        let by = match &self.interval.scaled_by {
+            Some(s) => Some((
+                s,
+                data.column(&s.by).ok_or_else(|| {
+                    Error::Data(format!(
+                        "the model's interval follows feature `{}`, which the dataset does not have",
+                        s.by
+                    ))
+                })?,
+            )),
+            None => None,
+        };
         Ok(self
             .predict_points(data)?
             .into_iter()
-            .map(|p| self.interval.around(p))
+            .enumerate()
+            .map(|(i, p)| self.interval.around(p, by.map_or(1.0, |(s, v)| s.factor(v[i]))))
             .collect())
     }
 
@@ -120,6 +133,15 @@ impl Model {
                         origin,
                         "/relative/divided",
                         format!("`{f}` is not one of the model's features"),
+                    ));
+                }
+            }
+            if let Some(scale) = &self.interval.scaled_by {
+                if !(scale.reference > 0.0 && scale.reference.is_finite() && scale.floor > 0.0) {
+                    return Err(Error::field(
+                        origin,
+                        "/interval/scaled_by",
+                        "reference and floor must be positive numbers",
                     ));
                 }
             }

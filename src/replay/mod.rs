@@ -31,11 +31,11 @@ pub struct Forecasts<'a> {
     pub level: f64,
 }
 
-/// The adaptive interval as the forecast step carries it: the half-width, and the forecasts acted
-/// on and not yet scored (target row, point, half-width used).
+/// The adaptive interval as the forecast step carries it: the ratio of the half-width to the
+/// calibrated one, and the forecasts made and not yet scored (target row, point, half-width used).
 #[derive(Debug, Clone)]
 struct Tracking {
-    half_width: f64,
+    ratio: f64,
     pending: Vec<(i64, f64, f64)>,
 }
 
@@ -163,37 +163,40 @@ pub fn replay(
                     // target row has arrived are scored, in order, against the demand there.
                     let mut trial = tracking.clone();
                     let mut drifted = false;
+                    let mut used_half = 0.0;
                     let made = match (made, policy.adaptive_interval.as_ref()) {
                         (Some(fc), Some(adaptive)) => {
                             let calibrated = (fc.upper - fc.lower) / 2.0;
                             let t = trial.get_or_insert(Tracking {
-                                half_width: calibrated,
+                                ratio: 1.0,
                                 pending: Vec::new(),
                             });
                             let actual =
                                 |p: &(i64, f64, f64)| usize::try_from(p.0).ok().and_then(|r| demand.get(r).copied());
-                            let (half_width, waiting, _, _) = score_due(
-                                t.half_width,
+                            let (ratio, waiting, _, _) = score_due(
+                                t.ratio,
                                 std::mem::take(&mut t.pending),
                                 |p| p.0 <= made_from,
                                 actual,
                                 f.level,
-                                adaptive.rate * calibrated,
+                                adaptive.rate,
                             );
-                            t.half_width = half_width;
+                            t.ratio = ratio;
                             t.pending = waiting;
-                            drifted = adaptive.drifted(t.half_width, calibrated);
+                            let half = ratio * calibrated;
+                            used_half = half;
+                            drifted = adaptive.drifted(half, calibrated);
                             Some(Forecast {
                                 point: fc.point,
-                                lower: fc.point - t.half_width,
-                                upper: fc.point + t.half_width,
+                                lower: fc.point - half,
+                                upper: fc.point + half,
                             })
                         }
                         (made, _) => made,
                     };
                     // A forecast made is scored when its time comes, acted on or not.
                     if let (Some(mut t), Some(fc)) = (trial, made) {
-                        t.pending.push((target_row, fc.point, t.half_width));
+                        t.pending.push((target_row, fc.point, used_half));
                         tracking = Some(t);
                     }
                     let target_time = start + target_row * row_seconds;

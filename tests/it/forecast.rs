@@ -231,7 +231,9 @@ fn the_adaptive_interval_scores_a_forecast_once_its_time_has_passed() {
         .unwrap();
     let missed = (actual - pending["point"].as_f64().unwrap()).abs() > pending["half_width"].as_f64().unwrap();
     assert_eq!(t["missed"].as_u64(), Some(u64::from(missed)));
-    let expected = mttd::policy::track_interval(calibrated, missed, 0.8, 0.5 * calibrated);
+    // The ratio to the calibrated half-width is tracked (the calibrated one follows the level,
+    // so it is this forecast's, recorded beside it).
+    let expected = mttd::policy::track_interval(1.0, missed, 0.8, 0.5) * t["calibrated_half_width"].as_f64().unwrap();
     assert!(
         (t["half_width"].as_f64().unwrap() - expected).abs() < 1e-9,
         "{t} vs {expected}"
