@@ -28,8 +28,15 @@
 //!   object (NotFound otherwise), in the manifest's namespace or the workflow's; the step's
 //!   ServiceAccount (template-level, else the workflow's) must be granted the verbs by a Role
 //!   bound in that namespace (RBAC rules with `resourceNames`);
-//! - metrics: each `when` evaluated, labels and value substituted after the node completes; an
-//!   error is recorded as Argo's MetricsError condition.
+//! - metrics: each `when` evaluated, labels and value substituted after the node completes (with
+//!   the node's `inputs.parameters.*`, `outputs.parameters.*` and `status`); an error is recorded
+//!   as Argo's MetricsError condition;
+//! - loops: a DAG task with `withSequence` (`count`, or `start`/`end`, counting down when end <
+//!   start; the items are the numbers as strings, `expandSequence`) runs once per item with
+//!   `{{item}}` substituted, each child node named `task(i:item)` (`generateNodeName`); the
+//!   task's own node is their group: Error if a child errored, else Failed if one failed, else
+//!   Succeeded. Children run one after another here, so any `parallelism` limit holds; a
+//!   `format` and the aggregated outputs of a loop are not simulated (an error / unresolved).
 //!
 //! What it does not show — scheduling, images, the artifact repository's own behaviour, the
 //! Argo Server and its events — only a cluster can (README, "Run it on Argo").
@@ -437,8 +444,10 @@ impl Cluster {
                 progressed = true;
                 let node = if !expression.is_empty() && !depends(expression, &workflow.nodes)? {
                     simple(Phase::Omitted, "omitted: depends condition not met")
+                } else if task["withSequence"].is_object() {
+                    self.run_loop(workflow, task, &name)
                 } else {
-                    self.run_task(workflow, task)
+                    self.run_task(workflow, task, None)
                 };
                 workflow.nodes.insert(name, node);
             }
@@ -459,8 +468,34 @@ impl Cluster {
         vars
     }
 
-    fn run_task(&mut self, workflow: &mut Workflow, task: &Value) -> Node {
-        let vars = self.task_vars(workflow);
+    /// A task with `withSequence`: one child node per item, then the group's node.
+    fn run_loop(&mut self, workflow: &mut Workflow, task: &Value, name: &str) -> Node {
+        let items = match substitute_value(&task["withSequence"], &self.task_vars(workflow)).and_then(|s| sequence(&s))
+        {
+            Ok(items) => items,
+            Err(e) => return simple(Phase::Error, &format!("withSequence: {e}")),
+        };
+        let mut phases = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let child = self.run_task(workflow, task, Some(item));
+            phases.push(child.phase);
+            workflow.nodes.insert(format!("{name}({i}:{item})"), child);
+        }
+        let phase = if phases.contains(&Phase::Error) {
+            Phase::Error
+        } else if phases.contains(&Phase::Failed) {
+            Phase::Failed
+        } else {
+            Phase::Succeeded
+        };
+        simple(phase, &format!("{} children", items.len()))
+    }
+
+    fn run_task(&mut self, workflow: &mut Workflow, task: &Value, item: Option<&str>) -> Node {
+        let mut vars = self.task_vars(workflow);
+        if let Some(item) = item {
+            vars.insert("item".into(), item.to_string());
+        }
         if let Some(when) = task["when"].as_str() {
             let evaluated = substitute(when, &vars).and_then(|w| govaluate::evaluate(&w));
             match evaluated {
@@ -531,13 +566,16 @@ impl Cluster {
         };
         node.service_account = service_account;
         if node.phase != Phase::Suspended {
-            self.metrics(workflow, &template, &node);
+            self.metrics(workflow, &template, &inputs, &node);
         }
         node
     }
 
-    fn metrics(&self, workflow: &mut Workflow, template: &Value, node: &Node) {
+    fn metrics(&self, workflow: &mut Workflow, template: &Value, inputs: &BTreeMap<String, String>, node: &Node) {
         let mut vars = self.globals(workflow);
+        for (k, v) in inputs {
+            vars.insert(format!("inputs.parameters.{k}"), v.clone());
+        }
         for (k, v) in &node.outputs {
             vars.insert(format!("outputs.parameters.{k}"), v.clone());
         }
@@ -886,6 +924,46 @@ impl Cluster {
     }
 }
 
+/// Every string of a JSON value substituted.
+fn substitute_value(value: &Value, vars: &BTreeMap<String, String>) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => Value::String(substitute(s, vars)?),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), substitute_value(v, vars)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// The items of a `withSequence` (Argo's `expandSequence`, without `format`).
+fn sequence(spec: &Value) -> Result<Vec<String>, String> {
+    if spec.get("format").is_some() {
+        return Err("format is not simulated".into());
+    }
+    let number = |key: &str| -> Result<Option<i64>, String> {
+        match &spec[key] {
+            Value::Null => Ok(None),
+            Value::String(s) => s.parse().map(Some).map_err(|e| format!("{key} {s:?}: {e}")),
+            Value::Number(n) => n.as_i64().map(Some).ok_or(format!("{key}: not an integer")),
+            other => Err(format!("{key}: {other}")),
+        }
+    };
+    let start = number("start")?.unwrap_or(0);
+    let end = match (number("end")?, number("count")?) {
+        (Some(end), _) => end,
+        (None, Some(0)) => return Ok(Vec::new()),
+        (None, Some(count)) => start + count - 1,
+        (None, None) => return Err("neither end nor count was specified in withSequence".into()),
+    };
+    Ok(if start <= end {
+        (start..=end).map(|i| i.to_string()).collect()
+    } else {
+        (end..=start).rev().map(|i| i.to_string()).collect()
+    })
+}
+
 fn simple(phase: Phase, message: &str) -> Node {
     Node {
         phase,
@@ -905,4 +983,26 @@ fn template_named(workflow_template: &Value, name: &str) -> Value {
         .find(|t| t["name"] == name)
         .unwrap_or_else(|| panic!("no template {name}"))
         .clone()
+}
+
+/// `withSequence` as Argo's `expandSequence` (workflow/controller/operator.go) expands it.
+#[test]
+fn sequences_expand_as_argo_does() {
+    let expand = |spec: Value| sequence(&spec);
+    assert_eq!(expand(serde_json::json!({"count": "3"})).unwrap(), ["0", "1", "2"]);
+    assert_eq!(
+        expand(serde_json::json!({"start": "100", "end": "102"})).unwrap(),
+        ["100", "101", "102"]
+    );
+    assert_eq!(
+        expand(serde_json::json!({"start": "5", "end": "3"})).unwrap(),
+        ["5", "4", "3"]
+    );
+    assert_eq!(
+        expand(serde_json::json!({"start": "2", "count": "2"})).unwrap(),
+        ["2", "3"]
+    );
+    assert!(expand(serde_json::json!({"count": "0"})).unwrap().is_empty());
+    assert!(expand(serde_json::json!({"start": "1"})).is_err());
+    assert!(expand(serde_json::json!({"count": "two"})).is_err());
 }

@@ -316,6 +316,8 @@ fn dag_references_resolve(wt: &Value) {
                     );
                 }
                 ["workflow", "parameters", name] => assert!(workflow_parameters.contains(*name), "{p}"),
+                // A loop's item, in a task that loops.
+                ["item"] if task["withSequence"].is_object() => {}
                 _ => panic!("task {task_name}: unexpected reference {p}"),
             }
         }

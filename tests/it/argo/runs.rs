@@ -323,10 +323,11 @@ fn a_promotion_run_without_shadows_changes_nothing_and_counts_its_outcome() {
     assert_eq!(registry(dir.path()).head_sequence, 0, "nothing written");
 }
 
-/// The fleet template: one pod forecasts its shard of the configs in mttd-fleet-configs, each
-/// workload alone, the state kept in the store, the outcomes counted in its metrics.
+/// The fleet template: the configs in mttd-fleet-configs split over `shards` pods (a DAG task
+/// looping `withSequence`), each pod forecasting its shard, each workload alone, the state kept
+/// in the store, the outcomes counted per shard in its metrics.
 #[test]
-fn a_fleet_run_forecasts_its_shard_in_one_pod_and_counts_each_outcome() {
+fn a_fleet_run_forecasts_each_shard_in_a_pod_and_counts_each_outcome() {
     let dir = tempfile::TempDir::new().unwrap();
     let demo = demo(dir.path());
     let mut c = cluster(dir.path(), &demo, REACTIVE, "/work/input/metrics.csv", "");
@@ -347,29 +348,53 @@ fn a_fleet_run_forecasts_its_shard_in_one_pod_and_counts_each_outcome() {
     );
     let store = store_url(dir.path());
     let wf = c
-        .submit(&workflow_templates()["mttd-fleet-forecast"], &[("store", &store)])
+        .submit(
+            &workflow_templates()["mttd-fleet-forecast"],
+            &[("store", &store), ("shards", "2")],
+        )
         .unwrap();
     assert_eq!(wf.phase(), "Succeeded", "{}", wf.summary());
-    let outputs = &wf.node("fleet-forecast").outputs;
+    // In name order the workload's config is shard 0's, the broken one shard 1's.
     assert_eq!(
-        (
-            outputs["recommendations"].as_str(),
-            outputs["fallbacks"].as_str(),
-            outputs["failed"].as_str()
-        ),
-        ("1", "0", "1"),
-        "{outputs:?}"
+        counts_of(&wf, "fleet-forecast(0:0)"),
+        ("1".into(), "0".into(), "0".into())
+    );
+    assert_eq!(
+        counts_of(&wf, "fleet-forecast(1:1)"),
+        ("0".into(), "0".into(), "1".into())
     );
     assert!(wf.metric_errors.is_empty(), "{:?}", wf.metric_errors);
     let gauges = metric(&wf, "mttd_fleet_workloads");
-    assert_eq!(gauges.len(), 3);
-    assert!(gauges.iter().all(|g| g["shard"] == "0/1"));
+    assert_eq!(gauges.len(), 6, "three outcomes per shard");
+    for shard in ["0/2", "1/2"] {
+        assert_eq!(gauges.iter().filter(|g| g["shard"] == shard).count(), 3, "{gauges:?}");
+    }
     assert!(
         dir.path()
             .join(format!("store/{WORKLOAD}/forecast/state.json"))
             .exists(),
         "the state in the store"
     );
+    // One shard by default: one pod, all the configs.
+    let wf = c
+        .submit(&workflow_templates()["mttd-fleet-forecast"], &[("store", &store)])
+        .unwrap();
+    assert_eq!(wf.phase(), "Succeeded", "{}", wf.summary());
+    assert_eq!(
+        counts_of(&wf, "fleet-forecast(0:0)"),
+        ("1".into(), "0".into(), "1".into())
+    );
+    assert!(wf.phase_of("fleet-forecast(1:1)").is_none());
+}
+
+/// A fleet pod's outcome counts: recommendations, fallbacks, failed.
+fn counts_of(wf: &Workflow, node: &str) -> (String, String, String) {
+    let o = &wf.node(node).outputs;
+    (
+        o["recommendations"].clone(),
+        o["fallbacks"].clone(),
+        o["failed"].clone(),
+    )
 }
 
 #[test]
