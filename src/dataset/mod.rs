@@ -96,8 +96,14 @@ impl Dataset {
         // smaller than the row group would otherwise go through polars' chunk accumulation,
         // whose empty-series step initialises an 8 MB shared zero buffer (memset, ~2,000 page
         // faults: a third of a small extract-features run). The bytes are the same either way.
+        // zstd at level 2 (polars' default is zstd's 3): the same size within 0.3% on a month of
+        // minutes, 10% less time; no column statistics (every reader here reads whole files).
         ParquetWriter::new(&mut bytes)
             .with_row_group_size(Some(rows.clamp(1, 512 * 512)))
+            .with_compression(ParquetCompression::Zstd(Some(
+                polars_utils::compression::ZstdLevel::try_new(2).expect("2 is a zstd level"),
+            )))
+            .with_statistics(StatisticsOptions::empty())
             .finish(&mut df)
             .map_err(|e| Error::Internal(format!("writing Parquet: {e}")))?;
         Ok(bytes)

@@ -279,6 +279,11 @@ impl Client {
                 return Err(Error::field(&path, field, "holds no PEM certificate"));
             }
             builder = builder.tls_certs_merge(certs);
+        } else if endpoint.scheme() == "http" {
+            // Plain http needs no trust store, and loading the system's (rustls-platform-verifier
+            // parses every root certificate) is a noticeable part of a small extraction. A
+            // redirect to https then fails as an unknown issuer: give the https URL instead.
+            builder = builder.tls_certs_only([]);
         }
         let http = builder.build().map_err(|e| Error::Prometheus {
             url: location.clone(),
