@@ -35,8 +35,18 @@
 //!   start; the items are the numbers as strings, `expandSequence`) runs once per item with
 //!   `{{item}}` substituted, each child node named `task(i:item)` (`generateNodeName`); the
 //!   task's own node is their group: Error if a child errored, else Failed if one failed, else
-//!   Succeeded. Children run one after another here, so any `parallelism` limit holds; a
-//!   `format` and the aggregated outputs of a loop are not simulated (an error / unresolved).
+//!   Succeeded. `withParam` (a JSON list of strings or numbers, after substitution) loops the
+//!   same way. Children run one after another here, so any `parallelism` limit holds; with a
+//!   limit and `failFast` (a DAG's default), no child starts after one has failed, as the
+//!   controller schedules no new task then. A `format`, object items and the aggregated outputs
+//!   of a loop are not simulated;
+//! - resource `create` of a `Workflow` (the "workflow of workflows" pattern): RBAC `create` and
+//!   `get` on workflows.argoproj.io, the manifest checked against Argo's strict schema, its
+//!   `generateName` given a suffix, the `workflowTemplateRef` looked up among the installed
+//!   WorkflowTemplates and run to its end as a child workflow with the manifest's arguments;
+//!   then `successCondition` / `failureCondition` (label-selector requirements: `==`, `=`,
+//!   `!=`, `in (…)`, `notin (…)`, joined by commas) are evaluated on its `status.phase`. The
+//!   owner reference is not simulated.
 //!
 //! What it does not show — scheduling, images, the artifact repository's own behaviour, the
 //! Argo Server and its events — only a cluster can (README, "Run it on Argo").
@@ -92,6 +102,10 @@ pub struct Cluster {
     /// Roles and RoleBindings, with their namespaces.
     pub rbac: Vec<(String, Value)>,
     pub artifact_repository: Option<PathBuf>,
+    /// The installed WorkflowTemplates, by name (for child workflows).
+    pub workflow_templates: BTreeMap<String, Value>,
+    /// The child workflows resource steps created, in order.
+    pub children: Vec<Workflow>,
     pods: u32,
 }
 
@@ -257,6 +271,8 @@ impl Cluster {
             objects: BTreeMap::new(),
             rbac: Vec::new(),
             artifact_repository: None,
+            workflow_templates: BTreeMap::new(),
+            children: Vec::new(),
             pods: 0,
         }
     }
@@ -444,8 +460,8 @@ impl Cluster {
                 progressed = true;
                 let node = if !expression.is_empty() && !depends(expression, &workflow.nodes)? {
                     simple(Phase::Omitted, "omitted: depends condition not met")
-                } else if task["withSequence"].is_object() {
-                    self.run_loop(workflow, task, &name)
+                } else if task["withSequence"].is_object() || task["withParam"].is_string() {
+                    self.run_loop(workflow, &entry, task, &name)
                 } else {
                     self.run_task(workflow, task, None)
                 };
@@ -468,15 +484,28 @@ impl Cluster {
         vars
     }
 
-    /// A task with `withSequence`: one child node per item, then the group's node.
-    fn run_loop(&mut self, workflow: &mut Workflow, task: &Value, name: &str) -> Node {
-        let items = match substitute_value(&task["withSequence"], &self.task_vars(workflow)).and_then(|s| sequence(&s))
-        {
-            Ok(items) => items,
-            Err(e) => return simple(Phase::Error, &format!("withSequence: {e}")),
+    /// A task with `withSequence` or `withParam`: one child node per item, then the group's.
+    fn run_loop(&mut self, workflow: &mut Workflow, dag: &Value, task: &Value, name: &str) -> Node {
+        let vars = self.task_vars(workflow);
+        let items = if task["withSequence"].is_object() {
+            substitute_value(&task["withSequence"], &vars)
+                .and_then(|s| sequence(&s))
+                .map_err(|e| format!("withSequence: {e}"))
+        } else {
+            substitute(task["withParam"].as_str().unwrap(), &vars)
+                .and_then(|p| param_items(&p))
+                .map_err(|e| format!("withParam: {e}"))
         };
+        let items = match items {
+            Ok(items) => items,
+            Err(e) => return simple(Phase::Error, &e),
+        };
+        let stop_after_failure = dag["parallelism"].is_number() && dag["failFast"] != false;
         let mut phases = Vec::new();
         for (i, item) in items.iter().enumerate() {
+            if stop_after_failure && phases.iter().any(|p| matches!(p, Phase::Failed | Phase::Error)) {
+                break;
+            }
             let child = self.run_task(workflow, task, Some(item));
             phases.push(child.phase);
             workflow.nodes.insert(format!("{name}({i}:{item})"), child);
@@ -868,6 +897,9 @@ impl Cluster {
             .as_str()
             .unwrap_or(&self.namespace)
             .to_string();
+        if kind == "Workflow" && resource["action"] == "create" {
+            return self.create_workflow(template, object, &namespace, service_account);
+        }
         let (group, plural) = match kind.as_str() {
             "ConfigMap" => ("", "configmaps"),
             "HorizontalPodAutoscaler" => ("autoscaling", "horizontalpodautoscalers"),
@@ -964,6 +996,152 @@ fn sequence(spec: &Value) -> Result<Vec<String>, String> {
     })
 }
 
+impl Cluster {
+    /// A resource step's `create` of a Workflow: the child runs to its end, then the step's
+    /// success and failure conditions are evaluated on its phase.
+    fn create_workflow(
+        &mut self,
+        template: &Value,
+        mut manifest: Value,
+        namespace: &str,
+        service_account: &str,
+    ) -> Node {
+        self.pods += 1;
+        let name = match manifest["metadata"]["generateName"].as_str() {
+            Some(prefix) => format!("{prefix}{:05}", self.pods),
+            None => manifest["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        };
+        manifest["metadata"]["name"] = Value::String(name.clone());
+        for verb in ["create", "get"] {
+            if !self.can(service_account, verb, "argoproj.io", "workflows", namespace, &name) {
+                return simple(
+                    Phase::Failed,
+                    &format!(
+                        "workflows.argoproj.io \"{name}\" is forbidden: User \"system:serviceaccount:{}:{service_account}\" cannot {verb} resource \"workflows\" in API group \"argoproj.io\" in the namespace \"{namespace}\"",
+                        self.namespace
+                    ),
+                );
+            }
+        }
+        let errors: Vec<String> = super::argo_schema("Workflow")
+            .iter_errors(&manifest)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "the child Workflow is not valid Argo: {errors:#?}");
+        let reference = manifest["spec"]["workflowTemplateRef"]["name"].as_str().unwrap_or("");
+        let Some(child_template) = self.workflow_templates.get(reference).cloned() else {
+            return simple(
+                Phase::Failed,
+                &format!("workflowtemplates.argoproj.io \"{reference}\" not found"),
+            );
+        };
+        let arguments: Vec<(String, String)> = manifest["spec"]["arguments"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["value"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let arguments: Vec<(&str, &str)> = arguments.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let child = match self.submit(&child_template, &arguments) {
+            Ok(child) => child,
+            Err(e) => return simple(Phase::Failed, &format!("workflow {name}: {e}")),
+        };
+        let phase = child.phase();
+        self.children.push(child);
+        let status = serde_json::json!({"status": {"phase": phase}});
+        let holds = |field: &str| -> Result<Option<bool>, String> {
+            template["resource"][field]
+                .as_str()
+                .map(|c| selector_matches(c, &status))
+                .transpose()
+        };
+        match (holds("failureCondition"), holds("successCondition")) {
+            (Err(e), _) | (_, Err(e)) => simple(Phase::Error, &e),
+            (Ok(Some(true)), _) => simple(
+                Phase::Failed,
+                &format!("workflow {name} {phase}: failure condition met"),
+            ),
+            (_, Ok(Some(true)) | Ok(None)) => simple(Phase::Succeeded, &format!("workflow {name} {phase}")),
+            _ => simple(
+                Phase::Error,
+                &format!("workflow {name} is {phase}: neither condition holds (the controller would keep waiting)"),
+            ),
+        }
+    }
+}
+
+/// The items of a `withParam`: a JSON list of strings or numbers.
+fn param_items(text: &str) -> Result<Vec<String>, String> {
+    let list: Vec<Value> = serde_json::from_str(text).map_err(|e| format!("{text:?} is not a JSON list: {e}"))?;
+    list.into_iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s),
+            Value::Number(n) => Ok(n.to_string()),
+            other => Err(format!("item {other} is not simulated (strings and numbers only)")),
+        })
+        .collect()
+}
+
+/// Whether `object` satisfies a resource template's condition: label-selector requirements
+/// joined by commas, each `path == v`, `path = v`, `path != v`, `path in (a, b)` or `path notin
+/// (a, b)`, the path a dotted JSON path.
+fn selector_matches(condition: &str, object: &Value) -> Result<bool, String> {
+    let mut requirements = Vec::new();
+    let mut depth = 0;
+    let mut current = String::new();
+    for c in condition.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                requirements.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    requirements.push(current);
+    for requirement in requirements {
+        let r = requirement.trim();
+        let value_at = |path: &str| {
+            path.split('.')
+                .try_fold(object, |v, key| v.get(key))
+                .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+        };
+        let set = |rest: &str| -> Result<Vec<String>, String> {
+            let inner = rest
+                .trim()
+                .strip_prefix('(')
+                .and_then(|s| s.strip_suffix(')'))
+                .ok_or_else(|| format!("`{r}`: expected a parenthesised list"))?;
+            Ok(inner.split(',').map(|v| v.trim().to_string()).collect())
+        };
+        let holds = if let Some((path, value)) = r.split_once("!=") {
+            value_at(path.trim()).as_deref() != Some(value.trim())
+        } else if let Some((path, value)) = r.split_once("==").or_else(|| r.split_once('=')) {
+            value_at(path.trim()).as_deref() == Some(value.trim())
+        } else if let Some((path, rest)) = r.split_once(" notin ") {
+            let values = set(rest)?;
+            !value_at(path.trim()).is_some_and(|v| values.contains(&v))
+        } else if let Some((path, rest)) = r.split_once(" in ") {
+            let values = set(rest)?;
+            value_at(path.trim()).is_some_and(|v| values.contains(&v))
+        } else {
+            return Err(format!("condition `{r}` is not a requirement this executor reads"));
+        };
+        if !holds {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn simple(phase: Phase, message: &str) -> Node {
     Node {
         phase,
@@ -983,6 +1161,22 @@ fn template_named(workflow_template: &Value, name: &str) -> Value {
         .find(|t| t["name"] == name)
         .unwrap_or_else(|| panic!("no template {name}"))
         .clone()
+}
+
+/// Resource conditions as Kubernetes label selectors read them; `withParam` items.
+#[test]
+fn conditions_read_as_label_selectors() {
+    let status = |phase: &str| serde_json::json!({"status": {"phase": phase}});
+    assert!(selector_matches("status.phase == Succeeded", &status("Succeeded")).unwrap());
+    assert!(!selector_matches("status.phase == Succeeded", &status("Failed")).unwrap());
+    assert!(selector_matches("status.phase in (Failed, Error)", &status("Error")).unwrap());
+    assert!(!selector_matches("status.phase in (Failed, Error)", &status("Succeeded")).unwrap());
+    assert!(selector_matches("status.phase notin (Failed, Error)", &status("Succeeded")).unwrap());
+    assert!(selector_matches("status.phase != Failed, status.phase = Succeeded", &status("Succeeded")).unwrap());
+    assert!(selector_matches("status.phase ~ x", &status("Succeeded")).is_err());
+    assert_eq!(param_items(r#"["api", 7]"#).unwrap(), ["api", "7"]);
+    assert!(param_items(r#"[{"a": 1}]"#).is_err());
+    assert!(param_items("api").is_err());
 }
 
 /// `withSequence` as Argo's `expandSequence` (workflow/controller/operator.go) expands it.

@@ -45,7 +45,7 @@ pub fn documents() -> Vec<(String, Value)> {
     out
 }
 
-fn argo_schema(kind: &str) -> jsonschema::Validator {
+pub fn argo_schema(kind: &str) -> jsonschema::Validator {
     let path = common::shared_dir().join("argo/workflows-v4.1.2.strict.schema.json");
     let full: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let schema = serde_json::json!({
@@ -317,7 +317,7 @@ fn dag_references_resolve(wt: &Value) {
                 }
                 ["workflow", "parameters", name] => assert!(workflow_parameters.contains(*name), "{p}"),
                 // A loop's item, in a task that loops.
-                ["item"] if task["withSequence"].is_object() => {}
+                ["item"] if task["withSequence"].is_object() || task["withParam"].is_string() => {}
                 _ => panic!("task {task_name}: unexpected reference {p}"),
             }
         }
@@ -503,13 +503,25 @@ fn the_role_grants_only_what_the_steps_use() {
             {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "resourceNames": ["api"], "verbs": ["get", "patch"]},
         ])
     );
+    // The retrain fan-out's resource steps: create the child Workflows and watch them.
+    let fleet = roles
+        .iter()
+        .find(|r| r["metadata"]["name"] == "mttd-retrain-fleet")
+        .unwrap();
+    assert_eq!(
+        fleet["rules"],
+        serde_json::json!([
+            {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]},
+            {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get", "list", "watch"]},
+        ])
+    );
     let resource_actions: BTreeSet<String> = templates()
         .values()
         .filter_map(|t| t["resource"]["action"].as_str().map(str::to_string))
         .collect();
     assert_eq!(
         resource_actions,
-        ["apply", "patch"].iter().map(|s| s.to_string()).collect()
+        ["apply", "create", "patch"].iter().map(|s| s.to_string()).collect()
     );
     for role in &roles {
         for rule in role["rules"].as_array().unwrap() {

@@ -397,6 +397,49 @@ fn counts_of(wf: &Workflow, node: &str) -> (String, String, String) {
     )
 }
 
+/// The retrain fan-out: one child Workflow of mttd-retrain per listed workload (a resource step
+/// looping `withParam`), each run to its end and judged by its phase; a workload that cannot be
+/// retrained fails alone and does not stop the next (`failFast: false`), and the parent fails.
+#[test]
+fn a_retrain_fan_out_runs_one_child_workflow_per_workload() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let demo = demo(dir.path());
+    let mut c = cluster(dir.path(), &demo, REACTIVE, "/work/input/metrics.csv", "");
+    // Installed as an install would patch it: the model store is the install's.
+    let mut installed = workflow_templates();
+    for p in installed.get_mut("mttd-retrain").unwrap()["spec"]["arguments"]["parameters"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if p["name"] == "store" {
+            p["value"] = Value::String(store_url(dir.path()));
+        }
+    }
+    c.workflow_templates = installed.clone();
+    let workloads = format!(r#"["ghost", "{WORKLOAD}"]"#);
+    let wf = c
+        .submit(&installed["mttd-retrain-fleet"], &[("workloads", &workloads)])
+        .unwrap();
+    assert_eq!(wf.phase(), "Failed", "{}", wf.summary());
+    assert_eq!(wf.phase_of("retrain"), Some(Phase::Failed));
+    let ghost = wf.node("retrain(0:ghost)");
+    assert_eq!(ghost.phase, Phase::Failed, "{}", ghost.message);
+    assert!(ghost.message.contains("failure condition met"), "{}", ghost.message);
+    let ours = wf.node(&format!("retrain(1:{WORKLOAD})"));
+    assert_eq!(ours.phase, Phase::Succeeded, "{}", ours.message);
+    assert_eq!(ours.service_account, "mttd-retrain-fleet");
+    // The children: the ghost's config volume cannot mount; the workload's retrain published.
+    assert_eq!(c.children.len(), 2);
+    assert!(
+        c.children[0].summary().contains("mttd-config-ghost"),
+        "{}",
+        c.children[0].summary()
+    );
+    assert_eq!(c.children[1].phase(), "Succeeded", "{}", c.children[1].summary());
+    assert_eq!(c.children[1].parameters["workload"], WORKLOAD);
+    assert_eq!(registry(dir.path()).promoted, Some(1));
+}
+
 #[test]
 fn without_an_artifact_repository_a_retrain_cannot_start() {
     let dir = tempfile::TempDir::new().unwrap();
