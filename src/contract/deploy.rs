@@ -330,8 +330,10 @@ pub struct ForecastValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntervalTracking {
+    /// The adaptive half-width at the latest forecast.
     pub half_width: f64,
-    /// The model's calibrated half-width the tracking started from (the drift alert's yardstick).
+    /// The model's calibrated half-width at the latest forecast (it follows the level when the
+    /// model's interval does); their ratio is what is tracked, and the drift alert's yardstick.
     pub calibrated_half_width: f64,
     /// Forecasts made (acted on or not) whose target time has not passed (scored when it has).
     pub pending: Vec<PendingForecast>,
