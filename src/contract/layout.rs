@@ -102,6 +102,9 @@ pub const FLEET_DIR: &str = "fleet";
 /// run's summary and every advice ConfigMap as one List.
 pub const FLEET_FILE: &str = "fleet.json";
 pub const FLEET_CONFIGMAPS_FILE: &str = "configmaps.yaml";
+/// The shard's run as one ConfigMap `mttd-fleet-advice-<K>-of-<N>` (one object, which an Argo
+/// resource step can apply; Argo's executor refuses a List).
+pub const FLEET_ADVICE_FILE: &str = "advice.yaml";
 /// The fleet run's counts, one a file: workloads with a forecast acted on, fallen back, failed.
 pub const VALUE_RECOMMENDATIONS: &str = "recommendations";
 pub const VALUE_FALLBACKS: &str = "fallbacks";
@@ -195,6 +198,7 @@ pub const STEP_FOLDERS: &[StepFolder] = &[
         files: &[
             FLEET_FILE,
             FLEET_CONFIGMAPS_FILE,
+            FLEET_ADVICE_FILE,
             "values/recommendations",
             "values/fallbacks",
             "values/failed",

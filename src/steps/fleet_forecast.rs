@@ -4,8 +4,9 @@
 //! workload alone: a bad config, missing metrics or a tampered model makes that workload fall
 //! back (or, for a config that cannot be read, fail) and never delays or fails the others.
 //! `OUT/fleet.json` says what each did; `OUT/configmaps.yaml` is every advice ConfigMap as one
-//! Kubernetes `List`, for one `kubectl apply`; `OUT/values/` the counts (recommendations,
-//! fallbacks, failed) for a workflow's metrics.
+//! Kubernetes `List`, for one `kubectl apply`; `OUT/advice.yaml` the run as one ConfigMap (what
+//! an Argo resource step can apply); `OUT/values/` the counts (recommendations, fallbacks,
+//! failed) for a workflow's metrics.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,8 +19,8 @@ use super::{side_effect, Live, Step};
 use crate::contract::document::{write_atomic, ApiVersion, Document};
 use crate::contract::fleet::{FleetFailure, FleetOutcome, FleetRun, FleetRunKind};
 use crate::contract::layout::{
-    forecast_state_key, value_file, FLEET_CONFIGMAPS_FILE, FLEET_FILE, RECOMMENDATION_FILE, VALUE_FAILED,
-    VALUE_FALLBACKS, VALUE_RECOMMENDATIONS,
+    forecast_state_key, value_file, FLEET_ADVICE_FILE, FLEET_CONFIGMAPS_FILE, FLEET_FILE, RECOMMENDATION_FILE,
+    VALUE_FAILED, VALUE_FALLBACKS, VALUE_RECOMMENDATIONS,
 };
 use crate::contract::workload::WorkloadConfig;
 use crate::store::Store;
@@ -174,6 +175,10 @@ impl Step for Args {
         )?;
         run.write(&self.out.join(FLEET_FILE))?;
         let fallbacks: u64 = run.fallbacks.values().sum();
+        write_atomic(
+            &self.out.join(FLEET_ADVICE_FILE),
+            advice_configmap(&run, k, n, fallbacks).as_bytes(),
+        )?;
         for (name, value) in [
             (VALUE_RECOMMENDATIONS, run.recommendations),
             (VALUE_FALLBACKS, fallbacks),
@@ -190,6 +195,30 @@ impl Step for Args {
         );
         Ok(run)
     }
+}
+
+/// Largest `fleet.json` carried in the advice ConfigMap: a ConfigMap holds at most 1 MiB.
+const MAX_ADVICE_BYTES: usize = 900 * 1024;
+
+/// The run as one ConfigMap, `mttd-fleet-advice-<K>-of-<N>`: `fleet.json` (every workload's
+/// replicas or fallback) and the counts — or, for a shard too large for a ConfigMap, the counts
+/// and a note to raise the shard count.
+fn advice_configmap(run: &FleetRun, k: usize, n: usize, fallbacks: u64) -> String {
+    let json = String::from_utf8(crate::contract::canonical_json(run)).expect("JSON is UTF-8");
+    let mut data = serde_json::json!({
+        "recommendations": run.recommendations.to_string(),
+        "fallbacks": fallbacks.to_string(),
+        "failed": run.failed.len().to_string(),
+    });
+    if json.len() <= MAX_ADVICE_BYTES {
+        data["fleet.json"] = serde_json::Value::String(json);
+    } else {
+        data["note"] = serde_json::Value::String(format!(
+            "fleet.json is {} bytes, more than a ConfigMap holds: forecast this fleet over more shards",
+            json.len()
+        ));
+    }
+    forecast::configmap(&format!("mttd-fleet-advice-{k}-of-{n}"), data)
 }
 
 impl Args {
@@ -223,5 +252,46 @@ impl Args {
         }
         let configmap = configmap_yaml(&rec);
         Ok((rec, configmap))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(workloads: usize) -> FleetRun {
+        FleetRun {
+            api_version: ApiVersion::V1,
+            kind: FleetRunKind::Kind,
+            shard: "0/1".into(),
+            workloads: workloads as u64,
+            recommendations: workloads as u64,
+            fallbacks: Default::default(),
+            failed: Vec::new(),
+            outcomes: (0..workloads)
+                .map(|i| FleetOutcome {
+                    config: format!("workload-with-a-long-name-{i:06}.yaml"),
+                    workload: format!("workload-with-a-long-name-{i:06}"),
+                    replicas: Some(3),
+                    fallback: None,
+                    millis: 5,
+                })
+                .collect(),
+        }
+    }
+
+    /// The advice ConfigMap carries the run, or — past what a ConfigMap holds — the counts and
+    /// a note to shard further.
+    #[test]
+    fn the_advice_configmap_carries_the_run_or_says_to_shard_further() {
+        let small: serde_json::Value = serde_yaml_ng::from_str(&advice_configmap(&run(3), 1, 4, 0)).unwrap();
+        assert_eq!(small["metadata"]["name"], "mttd-fleet-advice-1-of-4");
+        assert_eq!(small["data"]["recommendations"], "3");
+        let carried: FleetRun = serde_json::from_str(small["data"]["fleet.json"].as_str().unwrap()).unwrap();
+        assert_eq!(carried, run(3));
+        let large: serde_json::Value = serde_yaml_ng::from_str(&advice_configmap(&run(20_000), 0, 1, 0)).unwrap();
+        assert!(large["data"].get("fleet.json").is_none());
+        assert!(large["data"]["note"].as_str().unwrap().contains("more shards"));
+        assert_eq!(large["data"]["recommendations"], "20000");
     }
 }

@@ -239,19 +239,27 @@ impl Args {
 /// GitOps, or an Argo resource template).
 pub fn configmap_yaml(rec: &Recommendation) -> String {
     let json = String::from_utf8(canonical_json(rec)).expect("JSON is UTF-8");
-    let value = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": format!("mttd-forecast-{}", rec.workload),
-            "labels": {"app.kubernetes.io/name": "mttd", "app.kubernetes.io/component": "forecast"},
-        },
-        "data": {
+    configmap(
+        &format!("mttd-forecast-{}", rec.workload),
+        serde_json::json!({
             "recommendation.json": json,
             "replicas": rec.replicas.map(|r| r.to_string()).unwrap_or_default(),
             "mode": rec.mode.as_str(),
             "fallback": rec.fallback.as_ref().map(|f| f.reason.as_str()).unwrap_or_default(),
+        }),
+    )
+}
+
+/// A forecast ConfigMap `name` holding `data`, labelled for mttd, as YAML.
+pub fn configmap(name: &str, data: serde_json::Value) -> String {
+    let value = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/name": "mttd", "app.kubernetes.io/component": "forecast"},
         },
+        "data": data,
     });
     serde_yaml_ng::to_string(&value).expect("YAML")
 }

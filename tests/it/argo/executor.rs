@@ -17,7 +17,9 @@
 //!   template's volumes is a fresh folder of the pod bind-mounted at its `mountPath`; artifact and
 //!   parameter paths must be on a mounted volume (root file systems are read-only);
 //!   configMap volumes are the cluster's ConfigMaps (a missing one fails the mount unless
-//!   `optional`); input artifacts are copied from the producer's output; a key-only artifact
+//!   `optional`); input artifacts are copied from the producer's output; a key-only output
+//!   artifact is also stored at its key of the repository (`archive` is not simulated); a
+//!   resource step's `manifestFrom` reads its input artifact; a key-only artifact
 //!   and every output artifact need an artifact repository (without one: Argo's "artifact
 //!   storage is not configured"); output parameters come from `valueFrom.path` or `default`;
 //! - `retryStrategy`: `Always`/`OnFailure` retry a failed exit up to `limit`; `OnError` does not;
@@ -579,7 +581,7 @@ impl Cluster {
             } else if template["container"].is_object() {
                 self.run_container(workflow, &template, &inputs, &artifacts)
             } else if template["resource"].is_object() {
-                self.run_resource(workflow, &template, &inputs, &service_account)
+                self.run_resource(workflow, &template, &inputs, &artifacts, &service_account)
             } else {
                 simple(Phase::Error, "unsupported template type")
             };
@@ -866,6 +868,17 @@ impl Cluster {
             if !path.exists() && a["optional"] != true {
                 return Err(format!("output artifact {}: {} not found", a["name"], path.display()));
             }
+            // A key-only output goes to that key of the repository, where a key-only input
+            // (in this workflow or another) finds it.
+            if let (Some(key), Some(repository), true) = (
+                a["s3"]["key"].as_str(),
+                self.artifact_repository.as_ref(),
+                path.exists(),
+            ) {
+                let to = repository.join(substitute(key, &vars)?);
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                copy_tree(&path, &to);
+            }
             node.artifacts.insert(a["name"].as_str().unwrap().to_string(), path);
         }
         Ok(node)
@@ -876,6 +889,7 @@ impl Cluster {
         workflow: &Workflow,
         template: &Value,
         inputs: &BTreeMap<String, String>,
+        artifacts: &BTreeMap<String, PathBuf>,
         service_account: &str,
     ) -> Node {
         let mut vars = self.globals(workflow);
@@ -883,7 +897,11 @@ impl Cluster {
             vars.insert(format!("inputs.parameters.{k}"), v.clone());
         }
         let resource = &template["resource"];
-        let manifest = match substitute(resource["manifest"].as_str().unwrap(), &vars) {
+        let manifest = match resource["manifestFrom"]["artifact"]["name"].as_str() {
+            Some(name) => self.manifest_from(template, name, artifacts, &vars),
+            None => substitute(resource["manifest"].as_str().unwrap(), &vars),
+        };
+        let manifest = match manifest {
             Ok(m) => m,
             Err(e) => return simple(Phase::Error, &e),
         };
@@ -997,6 +1015,33 @@ fn sequence(spec: &Value) -> Result<Vec<String>, String> {
 }
 
 impl Cluster {
+    /// A resource step's `manifestFrom` artifact: the input artifact `name`, from the task that
+    /// produced it or, key-only, from the artifact repository (as the executor stages it).
+    fn manifest_from(
+        &self,
+        template: &Value,
+        name: &str,
+        artifacts: &BTreeMap<String, PathBuf>,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<String, String> {
+        let input = template["inputs"]["artifacts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["name"] == name)
+            .ok_or_else(|| format!("manifestFrom: no input artifact {name}"))?;
+        let path = match (artifacts.get(name), input["s3"]["key"].as_str()) {
+            (Some(path), _) => path.clone(),
+            (None, Some(key)) => self
+                .artifact_repository
+                .as_ref()
+                .ok_or("artifact storage is not configured")?
+                .join(substitute(key, vars)?),
+            (None, None) => return Err(format!("input artifact {name} was not supplied")),
+        };
+        std::fs::read_to_string(&path).map_err(|e| format!("input artifact {name}: {}: {e}", path.display()))
+    }
+
     /// A resource step's `create` of a Workflow: the child runs to its end, then the step's
     /// success and failure conditions are evaluated on its phase.
     fn create_workflow(

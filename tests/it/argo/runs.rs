@@ -325,7 +325,8 @@ fn a_promotion_run_without_shadows_changes_nothing_and_counts_its_outcome() {
 
 /// The fleet template: the configs in mttd-fleet-configs split over `shards` pods (a DAG task
 /// looping `withSequence`), each pod forecasting its shard, each workload alone, the state kept
-/// in the store, the outcomes counted per shard in its metrics.
+/// in the store, the outcomes counted per shard in its metrics, each shard's advice applied as
+/// one ConfigMap.
 #[test]
 fn a_fleet_run_forecasts_each_shard_in_a_pod_and_counts_each_outcome() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -375,6 +376,22 @@ fn a_fleet_run_forecasts_each_shard_in_a_pod_and_counts_each_outcome() {
             .exists(),
         "the state in the store"
     );
+    // Each shard's advice applied as one ConfigMap by the publish-advice resource step, from the
+    // pod's advice.yaml through the artifact repository.
+    for (index, failed) in [(0, 0), (1, 1)] {
+        let node = wf.node(&format!("publish-advice({index}:{index})"));
+        assert_eq!(node.phase, Phase::Succeeded, "{}", node.message);
+        assert_eq!(node.service_account, "mttd-forecast");
+        let advice = advice_of(&c, &format!("{index}-of-2"));
+        let run: Value = serde_json::from_str(advice["data"]["fleet.json"].as_str().unwrap()).unwrap();
+        assert_eq!(run["shard"], format!("{index}/2"));
+        assert_eq!(run["workloads"], 1);
+        assert_eq!(advice["data"]["failed"], failed.to_string());
+    }
+    assert!(advice_of(&c, "0-of-2")["data"]["fleet.json"]
+        .as_str()
+        .unwrap()
+        .contains(WORKLOAD));
     // One shard by default: one pod, all the configs.
     let wf = c
         .submit(&workflow_templates()["mttd-fleet-forecast"], &[("store", &store)])
@@ -385,6 +402,17 @@ fn a_fleet_run_forecasts_each_shard_in_a_pod_and_counts_each_outcome() {
         ("1".into(), "0".into(), "1".into())
     );
     assert!(wf.phase_of("fleet-forecast(1:1)").is_none());
+    assert_eq!(advice_of(&c, "0-of-1")["data"]["recommendations"], "1");
+}
+
+/// The advice ConfigMap `mttd-fleet-advice-<shard>` in the workflow's namespace.
+fn advice_of<'a>(c: &'a Cluster, shard: &str) -> &'a Value {
+    let key = (
+        "ConfigMap".to_string(),
+        "argo".to_string(),
+        format!("mttd-fleet-advice-{shard}"),
+    );
+    c.objects.get(&key).unwrap_or_else(|| panic!("no {key:?}"))
 }
 
 /// A fleet pod's outcome counts: recommendations, fallbacks, failed.
