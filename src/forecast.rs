@@ -18,7 +18,7 @@ use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::features;
 use crate::model::{Prediction, PromotedModel};
-use crate::policy::{floor_for, score_due, Distrust, Floor, Forecast};
+use crate::policy::{floor_for, score_due, tracked_ratio, Distrust, Floor, Forecast};
 use crate::replay::hpa;
 use crate::source::{RawSeries, SourceDescription};
 use crate::time::{parse_timestamp, rfc3339, HumanDuration};
@@ -440,11 +440,7 @@ fn tracked(
         scored: 0,
         missed: 0,
     });
-    let ratio = if state.calibrated_half_width > 0.0 {
-        state.half_width / state.calibrated_half_width
-    } else {
-        1.0
-    };
+    let ratio = tracked_ratio(state.half_width, state.calibrated_half_width);
     let target_time = |p: &PendingForecast| parse_timestamp(&p.target_time);
     let actual = |p: &PendingForecast| {
         let t = target_time(p)?;

@@ -113,6 +113,17 @@ pub fn floor_for(
     })
 }
 
+/// The tracked ratio of the adaptive interval, from the state a run leaves (its latest tracked
+/// and calibrated half-widths; 1 when the calibrated one is zero). The forecast step and the
+/// replay both recompute it so, to the last bit.
+pub fn tracked_ratio(half_width: f64, calibrated: f64) -> f64 {
+    if calibrated > 0.0 {
+        half_width / calibrated
+    } else {
+        1.0
+    }
+}
+
 /// The adaptive interval's update after one scored forecast
 /// (`contract::capacity::AdaptiveInterval`): the forecast step and the replay track the ratio of
 /// the half-width to the calibrated one, and `step` is the rate.

@@ -172,10 +172,36 @@ pub fn fit_model(
             selection: None,
         });
     }
+    // The candidates are independent: each fitted on its own thread (two cores halve a long
+    // history's training), then judged in order.
+    let scales = candidate_scales(params.scale, &features, data, &fit)?;
+    let fits: Vec<(ScaleMode, Result<(Model, SolverReport)>)> = std::thread::scope(|scope| {
+        let running: Vec<_> = scales
+            .into_iter()
+            .map(|(mode, relative)| {
+                let (fit, features) = (fit.clone(), &features);
+                let job = move || fit_elastic_net(params, data, fit, relative, features, meta, None);
+                (mode, scope.spawn(job))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|(mode, handle)| (mode, handle.join().expect("a fit does not panic")))
+            .collect()
+    });
     let mut candidates = Vec::new();
     let mut best: Option<(Model, SolverReport, f64, Vec<f64>)> = None;
-    for (mode, relative) in candidate_scales(params.scale, &features, data, &fit)? {
-        let (model, solver) = fit_elastic_net(params, data, fit.clone(), relative, &features, meta, None)?;
+    for (mode, fitted) in fits {
+        let (model, solver) = match fitted {
+            Ok(fitted) => fitted,
+            // Under `auto`, a relative fit that fails (an idle workload's scale) leaves the
+            // absolute one, which comes first.
+            Err(e) if params.scale == ScaleMode::Auto && mode == ScaleMode::Relative && best.is_some() => {
+                tracing::warn!(error = %e, "the relative fit failed: the absolute one is kept");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let points = model.predict_points(&calibration_data)?;
         let mae = points
             .iter()

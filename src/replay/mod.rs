@@ -14,7 +14,7 @@ use crate::contract::calendar::CalendarConfig;
 use crate::contract::capacity::{CapacityConfig, Combine, SettingSource};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
 use crate::contract::deploy::Actuation;
-use crate::policy::{floor_for, score_due, Forecast};
+use crate::policy::{floor_for, score_due, tracked_ratio, Forecast};
 use hpa::Hpa;
 
 /// The forecasts a model makes over the window, indexed by *target* row: `by_target[t]` is the
@@ -31,11 +31,14 @@ pub struct Forecasts<'a> {
     pub level: f64,
 }
 
-/// The adaptive interval as the forecast step carries it: the ratio of the half-width to the
-/// calibrated one, and the forecasts made and not yet scored (target row, point, half-width used).
+/// The adaptive interval as the forecast step carries it between runs: the latest forecast's
+/// tracked and calibrated half-widths (their ratio is what is tracked, recomputed from them as
+/// the step does, to the last bit), and the forecasts made and not yet scored (target row,
+/// point, half-width used).
 #[derive(Debug, Clone)]
 struct Tracking {
-    ratio: f64,
+    half_width: f64,
+    calibrated: f64,
     pending: Vec<(i64, f64, f64)>,
 }
 
@@ -168,22 +171,22 @@ pub fn replay(
                         (Some(fc), Some(adaptive)) => {
                             let calibrated = (fc.upper - fc.lower) / 2.0;
                             let t = trial.get_or_insert(Tracking {
-                                ratio: 1.0,
+                                half_width: calibrated,
+                                calibrated,
                                 pending: Vec::new(),
                             });
                             let actual =
                                 |p: &(i64, f64, f64)| usize::try_from(p.0).ok().and_then(|r| demand.get(r).copied());
                             let (ratio, waiting, _, _) = score_due(
-                                t.ratio,
+                                tracked_ratio(t.half_width, t.calibrated),
                                 std::mem::take(&mut t.pending),
                                 |p| p.0 <= made_from,
                                 actual,
                                 f.level,
                                 adaptive.rate,
                             );
-                            t.ratio = ratio;
-                            t.pending = waiting;
                             let half = ratio * calibrated;
+                            (t.half_width, t.calibrated, t.pending) = (half, calibrated, waiting);
                             used_half = half;
                             drifted = adaptive.drifted(half, calibrated);
                             Some(Forecast {
