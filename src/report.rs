@@ -458,8 +458,70 @@ fn row(name: &str, m: &Metrics) -> String {
 const HEADER: &str =
     "| | MAE | MAPE | RMSE | peak-weighted MAE | coverage | mean interval width |\n|---|---|---|---|---|---|---|\n";
 
+/// What the report says of the model's scale and interval: how it sees the level (and on what
+/// evidence it chose so) and how its interval follows the level.
+fn model_section(model: &crate::contract::Model, manifest: &crate::contract::ModelManifest) -> String {
+    let mut md = String::from(
+        "## The model
+
+",
+    );
+    match &model.relative {
+        Some(r) => {
+            let _ = write!(
+                md,
+                "Relative to the level: {} features divided by `{}` before the fit, the forecast multiplied back.",
+                r.divided.len(),
+                r.by
+            );
+        }
+        None => md.push_str("In the target's units (absolute)."),
+    }
+    if let Some(selection) = &manifest.selection {
+        let scores: Vec<String> = selection
+            .candidates
+            .iter()
+            .map(|c| format!("{} {:.4}", c.scale.as_str(), c.calibration_mae))
+            .collect();
+        let _ = write!(
+            md,
+            " Chosen on the calibration window's MAE ({}); fitted on {} rows, {} … {}.",
+            scores.join(", "),
+            selection.fitted_rows,
+            selection.fitted_on.start,
+            selection.fitted_on.end
+        );
+    }
+    match &model.interval.scaled_by {
+        Some(s) => {
+            let _ = writeln!(
+                md,
+                " The {:.0}% interval is ±{:.4} where `{}` is {:.4} (its calibration-window mean), wider and narrower with the square root of it.\n",
+                model.interval.level * 100.0,
+                model.interval.half_width,
+                s.by,
+                s.reference
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                " The {:.0}% interval is ±{:.4} throughout.\n",
+                model.interval.level * 100.0,
+                model.interval.half_width
+            );
+        }
+    }
+    md
+}
+
 /// The validation report.
-pub fn validation_markdown(v: &Validation, plot_file: &str) -> String {
+pub fn validation_markdown(
+    v: &Validation,
+    model: &crate::contract::Model,
+    manifest: &crate::contract::ModelManifest,
+    plot_file: &str,
+) -> String {
     let mut md = format!(
         "# Validation: {} ({})\n\nModel sha256 `{}`, dataset sha256 `{}`, horizon {}, interval level {:.0}%.\n\n## Holdout {} … {}\n\n",
         v.workload,
@@ -481,6 +543,7 @@ pub fn validation_markdown(v: &Validation, plot_file: &str) -> String {
         md,
         "\n![forecast, interval and actual over the holdout]({plot_file})\n\n"
     );
+    md.push_str(&model_section(model, manifest));
     if !v.folds.is_empty() {
         md.push_str("## Rolling-origin folds\n\n| fold | trained until | tested on | MAE | MAPE | RMSE | coverage |\n|---|---|---|---|---|---|---|\n");
         for f in &v.folds {

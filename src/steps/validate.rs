@@ -46,7 +46,7 @@ impl Step for Args {
         )?;
         write_atomic(
             &self.out.join(REPORT_FILE),
-            report::validation_markdown(&validation, PLOT_FILE).as_bytes(),
+            report::validation_markdown(&validation, &model, &model_manifest, PLOT_FILE).as_bytes(),
         )?;
         validation.write(&self.out.join(VALIDATION_FILE))?;
         write_atomic(

@@ -46,6 +46,21 @@ fn demo_twice_leaves_v1_and_v2_with_valid_documents() {
     }
     let report = std::fs::read_to_string(store.join("models/v1/report.md")).unwrap();
     assert!(report.contains("forecast.svg") && report.contains("| elastic-net |"));
+    // The report says how the model sees the level, on what evidence, and how its interval
+    // follows the level — as the model document and its manifest record them.
+    let model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("models/v1/model.json")).unwrap()).unwrap();
+    let scale = if model["relative"].is_object() {
+        "Relative to the level"
+    } else {
+        "In the target's units"
+    };
+    assert!(report.contains("## The model") && report.contains(scale), "{report}");
+    assert!(
+        report.contains("Chosen on the calibration window's MAE (absolute "),
+        "{report}"
+    );
+    assert!(report.contains("wider and narrower with the square root"), "{report}");
     let svg = std::fs::read_to_string(store.join("models/v1/forecast.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.matches("<path").count() == 3);
 }
