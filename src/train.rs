@@ -440,6 +440,35 @@ mod tests {
     }
 
     #[test]
+    fn the_relative_scale_divides_by_the_longest_rolling_mean_or_says_what_is_missing() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut d = data((0..100).map(|i| i * 60).collect());
+        d.columns = ["target", "target_mean_15m", "target_mean_1h", "hour_sin_1"]
+            .iter()
+            .map(|n| (n.to_string(), vec![2.0; 100]))
+            .collect();
+        let features = names(&["target", "target_mean_15m", "target_mean_1h", "hour_sin_1"]);
+        let auto = candidate_scales(ScaleMode::Auto, &features, &d, &(0..50)).unwrap();
+        assert_eq!(auto.len(), 2);
+        let relative = auto[1].1.as_ref().unwrap();
+        assert_eq!(relative.by, "target_mean_1h", "the longest window, whatever its unit");
+        assert_eq!(
+            relative.divided,
+            names(&["target", "target_mean_15m", "target_mean_1h"])
+        );
+        assert!((relative.floor - 2e-6).abs() < 1e-15);
+        let plain = names(&["target", "hour_sin_1"]);
+        assert_eq!(
+            candidate_scales(ScaleMode::Auto, &plain, &d, &(0..50)).unwrap().len(),
+            1
+        );
+        let err = candidate_scales(ScaleMode::Relative, &plain, &d, &(0..50))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rolling_windows") && err.contains("absolute"), "{err}");
+    }
+
+    #[test]
     fn too_short_data_is_refused_with_what_is_missing() {
         let d = data((0..100).map(|i| i * 60).collect());
         let err = plan_split(&d, &split("1d", 0.2, 0.2), 900).unwrap_err().to_string();
