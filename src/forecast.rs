@@ -18,7 +18,7 @@ use crate::contract::workload::WorkloadConfig;
 use crate::error::{Error, Result};
 use crate::features;
 use crate::model::{Prediction, PromotedModel};
-use crate::policy::{floor_for, score_due, tracked_ratio, Distrust, Floor, Forecast};
+use crate::policy::{floor_for, score_due, Distrust, Floor, Forecast};
 use crate::replay::hpa;
 use crate::source::{RawSeries, SourceDescription};
 use crate::time::{parse_timestamp, rfc3339, HumanDuration};
@@ -440,7 +440,6 @@ fn tracked(
         scored: 0,
         missed: 0,
     });
-    let ratio = tracked_ratio(state.half_width, state.calibrated_half_width);
     let target_time = |p: &PendingForecast| parse_timestamp(&p.target_time);
     let actual = |p: &PendingForecast| {
         let t = target_time(p)?;
@@ -448,9 +447,17 @@ fn tracked(
     };
     // A target time that does not parse is due (and, without an actual, dropped).
     let due = |p: &PendingForecast| target_time(p).is_none_or(|t| t <= latest);
-    let (ratio, waiting, scored, missed) =
-        score_due(ratio, std::mem::take(&mut state.pending), due, actual, level, rate);
-    state.half_width = ratio * calibrated;
+    let previous = (state.half_width, state.calibrated_half_width);
+    let (half_width, waiting, scored, missed) = score_due(
+        previous,
+        calibrated,
+        std::mem::take(&mut state.pending),
+        due,
+        actual,
+        level,
+        rate,
+    );
+    state.half_width = half_width;
     state.calibrated_half_width = calibrated;
     state.pending = waiting;
     state.scored += scored;

@@ -113,17 +113,6 @@ pub fn floor_for(
     })
 }
 
-/// The tracked ratio of the adaptive interval, from the state a run leaves (its latest tracked
-/// and calibrated half-widths; 1 when the calibrated one is zero). The forecast step and the
-/// replay both recompute it so, to the last bit.
-pub fn tracked_ratio(half_width: f64, calibrated: f64) -> f64 {
-    if calibrated > 0.0 {
-        half_width / calibrated
-    } else {
-        1.0
-    }
-}
-
 /// The adaptive interval's update after one scored forecast
 /// (`contract::capacity::AdaptiveInterval`): the forecast step and the replay track the ratio of
 /// the half-width to the calibrated one, and `step` is the rate.
@@ -150,19 +139,23 @@ impl Pending for (i64, f64, f64) {
 }
 
 /// The adaptive interval's scoring of the forecasts made so far, in the order they were made,
-/// as the forecast step and the replay both run it: each pending forecast that is `due` is
-/// scored against its `actual` (one without an actual — a gap — is dropped unscored, a miss is
-/// the actual outside the half-width that forecast used) and moves the tracked ratio by
-/// [`track_interval`]; returns the ratio, the forecasts still waiting, and how many were scored
-/// and missed.
+/// as the forecast step and the replay both run it. What is tracked is the ratio of the
+/// half-width to the calibrated one, recomputed from the state the last forecast left
+/// (`previous`: its tracked and calibrated half-widths; 1 when the calibrated one is zero): each
+/// pending forecast that is `due` is scored against its `actual` (one without an actual — a gap —
+/// is dropped unscored, a miss is the actual outside the half-width that forecast used) and moves
+/// the ratio by [`track_interval`]. Returns the half-width for a forecast whose calibrated one is
+/// `calibrated`, the forecasts still waiting, and how many were scored and missed.
 pub fn score_due<P: Pending>(
-    mut ratio: f64,
+    previous: (f64, f64),
+    calibrated: f64,
     pending: Vec<P>,
     due: impl Fn(&P) -> bool,
     actual: impl Fn(&P) -> Option<f64>,
     level: f64,
     step: f64,
 ) -> (f64, Vec<P>, u64, u64) {
+    let mut ratio = if previous.1 > 0.0 { previous.0 / previous.1 } else { 1.0 };
     let (mut scored, mut missed) = (0, 0);
     let mut waiting = Vec::new();
     for p in pending {
@@ -178,7 +171,7 @@ pub fn score_due<P: Pending>(
             missed += u64::from(miss);
         }
     }
-    (ratio, waiting, scored, missed)
+    (ratio * calibrated, waiting, scored, missed)
 }
 
 /// Applies min/max (the operator's floor and the cap), the observation window and the

@@ -226,15 +226,14 @@ pub fn fit_model(
         _ => None,
     };
     let interval = Calibration::fit_scaled(&points, &calibration_data.label, params.interval_level, scale);
+    model.interval = interval;
     let fitted = if params.refit {
-        fit.start..calibration.end
+        let rows = fit.start..calibration.end;
+        (model, solver) = refit(&model, data, rows.clone(), meta)?;
+        rows
     } else {
         fit.clone()
     };
-    model.interval = interval;
-    if params.refit {
-        (model, solver) = refit(&model, data, fitted.clone(), meta)?;
-    }
     let chosen = if model.relative.is_some() {
         ScaleMode::Relative
     } else {
@@ -252,9 +251,9 @@ pub fn fit_model(
     })
 }
 
-/// The same model (kind, features, scale, hyperparameters, interval) fitted again on `rows`,
-/// starting from its own coefficients:
-/// the final fit of `refit`, and validate's rolling-origin folds. Baselines have nothing to fit.
+/// The same elastic net (features, scale, hyperparameters, interval) fitted again on `rows`,
+/// starting from its own coefficients: the final fit of `refit`, and validate's rolling-origin
+/// folds (which keep a baseline as it is: it has nothing to fit).
 pub(crate) fn refit(
     model: &Model,
     data: &Dataset,
@@ -302,15 +301,9 @@ fn candidate_scales(
 ) -> Result<Vec<(ScaleMode, Option<RelativeScale>)>> {
     let relative = level_feature(features).map(|by| {
         let values = &data.column(&by).expect("a feature of the dataset")[fit.clone()];
-        let mean = values.iter().map(|v| v.abs()).sum::<f64>() / values.len().max(1) as f64;
-        let floor = 1e-6 * mean;
         RelativeScale {
             by,
-            floor: if floor.is_finite() && floor > 0.0 {
-                floor
-            } else {
-                f64::MIN_POSITIVE
-            },
+            floor: model::level_reference(values).map_or(f64::MIN_POSITIVE, |(_, floor)| floor),
             divided: features
                 .iter()
                 .filter(|f| *f == "target" || f.starts_with("target_"))

@@ -9,11 +9,11 @@ impl IntervalScale {
     /// A scale following `by`, whose calibration-row values are `values`; None when they have
     /// no positive mean (nothing to be proportional to).
     pub fn over(by: &str, values: &[f64]) -> Option<IntervalScale> {
-        let reference = values.iter().map(|v| v.abs()).sum::<f64>() / values.len().max(1) as f64;
-        (reference.is_finite() && reference > 0.0).then(|| IntervalScale {
+        let (reference, floor) = super::level_reference(values)?;
+        Some(IntervalScale {
             by: by.to_string(),
             reference,
-            floor: 1e-6 * reference,
+            floor,
         })
     }
 

@@ -156,6 +156,14 @@ impl Model {
     }
 }
 
+/// The mean |value| of a level feature over some rows and the smallest level used (a millionth
+/// of that mean): what a relative model divides by and a level-following interval scales with.
+/// None when the mean is not a positive number.
+pub(crate) fn level_reference(values: &[f64]) -> Option<(f64, f64)> {
+    let mean = values.iter().map(|v| v.abs()).sum::<f64>() / values.len().max(1) as f64;
+    (mean.is_finite() && mean > 0.0).then_some((mean, 1e-6 * mean))
+}
+
 /// A relative model's scale, row by row, and which of its features it divides.
 struct RelativeRows<'a> {
     by: &'a [f64],

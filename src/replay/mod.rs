@@ -14,7 +14,7 @@ use crate::contract::calendar::CalendarConfig;
 use crate::contract::capacity::{CapacityConfig, Combine, SettingSource};
 use crate::contract::comparison::{ReplayMetrics, ReplayReport};
 use crate::contract::deploy::Actuation;
-use crate::policy::{floor_for, score_due, tracked_ratio, Forecast};
+use crate::policy::{floor_for, score_due, Forecast};
 use hpa::Hpa;
 
 /// The forecasts a model makes over the window, indexed by *target* row: `by_target[t]` is the
@@ -32,8 +32,8 @@ pub struct Forecasts<'a> {
 }
 
 /// The adaptive interval as the forecast step carries it between runs: the latest forecast's
-/// tracked and calibrated half-widths (their ratio is what is tracked, recomputed from them as
-/// the step does, to the last bit), and the forecasts made and not yet scored (target row,
+/// tracked and calibrated half-widths (their ratio is what is tracked, recomputed from them by
+/// `score_due` as in the step, to the last bit), and the forecasts made and not yet scored (target row,
 /// point, half-width used).
 #[derive(Debug, Clone)]
 struct Tracking {
@@ -166,7 +166,6 @@ pub fn replay(
                     // target row has arrived are scored, in order, against the demand there.
                     let mut trial = tracking.clone();
                     let mut drifted = false;
-                    let mut used_half = 0.0;
                     let made = match (made, policy.adaptive_interval.as_ref()) {
                         (Some(fc), Some(adaptive)) => {
                             let calibrated = (fc.upper - fc.lower) / 2.0;
@@ -177,17 +176,16 @@ pub fn replay(
                             });
                             let actual =
                                 |p: &(i64, f64, f64)| usize::try_from(p.0).ok().and_then(|r| demand.get(r).copied());
-                            let (ratio, waiting, _, _) = score_due(
-                                tracked_ratio(t.half_width, t.calibrated),
+                            let (half, waiting, _, _) = score_due(
+                                (t.half_width, t.calibrated),
+                                calibrated,
                                 std::mem::take(&mut t.pending),
                                 |p| p.0 <= made_from,
                                 actual,
                                 f.level,
                                 adaptive.rate,
                             );
-                            let half = ratio * calibrated;
                             (t.half_width, t.calibrated, t.pending) = (half, calibrated, waiting);
-                            used_half = half;
                             drifted = adaptive.drifted(half, calibrated);
                             Some(Forecast {
                                 point: fc.point,
@@ -199,7 +197,7 @@ pub fn replay(
                     };
                     // A forecast made is scored when its time comes, acted on or not.
                     if let (Some(mut t), Some(fc)) = (trial, made) {
-                        t.pending.push((target_row, fc.point, used_half));
+                        t.pending.push((target_row, fc.point, t.half_width));
                         tracking = Some(t);
                     }
                     let target_time = start + target_row * row_seconds;

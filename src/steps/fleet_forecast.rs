@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 
-use super::forecast::{self, configmap_yaml};
+use super::forecast::{self, recommendation_configmap};
 use super::{side_effect, Live, Step};
 use crate::contract::document::{write_atomic, ApiVersion, Document};
 use crate::contract::fleet::{FleetFailure, FleetOutcome, FleetRun, FleetRunKind};
@@ -69,7 +69,7 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 }
 
 /// One workload done: its position, its outcome or failure, its advice ConfigMap.
-type Done = (usize, Result<FleetOutcome, FleetFailure>, Option<String>);
+type Done = (usize, Result<FleetOutcome, FleetFailure>, Option<serde_json::Value>);
 
 /// The workload configs in `dir`, in name order.
 fn configs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -162,9 +162,7 @@ impl Step for Args {
                 }
                 Err(failure) => run.failed.push(failure),
             }
-            if let Some(yaml) = configmap {
-                items.push(serde_yaml_ng::from_str::<serde_json::Value>(&yaml).context("a ConfigMap's YAML")?);
-            }
+            items.extend(configmap);
         }
         let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
         write_atomic(
@@ -177,7 +175,7 @@ impl Step for Args {
         let fallbacks: u64 = run.fallbacks.values().sum();
         write_atomic(
             &self.out.join(FLEET_ADVICE_FILE),
-            advice_configmap(&run, k, n, fallbacks).as_bytes(),
+            advice_configmap(&run, k, n).as_bytes(),
         )?;
         for (name, value) in [
             (VALUE_RECOMMENDATIONS, run.recommendations),
@@ -203,11 +201,11 @@ const MAX_ADVICE_BYTES: usize = 900 * 1024;
 /// The run as one ConfigMap, `mttd-fleet-advice-<K>-of-<N>`: `fleet.json` (every workload's
 /// replicas or fallback) and the counts — or, for a shard too large for a ConfigMap, the counts
 /// and a note to raise the shard count.
-fn advice_configmap(run: &FleetRun, k: usize, n: usize, fallbacks: u64) -> String {
+fn advice_configmap(run: &FleetRun, k: usize, n: usize) -> String {
     let json = String::from_utf8(crate::contract::canonical_json(run)).expect("JSON is UTF-8");
     let mut data = serde_json::json!({
         "recommendations": run.recommendations.to_string(),
-        "fallbacks": fallbacks.to_string(),
+        "fallbacks": run.fallbacks.values().sum::<u64>().to_string(),
         "failed": run.failed.len().to_string(),
     });
     if json.len() <= MAX_ADVICE_BYTES {
@@ -218,13 +216,17 @@ fn advice_configmap(run: &FleetRun, k: usize, n: usize, fallbacks: u64) -> Strin
             json.len()
         ));
     }
-    forecast::configmap(&format!("mttd-fleet-advice-{k}-of-{n}"), data)
+    serde_yaml_ng::to_string(&forecast::configmap(&format!("mttd-fleet-advice-{k}-of-{n}"), data)).expect("YAML")
 }
 
 impl Args {
     /// One workload's forecast, as `mttd-forecast` makes it, into `OUT/<workload>/` — with its
     /// state from and back to `state` (the store) when given.
-    fn one(&self, path: &Path, state: Option<&Store>) -> anyhow::Result<(crate::contract::Recommendation, String)> {
+    fn one(
+        &self,
+        path: &Path,
+        state: Option<&Store>,
+    ) -> anyhow::Result<(crate::contract::Recommendation, serde_json::Value)> {
         let workload = WorkloadConfig::load(path)?.workload;
         let out = self.out.join(&workload);
         let key = forecast_state_key(&workload);
@@ -250,7 +252,7 @@ impl Args {
         if let Some(store) = state {
             side_effect("the state", "written", &key, store.put(&key, &rec.to_bytes()));
         }
-        let configmap = configmap_yaml(&rec);
+        let configmap = recommendation_configmap(&rec);
         Ok((rec, configmap))
     }
 }
@@ -284,12 +286,12 @@ mod tests {
     /// a note to shard further.
     #[test]
     fn the_advice_configmap_carries_the_run_or_says_to_shard_further() {
-        let small: serde_json::Value = serde_yaml_ng::from_str(&advice_configmap(&run(3), 1, 4, 0)).unwrap();
+        let small: serde_json::Value = serde_yaml_ng::from_str(&advice_configmap(&run(3), 1, 4)).unwrap();
         assert_eq!(small["metadata"]["name"], "mttd-fleet-advice-1-of-4");
         assert_eq!(small["data"]["recommendations"], "3");
         let carried: FleetRun = serde_json::from_str(small["data"]["fleet.json"].as_str().unwrap()).unwrap();
         assert_eq!(carried, run(3));
-        let large: serde_json::Value = serde_yaml_ng::from_str(&advice_configmap(&run(20_000), 0, 1, 0)).unwrap();
+        let large: serde_json::Value = serde_yaml_ng::from_str(&advice_configmap(&run(20_000), 0, 1)).unwrap();
         assert!(large["data"].get("fleet.json").is_none());
         assert!(large["data"]["note"].as_str().unwrap().contains("more shards"));
         assert_eq!(large["data"]["recommendations"], "20000");

@@ -236,8 +236,13 @@ impl Args {
 }
 
 /// The ConfigMap `mttd-forecast-<workload>` carrying the recommendation (for kubectl apply,
-/// GitOps, or an Argo resource template).
+/// GitOps, or an Argo resource template), as YAML.
 pub fn configmap_yaml(rec: &Recommendation) -> String {
+    serde_yaml_ng::to_string(&recommendation_configmap(rec)).expect("YAML")
+}
+
+/// The ConfigMap `mttd-forecast-<workload>` carrying the recommendation.
+pub fn recommendation_configmap(rec: &Recommendation) -> serde_json::Value {
     let json = String::from_utf8(canonical_json(rec)).expect("JSON is UTF-8");
     configmap(
         &format!("mttd-forecast-{}", rec.workload),
@@ -250,9 +255,9 @@ pub fn configmap_yaml(rec: &Recommendation) -> String {
     )
 }
 
-/// A forecast ConfigMap `name` holding `data`, labelled for mttd, as YAML.
-pub fn configmap(name: &str, data: serde_json::Value) -> String {
-    let value = serde_json::json!({
+/// A forecast ConfigMap `name` holding `data`, labelled for mttd.
+pub fn configmap(name: &str, data: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
@@ -260,8 +265,7 @@ pub fn configmap(name: &str, data: serde_json::Value) -> String {
             "labels": {"app.kubernetes.io/name": "mttd", "app.kubernetes.io/component": "forecast"},
         },
         "data": data,
-    });
-    serde_yaml_ng::to_string(&value).expect("YAML")
+    })
 }
 
 /// In assisted mode with `actuation: min-replicas-patch`: a merge patch setting the HPA's minReplicas to the recommendation — never
