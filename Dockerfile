@@ -1,17 +1,25 @@
-# mttd's images: one small image per step, all built from one builder stage.
+# mttd's images: one small image per step, built from one source stage (the steps' release
+# build; the sidecar's own, whole-program optimised).
 #   docker build --target train -t registry.example.com/mttd/train:0.1.0 .
 # Targets: extract-features, train, validate, shadow-compare, gate, publish, forecast, score,
 # live-verdicts, fleet-forecast, mttd (the CLI, used
 # for `mttd registry approve`), sidecar (mttd-sidecar, the metrics sidecar: examples/sidecar/). Each runs as the distroless `nonroot` user (65532) and needs no
 # writable root file system: the templates give it an emptyDir at /work.
 
-FROM rust:1.95-bookworm AS builder
+FROM rust:1.95-bookworm AS sources
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY steps ./steps
 COPY sidecar ./sidecar
+
+FROM sources AS builder
 RUN cargo build --release --locked --bins
+
+# mttd-sidecar on its own, whole-program optimised (Cargo.toml's `sidecar` profile): it handles
+# every request of the service it sits beside. Only the sidecar target builds this stage.
+FROM sources AS sidecar-builder
+RUN cargo build --profile sidecar --locked --bin mttd-sidecar
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 LABEL org.opencontainers.image.title="mttd" \
@@ -66,6 +74,6 @@ COPY --from=builder /src/target/release/mttd /mttd
 ENTRYPOINT ["/mttd"]
 
 FROM runtime AS sidecar
-COPY --from=builder /src/target/release/mttd-sidecar /mttd-sidecar
+COPY --from=sidecar-builder /src/target/sidecar/mttd-sidecar /mttd-sidecar
 EXPOSE 8081 9102
 ENTRYPOINT ["/mttd-sidecar"]

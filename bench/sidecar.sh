@@ -8,15 +8,20 @@
 # nginx with a bare `proxy_pass` (its defaults: HTTP/1.0 and a new connection to the app per
 # request). Every side gets the same worker count (WORKERS: nginx worker
 # processes, sidecar runtime threads). Reported per side: the median of the rounds' requests/s
-# and p99, the p99 added over the direct one, errors (non-2xx + socket errors), and the
-# sidecar's peak resident memory (VmHWM) over the whole run.
+# and p99, the p99 added over the direct one, errors (non-2xx + socket errors), the serving
+# process's CPU time (user + system, with nginx's workers) per request — the proxies' own cost,
+# steadier than requests/s on a shared machine — and the sidecar's peak resident memory (VmHWM)
+# over the whole run.
 #
 # usage: bench/sidecar.sh
-# env:   MTTD_BIN_DIR (default target/release; cargo build --release --bin mttd-sidecar),
-#        CONNECTIONS (default 64), DURATION (default 10s), ROUNDS (default 3), WORKERS (default 2)
+# env:   MTTD_BIN_DIR (default target/sidecar: `cargo build --profile sidecar --bin mttd-sidecar`,
+#        the whole-program optimised build the image ships), BASELINE (another mttd-sidecar binary,
+#        measured beside it as `baseline`: a change's effect side by side), CONNECTIONS (default
+#        64), DURATION (default 10s), ROUNDS (default 3), WORKERS (default 2)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${MTTD_BIN_DIR:-$root/target/release}
+bin=${MTTD_BIN_DIR:-$root/target/sidecar}
+baseline=${BASELINE:-}
 connections=${CONNECTIONS:-64}
 duration=${DURATION:-10s}
 rounds=${ROUNDS:-3}
@@ -24,7 +29,8 @@ workers=${WORKERS:-2}
 for program in nginx wrk; do
   command -v "$program" >/dev/null || { echo "needs $program (apt-get install nginx-light wrk)" >&2; exit 1; }
 done
-[ -x "$bin/mttd-sidecar" ] || { echo "no $bin/mttd-sidecar: cargo build --release --bin mttd-sidecar" >&2; exit 1; }
+[ -x "$bin/mttd-sidecar" ] || { echo "no $bin/mttd-sidecar: cargo build --profile sidecar --bin mttd-sidecar" >&2; exit 1; }
+[ -z "$baseline" ] || [ -x "$baseline" ] || { echo "BASELINE=$baseline is not an executable" >&2; exit 1; }
 work=$(mktemp -d /tmp/mttd-sidecar-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -34,7 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-app_port=18180 sidecar_port=18181 nginx_port=18182 metrics_port=18183 plain_port=18184
+app_port=18180 sidecar_port=18181 nginx_port=18182 metrics_port=18183 plain_port=18184 baseline_port=18185
 body=$(head -c 1024 /dev/zero | tr '\0' 'x')
 nginx_conf() { # $1: name, $2: workers, $3: server block
   mkdir -p "$work/$1"
@@ -58,20 +64,37 @@ nginx_conf app 1 "server { listen 127.0.0.1:$app_port; location / { default_type
 nginx_conf proxy "$workers" "upstream app { server 127.0.0.1:$app_port; keepalive 64; }
   server { listen 127.0.0.1:$nginx_port; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 nginx_conf plain "$workers" "server { listen 127.0.0.1:$plain_port; location / { proxy_pass http://127.0.0.1:$app_port; } }"
-nginx -e "$work/app/error.log" -c "$work/app/nginx.conf" & pids+=($!)
-nginx -e "$work/plain/error.log" -c "$work/plain/nginx.conf" & pids+=($!)
-nginx -e "$work/proxy/error.log" -c "$work/proxy/nginx.conf" & pids+=($!)
+nginx -e "$work/app/error.log" -c "$work/app/nginx.conf" & app=$!; pids+=($app)
+nginx -e "$work/plain/error.log" -c "$work/plain/nginx.conf" & plain=$!; pids+=($plain)
+nginx -e "$work/proxy/error.log" -c "$work/proxy/nginx.conf" & proxy=$!; pids+=($proxy)
 MTTD_SIDECAR_THREADS=$workers MTTD_LOG=warn "$bin/mttd-sidecar" --listen "127.0.0.1:$sidecar_port" \
   --metrics-listen "127.0.0.1:$metrics_port" --target-port "$app_port" --route '/{page}' \
   2>"$work/sidecar.log" & sidecar=$!; pids+=($sidecar)
+sides="direct:$app_port:$app mttd-sidecar:$sidecar_port:$sidecar nginx:$nginx_port:$proxy nginx-default:$plain_port:$plain"
+if [ -n "$baseline" ]; then
+  MTTD_SIDECAR_THREADS=$workers MTTD_LOG=warn "$baseline" --listen "127.0.0.1:$baseline_port" \
+    --metrics-listen "127.0.0.1:18186" --target-port "$app_port" --route '/{page}' \
+    2>"$work/baseline.log" & pids+=($!)
+  sides="$sides baseline:$baseline_port:$!"
+fi
 sleep 1
-for port in $app_port $sidecar_port $nginx_port $plain_port; do
+for side in $sides; do
+  port=$(echo "$side" | cut -d: -f2)
   curl -sf -o /dev/null "http://127.0.0.1:$port/index" || { echo "port $port does not answer" >&2; exit 1; }
 done
 
-run() { # $1: port → "requests/s p99_ms errors"
+# CPU time (user + system, clock ticks) of a process and its children (nginx's workers).
+cpu_ticks() {
+  { cat "/proc/$1/stat"; for child in $(pgrep -P "$1"); do cat "/proc/$child/stat"; done; } |
+    awk '{ticks += $14 + $15} END {print ticks}'
+}
+
+run() { # $1: port, $2: the serving process → "requests/s p99_ms errors µs_cpu_per_request"
+  local before after
+  before=$(cpu_ticks "$2")
   wrk -t2 -c"$connections" -d"$duration" --latency "http://127.0.0.1:$1/index" >"$work/wrk.txt"
-  python3 - "$work/wrk.txt" <<'PY'
+  after=$(cpu_ticks "$2")
+  python3 - "$work/wrk.txt" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
@@ -80,14 +103,17 @@ p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors += int(m.group(1)) if m else 0
-print(f"{rps:.0f} {p99:.3f} {errors}")
+requests = int(re.search(r"(\d+) requests in", text).group(1))
+cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / requests
+print(f"{rps:.0f} {p99:.3f} {errors} {cpu:.2f}")
 PY
 }
 
 : >"$work/results"
 for round in $(seq "$rounds"); do
-  for side in direct:$app_port mttd-sidecar:$sidecar_port nginx:$nginx_port nginx-default:$plain_port; do
-    echo "${side%%:*} $(run "${side##*:}")" >>"$work/results"
+  for side in $sides; do
+    IFS=: read -r name port pid <<<"$side"
+    echo "$name $(run "$port" "$pid")" >>"$work/results"
   done
 done
 hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$sidecar/status")
@@ -98,18 +124,25 @@ import statistics, sys
 path, hwm, sent, connections, duration, rounds, workers = sys.argv[1:]
 rows = {}
 for line in open(path):
-    side, rps, p99, errors = line.split()
-    rows.setdefault(side, []).append((float(rps), float(p99), int(errors)))
-med = {s: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), sum(r[2] for r in v)) for s, v in rows.items()}
+    side, rps, p99, errors, cpu = line.split()
+    rows.setdefault(side, []).append((float(rps), float(p99), int(errors), float(cpu)))
+med = {s: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), sum(r[2] for r in v),
+           statistics.median(r[3] for r in v)) for s, v in rows.items()}
 print(f"wrk -t2 -c{connections} -d{duration}, {rounds} rounds, {workers} workers per proxy, medians")
-print("| side | requests/s | p99 ms | added p99 ms | errors |")
-print("| --- | --- | --- | --- | --- |")
-for side in ("direct", "mttd-sidecar", "nginx", "nginx-default"):
-    rps, p99, errors = med[side]
+print("| side | requests/s | p99 ms | added p99 ms | errors | CPU µs a request |")
+print("| --- | --- | --- | --- | --- | --- |")
+for side in ("direct", "mttd-sidecar", "nginx", "nginx-default", "baseline"):
+    if side not in med:
+        continue
+    rps, p99, errors, cpu = med[side]
     added = "" if side == "direct" else f"{p99 - med['direct'][1]:.2f}"
-    print(f"| {side} | {rps:,.0f} | {p99:.2f} | {added} | {errors} |")
+    print(f"| {side} | {rps:,.0f} | {p99:.2f} | {added} | {errors} | {cpu:.2f} |")
 s, n = med["mttd-sidecar"], med["nginx"]
 print(f"\nmttd-sidecar / nginx (the anchor): throughput {s[0] / n[0]:.2f}× (target ≥ 1), "
-      f"p99 {s[1]:.2f} vs {n[1]:.2f} ms (target: added p99 no more than nginx's)")
+      f"p99 {s[1]:.2f} vs {n[1]:.2f} ms (target: added p99 no more than nginx's), "
+      f"CPU a request {s[3] / n[3]:.2f}×")
+if "baseline" in med:
+    b = med["baseline"]
+    print(f"mttd-sidecar / baseline: throughput {s[0] / b[0]:.2f}×, CPU a request {s[3] / b[3]:.2f}×")
 print(f"mttd-sidecar peak resident memory: {int(hwm) / 1024:.1f} MiB; requests it counted: {sent}")
 PY

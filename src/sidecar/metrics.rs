@@ -4,7 +4,7 @@
 //! of values (methods: the nine standard ones and `other`; routes: [`super::routes`]; status:
 //! `1xx`–`5xx` and `cancelled`), so the series count has a hard cap whatever the traffic.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
@@ -165,25 +165,29 @@ impl Metrics {
     }
 
     /// A request has arrived (`method` and `route`: indices into [`METHODS`] and the routes):
-    /// counted in flight until the returned record is dropped.
-    pub fn start(&self, method: usize, route: usize) -> Exchange {
+    /// counted in flight until the returned record is dropped, which records it.
+    pub fn start(self: &Arc<Self>, method: usize, route: usize) -> Exchange {
         self.in_flight.inc();
-        let at = method * self.routes.len() + route;
-        let request_bytes = self.request_series[at].get_or_init(|| {
-            self.request_bytes
-                .get_or_create(&RouteLabels {
-                    method: Value(METHODS[method]),
-                    route: Value(self.routes[route]),
-                })
-                .clone()
-        });
         Exchange {
             started: Instant::now(),
-            series: at,
+            series: method * self.routes.len() + route,
             status: None,
             response_bytes: 0,
-            request_bytes: request_bytes.clone(),
+            metrics: self.clone(),
         }
+    }
+
+    /// The request-body counter of `exchange`'s method and route.
+    fn request_bytes(&self, series: usize) -> &Counter {
+        self.request_series[series].get_or_init(|| {
+            let routes = self.routes.len();
+            self.request_bytes
+                .get_or_create(&RouteLabels {
+                    method: Value(METHODS[series / routes]),
+                    route: Value(self.routes[series % routes]),
+                })
+                .clone()
+        })
     }
 
     pub fn upstream_error(&self, reason: &'static str) {
@@ -193,6 +197,8 @@ impl Metrics {
     }
 
     fn finish(&self, exchange: &Exchange) {
+        // The request-body series exists from a method and route's first request, body or not.
+        self.request_bytes(exchange.series);
         let status = exchange.status.unwrap_or(CANCELLED);
         let series = self.series[exchange.series * STATUSES.len() + status].get_or_init(|| {
             let routes = self.routes.len();
@@ -223,8 +229,7 @@ pub struct Exchange {
     /// Index into [`STATUSES`] once answered.
     status: Option<usize>,
     response_bytes: u64,
-    /// The request-body counter of this method and route (bytes are added as they pass).
-    pub request_bytes: Counter,
+    metrics: Arc<Metrics>,
 }
 
 impl Exchange {
@@ -236,9 +241,21 @@ impl Exchange {
         self.response_bytes += bytes as u64;
     }
 
-    /// Recorded into `metrics` (called by the owner's `Drop`).
-    pub fn record(&self, metrics: &Metrics) {
-        metrics.finish(self);
+    /// Request body bytes forwarded to the app.
+    pub fn received(&self, bytes: usize) {
+        self.request_bytes().inc_by(bytes as u64);
+    }
+
+    /// The request-body counter of this exchange's method and route, for the body on its way
+    /// to the app.
+    pub fn request_bytes(&self) -> Counter {
+        self.metrics.request_bytes(self.series).clone()
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.metrics.finish(self);
     }
 }
 
@@ -266,14 +283,14 @@ mod tests {
 
     #[test]
     fn both_formats_carry_the_same_samples() {
-        let metrics = Metrics::new(vec!["/orders/{id}", "other"]);
+        let metrics = Arc::new(Metrics::new(vec!["/orders/{id}", "other"]));
         let mut exchange = metrics.start(0, 0);
         exchange.answered(201);
         exchange.sent(10);
-        exchange.request_bytes.inc_by(3);
-        exchange.record(&metrics);
+        exchange.received(3);
+        drop(exchange);
         let other = metrics.start(method_index(&hyper::Method::from_bytes(b"BREW").unwrap()), 1);
-        other.record(&metrics); // never answered: cancelled
+        drop(other); // never answered: cancelled
         metrics.upstream_error("connect");
 
         let (kind, text) = metrics.encode("text/plain");

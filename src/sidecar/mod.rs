@@ -189,9 +189,8 @@ async fn serve_connections(mut inbox: UnboundedReceiver<Accepted>, shared: &Arc<
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let upstream = Arc::new(proxy::Upstream::default());
-        let client = proxy::client_address(peer);
+        // What the connection's requests share: one reference to take per request.
+        let state = Arc::new((shared.clone(), proxy::Upstream::default(), proxy::client_address(peer)));
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30))
@@ -200,8 +199,11 @@ async fn serve_connections(mut inbox: UnboundedReceiver<Accepted>, shared: &Arc<
             .serve_connection(
                 TokioIo::new(stream),
                 service_fn(move |request| {
-                    let (shared, upstream, client) = (shared.clone(), upstream.clone(), client.clone());
-                    async move { shared.proxy.handle(request, &client, &upstream).await }
+                    let state = state.clone();
+                    async move {
+                        let (shared, upstream, client) = &*state;
+                        shared.proxy.handle(request, client, upstream).await
+                    }
                 }),
             );
         let connection = graceful.watch(connection);

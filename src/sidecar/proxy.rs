@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::{Either, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use prometheus_client::metrics::counter::Counter;
@@ -31,10 +31,11 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// connection can hold, and with `--max-connections` the sidecar's.
 pub const CONNECTION_BUFFER: usize = 64 * 1024;
 
-/// A request body on its way to the app, its bytes counted as they pass.
+/// A request body on its way to the app, its bytes counted as they pass (no counter for a
+/// request without a body).
 pub struct Counted {
     inner: Incoming,
-    counter: Counter,
+    counter: Option<Counter>,
 }
 
 impl Body for Counted {
@@ -44,8 +45,8 @@ impl Body for Counted {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.counter.inc_by(data.len() as u64);
+            if let (Some(data), Some(counter)) = (frame.data_ref(), &self.counter) {
+                counter.inc_by(data.len() as u64);
             }
         }
         polled
@@ -65,7 +66,6 @@ impl Body for Counted {
 pub struct Observed {
     inner: Either<Incoming, Full<Bytes>>,
     exchange: Exchange,
-    metrics: Arc<Metrics>,
 }
 
 impl Body for Observed {
@@ -92,29 +92,9 @@ impl Body for Observed {
     }
 }
 
-impl Drop for Observed {
-    fn drop(&mut self) {
-        self.exchange.record(&self.metrics);
-    }
-}
-
-/// Records an exchange whose answer never started (the client left while the app was
-/// thinking): dropped with the request's future.
-struct Pending {
-    exchange: Option<Exchange>,
-    metrics: Arc<Metrics>,
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        if let Some(exchange) = &self.exchange {
-            exchange.record(&self.metrics);
-        }
-    }
-}
-
-/// Headers that belong to one hop, not to the message (RFC 9110 §7.6.1), removed both ways.
-const HOP_BY_HOP: [HeaderName; 7] = [
+/// Headers that belong to one hop, not to the message (RFC 9110 §7.6.1), removed both ways;
+/// and Transfer-Encoding, which hyper sets itself from the body it sends.
+const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -122,22 +102,37 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TE,
     header::TRAILER,
     header::UPGRADE,
+    header::TRANSFER_ENCODING,
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Headers the Connection header names are hop-by-hop too.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in HOP_BY_HOP.iter().chain(&named) {
+    // One pass over the names (most messages carry none of these, or only Connection), then
+    // a removal for each one found.
+    let mut found = [false; 8];
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            found[i] = true;
+        }
+    }
+    if found[0] {
+        // Headers the Connection header names are hop-by-hop too (beyond the usual
+        // `keep-alive` and `close`).
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|name| !name.eq_ignore_ascii_case("close") && !name.eq_ignore_ascii_case("keep-alive"))
+            .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+            .collect();
+        for name in &named {
+            headers.remove(name);
+        }
+    }
+    for (name, _) in HOP_BY_HOP.iter().zip(found).filter(|(_, found)| *found) {
         headers.remove(name);
     }
-    // hyper sets Transfer-Encoding itself from the body it sends.
-    headers.remove(header::TRANSFER_ENCODING);
 }
 
 /// The connection to the app of one client connection. HTTP/1 carries one exchange at a time
@@ -248,6 +243,8 @@ impl Proxy {
     }
 
     /// Forwards one request; never fails (an app that does not answer gets a 502 or 504).
+    /// The exchange is recorded when the answer's body is dropped, or with this future when the
+    /// client leaves before the answer (`cancelled`).
     pub async fn handle(
         &self,
         request: Request<Incoming>,
@@ -256,11 +253,7 @@ impl Proxy {
     ) -> Result<Response<Observed>, Infallible> {
         let method = method_index(request.method());
         let route = self.routes.route(request.uri().path());
-        let mut pending = Pending {
-            exchange: Some(self.metrics.start(method, route)),
-            metrics: self.metrics.clone(),
-        };
-        let counter = pending.exchange.as_ref().expect("just set").request_bytes.clone();
+        let exchange = self.metrics.start(method, route);
         let (mut parts, body) = request.into_parts();
         // Origin form on the wire (`GET /path?query`), as clients normally send it; the Host
         // header goes through as sent.
@@ -270,12 +263,13 @@ impl Proxy {
                 Ok(uri) => uri,
                 Err(_) => {
                     let message = "mttd-sidecar: the request's path is not a valid URI path\n";
-                    return Ok(self.own_answer(&mut pending, StatusCode::BAD_REQUEST, message));
+                    return Ok(own_answer(exchange, StatusCode::BAD_REQUEST, message));
                 }
             };
         }
         strip_hop_by_hop(&mut parts.headers);
         append_forwarded_for(&mut parts.headers, client);
+        let counter = (!body.is_end_stream()).then(|| exchange.request_bytes());
         let forwarded = Request::from_parts(parts, Counted { inner: body, counter });
 
         let answer = tokio::time::timeout(self.upstream_timeout, self.send(upstream, forwarded)).await;
@@ -283,14 +277,13 @@ impl Proxy {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
-                let mut exchange = pending.exchange.take().expect("set until answered");
+                let mut exchange = exchange;
                 exchange.answered(parts.status.as_u16());
                 Ok(Response::from_parts(
                     parts,
                     Observed {
                         inner: Either::Left(body),
                         exchange,
-                        metrics: self.metrics.clone(),
                     },
                 ))
             }
@@ -305,7 +298,7 @@ impl Proxy {
                     "mttd-sidecar: the app at http://{} did not answer ({reason})\n",
                     self.target
                 );
-                Ok(self.own_answer(&mut pending, StatusCode::BAD_GATEWAY, &message))
+                Ok(own_answer(exchange, StatusCode::BAD_GATEWAY, &message))
             }
             Err(_) => {
                 self.metrics.upstream_error("timeout");
@@ -313,26 +306,25 @@ impl Proxy {
                     "mttd-sidecar: the app at http://{} sent no answer within {:?}\n",
                     self.target, self.upstream_timeout
                 );
-                Ok(self.own_answer(&mut pending, StatusCode::GATEWAY_TIMEOUT, &message))
+                Ok(own_answer(exchange, StatusCode::GATEWAY_TIMEOUT, &message))
             }
         }
     }
+}
 
-    fn own_answer(&self, pending: &mut Pending, status: StatusCode, message: &str) -> Response<Observed> {
-        let mut exchange = pending.exchange.take().expect("set until answered");
-        exchange.answered(status.as_u16());
-        let mut response = Response::new(Observed {
-            inner: Either::Right(Full::new(Bytes::from(message.to_string()))),
-            exchange,
-            metrics: self.metrics.clone(),
-        });
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        response
-    }
+/// The sidecar's own answer (400, 502, 504), recorded like the app's.
+fn own_answer(mut exchange: Exchange, status: StatusCode, message: &str) -> Response<Observed> {
+    exchange.answered(status.as_u16());
+    let mut response = Response::new(Observed {
+        inner: Either::Right(Full::new(Bytes::from(message.to_string()))),
+        exchange,
+    });
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 /// A client's address as an `X-Forwarded-For` value (made once per connection).
@@ -340,14 +332,66 @@ pub fn client_address(peer: SocketAddr) -> HeaderValue {
     HeaderValue::try_from(peer.ip().to_string()).expect("an IP address is a valid header value")
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
 /// `X-Forwarded-For`: the client's address appended to what earlier proxies wrote.
 fn append_forwarded_for(headers: &mut HeaderMap, client: &HeaderValue) {
-    let name = HeaderName::from_static("x-forwarded-for");
-    let value = match headers.get(&name).map(|v| v.as_bytes()) {
-        Some(earlier) => HeaderValue::from_bytes(&[earlier, b", ", client.as_bytes()].concat()),
-        None => Ok(client.clone()),
-    };
-    if let Ok(value) = value {
-        headers.insert(name, value);
+    match headers.entry(X_FORWARDED_FOR) {
+        Entry::Occupied(mut earlier) => {
+            let value = [earlier.get().as_bytes(), b", ", client.as_bytes()].concat();
+            if let Ok(value) = HeaderValue::from_bytes(&value) {
+                earlier.insert(value);
+            }
+        }
+        Entry::Vacant(entry) => {
+            entry.insert(client.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let mut map = headers(&[
+            ("host", "shop"),
+            ("connection", "keep-alive, X-Trace-Hop"),
+            ("connection", "close"),
+            ("keep-alive", "timeout=5"),
+            ("x-trace-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("upgrade", "h2c"),
+            ("x-request-id", "abc"),
+        ]);
+        strip_hop_by_hop(&mut map);
+        let left: Vec<&str> = map.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["host", "x-request-id"]);
+
+        let mut plain = headers(&[("host", "shop"), ("accept", "*/*")]);
+        strip_hop_by_hop(&mut plain);
+        assert_eq!(plain.len(), 2);
+    }
+
+    #[test]
+    fn the_client_is_appended_to_earlier_proxies() {
+        let client = client_address("10.0.0.7:4000".parse().unwrap());
+        let mut first = headers(&[("host", "shop")]);
+        append_forwarded_for(&mut first, &client);
+        assert_eq!(first[X_FORWARDED_FOR], "10.0.0.7");
+        let mut later = headers(&[("x-forwarded-for", "192.0.2.1")]);
+        append_forwarded_for(&mut later, &client);
+        assert_eq!(later[X_FORWARDED_FOR], "192.0.2.1, 10.0.0.7");
+        assert_eq!(later.get_all(X_FORWARDED_FOR).iter().count(), 1);
     }
 }

@@ -466,7 +466,7 @@ fn the_shipped_kubernetes_objects_validate_and_agree_with_each_other() {
     let dockerfile = std::fs::read_to_string(examples().join("../../Dockerfile")).unwrap();
     assert!(
         dockerfile.contains(&format!(
-            " AS {target}\nCOPY --from=builder /src/target/release/mttd-sidecar "
+            " AS {target}\nCOPY --from=sidecar-builder /src/target/sidecar/mttd-sidecar "
         )),
         "the image {image} is the Dockerfile target that ships mttd-sidecar"
     );
