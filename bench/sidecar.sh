@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: mttd-sidecar against nginx as a reverse proxy (the anchor), side by side in one
 # run. The app is nginx answering a 1 KiB body from its config on 127.0.0.1 (fast, so that the
-# proxies are what is measured); wrk (Debian's) loads, in turn and for ROUNDS rounds: the app
+# proxies are what is measured); wrk (Debian's) loads, in turn (each round in an order rotated by
+# one) and for ROUNDS rounds: the app
 # directly, the app through mttd-sidecar, the app through nginx configured as a production
 # reverse proxy (HTTP/1.1 and a keep-alive pool to the app, access log off — as the sidecar
 # keeps no log per request) — the anchor the target is judged against — and, for context,
@@ -110,9 +111,12 @@ PY
 }
 
 : >"$work/results"
+read -ra order <<<"$sides"
 for round in $(seq "$rounds"); do
-  for side in $sides; do
-    IFS=: read -r name port pid <<<"$side"
+  # Each round starts one side further on, so that no side always follows the same one (a
+  # fixed order measured the same binary 11% apart in two places).
+  for k in "${!order[@]}"; do
+    IFS=: read -r name port pid <<<"${order[$(((k + round) % ${#order[@]}))]}"
     echo "$name $(run "$port" "$pid")" >>"$work/results"
   done
 done

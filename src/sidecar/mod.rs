@@ -9,6 +9,7 @@
 pub mod metrics;
 pub mod proxy;
 pub mod routes;
+pub mod timer;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -134,6 +135,9 @@ pub fn run(config: SidecarConfig, shutdown: impl Future<Output = ()> + Send + 's
     result
 }
 
+/// The time a client has to send a request's head (against slow-header attacks).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What every event loop shares: the proxy (its metrics are atomics) and the drain state.
 struct Shared {
     proxy: Proxy,
@@ -190,10 +194,11 @@ async fn serve_connections(mut inbox: UnboundedReceiver<Accepted>, shared: &Arc<
         };
         let _ = stream.set_nodelay(true);
         // What the connection's requests share: one reference to take per request.
-        let state = Arc::new((shared.clone(), proxy::Upstream::default(), proxy::client_address(peer)));
+        let upstream = proxy::Upstream::new(shared.proxy.upstream_timeout());
+        let state = Arc::new((shared.clone(), upstream, proxy::client_address(peer)));
         let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
+            .timer(timer::LazyTimer::new(HEADER_READ_TIMEOUT))
+            .header_read_timeout(HEADER_READ_TIMEOUT)
             .writev(false)
             .max_buf_size(proxy::CONNECTION_BUFFER)
             .serve_connection(
@@ -235,7 +240,7 @@ async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>, shared: Arc
         tokio::spawn(async move {
             let _ = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 
 use super::metrics::{method_index, Exchange, Metrics};
 use super::routes::Routes;
+use super::timer::LazyTimer;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -140,12 +141,21 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// gets its own connection to the app — opened at its first request, reused while both stay
 /// open, closed with it — and no pool is shared (or locked) between connections. The number of
 /// connections to the app is bounded by `--max-connections`, as the client connections are.
-#[derive(Default)]
 pub struct Upstream {
     sender: std::sync::Mutex<Option<SendRequest<Counted>>>,
+    /// The upstream timeout of this connection's exchanges.
+    timer: LazyTimer,
 }
 
 impl Upstream {
+    /// A client connection's (no connection to the app yet); `timeout`: the upstream timeout.
+    pub fn new(timeout: Duration) -> Self {
+        Upstream {
+            sender: std::sync::Mutex::new(None),
+            timer: LazyTimer::new(timeout),
+        }
+    }
+
     fn take(&self) -> Option<SendRequest<Counted>> {
         self.sender.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
@@ -187,6 +197,10 @@ impl Proxy {
             connect_timeout,
             upstream_timeout,
         }
+    }
+
+    pub fn upstream_timeout(&self) -> Duration {
+        self.upstream_timeout
     }
 
     async fn connect(&self) -> Result<SendRequest<Counted>, Failure> {
@@ -272,7 +286,12 @@ impl Proxy {
         let counter = (!body.is_end_stream()).then(|| exchange.request_bytes());
         let forwarded = Request::from_parts(parts, Counted { inner: body, counter });
 
-        let answer = tokio::time::timeout(self.upstream_timeout, self.send(upstream, forwarded)).await;
+        let deadline = upstream.timer.until(Instant::now() + self.upstream_timeout);
+        let answer = tokio::select! {
+            biased;
+            answer = self.send(upstream, forwarded) => Ok(answer),
+            () = deadline => Err(()),
+        };
         match answer {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
