@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::sidecar::{routes::Routes, SidecarConfig};
+use crate::sidecar::{routes::Routes, stats::StatsConfig, SidecarConfig};
 use crate::time::HumanDuration;
 
 #[derive(Debug, Parser)]
@@ -50,6 +50,14 @@ pub struct SidecarArgs {
     /// process may use (its cgroup's CPU limit included).
     #[arg(long, env = "MTTD_SIDECAR_THREADS")]
     pub threads: Option<usize>,
+    /// The app's own stats as JSON (a path on the app, `/stats`): read on every scrape, the
+    /// fields given by --stat exported beside the sidecar's series.
+    #[arg(long, env = "MTTD_SIDECAR_STATS_PATH")]
+    pub stats_path: Option<String>,
+    /// A field of the stats document to export: `NAME=/json/pointer` (a gauge) or
+    /// `NAME=/json/pointer:counter` (repeat the flag; comma-separated in the environment).
+    #[arg(long = "stat", env = "MTTD_SIDECAR_STATS", value_delimiter = ',')]
+    pub stats: Vec<String>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -63,6 +71,14 @@ impl SidecarArgs {
             return Err("--max-connections (MTTD_SIDECAR_MAX_CONNECTIONS) must be at least 1".into());
         }
         let routes = Routes::parse(&self.routes).map_err(|e| format!("--route (MTTD_SIDECAR_ROUTES): {e}"))?;
+        let stats = match &self.stats_path {
+            Some(path) => Some(StatsConfig::parse(path, &self.stats)?),
+            None if !self.stats.is_empty() => return Err(
+                "--stat (MTTD_SIDECAR_STATS) needs --stats-path (MTTD_SIDECAR_STATS_PATH): where the app serves them"
+                    .into(),
+            ),
+            None => None,
+        };
         Ok(SidecarConfig {
             listen: self.listen,
             target: format!("{}:{}", self.target_host, self.target_port),
@@ -76,6 +92,7 @@ impl SidecarArgs {
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
                 .max(1),
+            stats,
         })
     }
 }

@@ -149,6 +149,11 @@ impl Metrics {
         }
     }
 
+    /// Adds `collector`'s series to the exposition (the app's translated stats).
+    pub fn register(&mut self, collector: Box<dyn prometheus_client::collector::Collector>) {
+        self.registry.register_collector(collector);
+    }
+
     /// The exposition and its Content-Type: OpenMetrics when `accept` asks for it, else the
     /// Prometheus text format 0.0.4.
     pub fn encode(&self, accept: &str) -> (&'static str, String) {

@@ -9,6 +9,7 @@
 pub mod metrics;
 pub mod proxy;
 pub mod routes;
+pub mod stats;
 pub mod timer;
 
 use std::future::Future;
@@ -52,6 +53,8 @@ pub struct SidecarConfig {
     pub drain_timeout: Duration,
     /// Event loops (threads) serving the proxy.
     pub threads: usize,
+    /// The app's own stats document to translate on every scrape, if any.
+    pub stats: Option<stats::StatsConfig>,
 }
 
 /// Runs the sidecar until `shutdown` completes, then drains; returns once every connection has
@@ -75,7 +78,15 @@ pub fn run(config: SidecarConfig, shutdown: impl Future<Output = ()> + Send + 's
     let listener = bind(config.listen, "--listen")?;
     let metrics_listener = bind(config.metrics_listen, "--metrics-listen")?;
     let local = |l: &std::net::TcpListener| l.local_addr().map_err(|e| Error::io("the listening socket", e));
-    let metrics = Arc::new(Metrics::new(config.routes.labels()));
+    let mut metrics = Metrics::new(config.routes.labels());
+    let stats = config
+        .stats
+        .clone()
+        .map(|stats| stats::Stats::new(stats, config.target.clone()));
+    if let Some(stats) = &stats {
+        metrics.register(Box::new(stats::StatsCollector(stats.clone())));
+    }
+    let metrics = Arc::new(metrics);
     let shared = Arc::new(Shared {
         proxy: Proxy::new(
             config.target.clone(),
@@ -99,7 +110,14 @@ pub fn run(config: SidecarConfig, shutdown: impl Future<Output = ()> + Send + 's
         .map(|_| tokio::sync::mpsc::unbounded_channel::<Accepted>())
         .unzip();
     // Loop 0 also accepts, watches for `shutdown` and serves /metrics.
-    let mut first = Some((listener, metrics_listener, shutdown, loops, config.max_connections));
+    let mut first = Some((
+        listener,
+        metrics_listener,
+        shutdown,
+        loops,
+        config.max_connections,
+        stats,
+    ));
     let mut threads = Vec::with_capacity(config.threads);
     for (i, inbox) in inboxes.into_iter().enumerate() {
         let shared = shared.clone();
@@ -111,11 +129,11 @@ pub fn run(config: SidecarConfig, shutdown: impl Future<Output = ()> + Send + 's
                 .build()
                 .map_err(|e| Error::Internal(format!("the event loop cannot start: {e}")))?;
             runtime.block_on(async move {
-                if let Some((listener, metrics_listener, shutdown, loops, max_connections)) = first {
+                if let Some((listener, metrics_listener, shutdown, loops, max_connections, stats)) = first {
                     let listener = TcpListener::from_std(listener).map_err(|e| Error::io("the listening socket", e))?;
                     let metrics_listener =
                         TcpListener::from_std(metrics_listener).map_err(|e| Error::io("the metrics socket", e))?;
-                    tokio::spawn(serve_metrics(metrics_listener, metrics, shared.clone()));
+                    tokio::spawn(serve_metrics(metrics_listener, metrics, stats, shared.clone()));
                     tokio::spawn(accept(listener, loops, max_connections, shared.clone(), shutdown));
                 }
                 serve_connections(inbox, &shared).await;
@@ -225,17 +243,26 @@ async fn serve_connections(mut inbox: UnboundedReceiver<Accepted>, shared: &Arc<
     }
 }
 
-async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>, shared: Arc<Shared>) {
+async fn serve_metrics(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    stats: Option<Arc<stats::Stats>>,
+    shared: Arc<Shared>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let metrics = metrics.clone();
-        let shared = shared.clone();
+        let (metrics, stats, shared) = (metrics.clone(), stats.clone(), shared.clone());
         let service = service_fn(move |request: Request<Incoming>| {
-            let answer = answer_metrics(&request, &metrics, &shared.draining);
-            async move { Ok::<_, std::convert::Infallible>(answer) }
+            let (metrics, stats, shared) = (metrics.clone(), stats.clone(), shared.clone());
+            async move {
+                if let (Some(stats), "/metrics") = (&stats, request.uri().path()) {
+                    stats.refresh().await;
+                }
+                Ok::<_, std::convert::Infallible>(answer_metrics(&request, &metrics, &shared.draining))
+            }
         });
         tokio::spawn(async move {
             let _ = http1::Builder::new()

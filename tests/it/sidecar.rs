@@ -14,11 +14,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The app: `/orders/<n>` answers `order <n> for <X-Forwarded-For>`, `/slow?ms=<n>` answers
-/// after n ms, POST answers the body's length, anything else 404.
+/// after n ms, `/stats` its own counts as JSON (orders served so far), POST answers the body's
+/// length, anything else 404.
 const APP: &str = r#"
-import sys, time
+import json, sys, threading, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from urllib.parse import urlparse, parse_qs
+
+orders = 0
+lock = threading.Lock()
 
 class App(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -32,7 +36,14 @@ class App(BaseHTTPRequestHandler):
         self.wfile.write(body)
     def do_GET(self):
         url = urlparse(self.path)
-        if url.path.startswith("/orders/"):
+        global orders
+        if url.path == "/stats":
+            with lock:
+                stats = {"orders": {"served": orders}, "queue": "7", "ready": True}
+            self.answer(200, json.dumps(stats).encode())
+        elif url.path.startswith("/orders/"):
+            with lock:
+                orders += 1
             self.answer(200, ("order %s for %s" % (url.path[8:], self.headers.get("X-Forwarded-For"))).encode())
         elif url.path == "/slow":
             time.sleep(int(parse_qs(url.query)["ms"][0]) / 1000)
@@ -489,6 +500,83 @@ fn the_shipped_kubernetes_objects_validate_and_agree_with_each_other() {
     );
     assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
     assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+}
+
+#[test]
+fn the_apps_own_json_stats_are_exported_on_every_scrape() {
+    let mut app = App::start();
+    let stats = [
+        "--stats-path",
+        "/stats",
+        "--stat",
+        "app_orders=/orders/served:counter",
+        "--stat",
+        "app_queue=/queue",
+        "--stat",
+        "app_ready=/ready",
+        "--stat",
+        "app_absent=/nothing/here",
+    ];
+    let sidecar = Sidecar::start(app.port, &stats);
+    for id in 1..=3 {
+        assert_eq!(request(&sidecar.proxy, "GET", &format!("/orders/{id}"), b"", "").0, 200);
+    }
+    let text = sidecar.scrape();
+    assert_eq!(sample(&text, "mttd_sidecar_stats_up"), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "app_orders_total"), Some(3.0), "{text}");
+    assert!(text.contains("# TYPE app_orders_total counter"), "{text}");
+    assert_eq!(sample(&text, "app_queue"), Some(7.0), "{text}");
+    assert_eq!(sample(&text, "app_ready"), Some(1.0), "{text}");
+    assert!(
+        !text.contains("app_absent"),
+        "a field the app does not have is left out: {text}"
+    );
+    // The sidecar's own series are still there, and the stats read is not counted as traffic.
+    assert_eq!(
+        sample(
+            &text,
+            "http_requests_total{method=\"GET\",route=\"/orders/{id}\",status=\"2xx\"}"
+        ),
+        Some(3.0)
+    );
+    request(&sidecar.proxy, "GET", "/orders/4", b"", "");
+    assert_eq!(
+        sample(&sidecar.scrape(), "app_orders_total"),
+        Some(4.0),
+        "read anew at every scrape"
+    );
+
+    app.kill();
+    let text = sidecar.scrape();
+    assert_eq!(sample(&text, "mttd_sidecar_stats_up"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, "app_orders_total"),
+        None,
+        "nothing stale once the app is gone: {text}"
+    );
+}
+
+#[test]
+fn a_stat_without_a_stats_path_or_with_a_bad_name_is_refused() {
+    let refused = |extra: &[&str]| {
+        let output = Command::new(assert_cmd::cargo::cargo_bin("mttd-sidecar"))
+            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = refused(&["--stat", "app_queue=/queue"]);
+    assert!(
+        stderr.contains("--stat (MTTD_SIDECAR_STATS) needs --stats-path"),
+        "{stderr}"
+    );
+    let stderr = refused(&["--stats-path", "/stats", "--stat", "app-queue=/queue"]);
+    assert!(
+        stderr.contains("--stat `app-queue=/queue`: `app-queue` is not a Prometheus metric name"),
+        "{stderr}"
+    );
 }
 
 #[test]
