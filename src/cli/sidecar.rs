@@ -2,11 +2,12 @@
 //! variable (a container's `env:`), `TARGET_PORT` as the runbook names it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 
-use crate::sidecar::{routes::Routes, stats::StatsConfig, SidecarConfig};
+use crate::sidecar::{aggregates::AggregatesConfig, routes::Routes, stats::StatsConfig, SidecarConfig};
 use crate::time::HumanDuration;
 
 #[derive(Debug, Parser)]
@@ -58,6 +59,14 @@ pub struct SidecarArgs {
     /// `NAME=/json/pointer:counter` (repeat the flag; comma-separated in the environment).
     #[arg(long = "stat", env = "MTTD_SIDECAR_STATS", value_delimiter = ',')]
     pub stats: Vec<String>,
+    /// Write rolling aggregates (requests, rate, 5xx, bytes, in all and by route; in flight) to
+    /// this JSON file every --aggregates-every, atomically: for an app that reads recent load
+    /// from a shared emptyDir.
+    #[arg(long, env = "MTTD_SIDECAR_AGGREGATES_FILE")]
+    pub aggregates_file: Option<PathBuf>,
+    /// The aggregates' window (at least 1s).
+    #[arg(long, env = "MTTD_SIDECAR_AGGREGATES_EVERY", default_value = "10s", value_parser = duration)]
+    pub aggregates_every: Duration,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -79,6 +88,13 @@ impl SidecarArgs {
             ),
             None => None,
         };
+        if self.aggregates_every < Duration::from_secs(1) {
+            return Err("--aggregates-every (MTTD_SIDECAR_AGGREGATES_EVERY) must be at least 1s".into());
+        }
+        let aggregates = self.aggregates_file.clone().map(|path| AggregatesConfig {
+            path,
+            every: self.aggregates_every,
+        });
         Ok(SidecarConfig {
             listen: self.listen,
             target: format!("{}:{}", self.target_host, self.target_port),
@@ -93,6 +109,7 @@ impl SidecarArgs {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
                 .max(1),
             stats,
+            aggregates,
         })
     }
 }

@@ -225,6 +225,57 @@ impl Metrics {
     }
 }
 
+/// What a route has seen since the sidecar started (all methods): [`Metrics::by_route`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RouteTotals {
+    /// Requests answered or given up (`cancelled` included).
+    pub requests: u64,
+    /// Of those, answered 5xx (the app's or the sidecar's own 502/504).
+    pub errors: u64,
+    pub response_bytes: u64,
+}
+
+impl RouteTotals {
+    /// What was added since `before`.
+    pub fn since(&self, before: &RouteTotals) -> RouteTotals {
+        RouteTotals {
+            requests: self.requests - before.requests,
+            errors: self.errors - before.errors,
+            response_bytes: self.response_bytes - before.response_bytes,
+        }
+    }
+}
+
+impl Metrics {
+    /// The route labels, by index.
+    pub fn routes(&self) -> &[&'static str] {
+        &self.routes
+    }
+
+    /// Requests received and not yet answered.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.get()
+    }
+
+    /// Each route's totals (by route index), summed over methods and statuses.
+    pub fn by_route(&self) -> Vec<RouteTotals> {
+        let routes = self.routes.len();
+        let mut totals = vec![RouteTotals::default(); routes];
+        for (index, series) in self.series.iter().enumerate() {
+            let Some(series) = series.get() else { continue };
+            let (method_route, status) = (index / STATUSES.len(), index % STATUSES.len());
+            let total = &mut totals[method_route % routes];
+            let requests = series.requests.get();
+            total.requests += requests;
+            if STATUSES[status] == "5xx" {
+                total.errors += requests;
+            }
+            total.response_bytes += series.response_bytes.get();
+        }
+        totals
+    }
+}
+
 /// One request from arrival to the last byte of its answer. Recorded when dropped — when the
 /// answer's body is done, or when the client goes away first (status `cancelled`).
 pub struct Exchange {

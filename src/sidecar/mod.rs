@@ -6,6 +6,7 @@
 //! fixed sets), and drained on SIGTERM: it stops accepting, lets the requests in flight finish
 //! (up to the drain timeout), then exits.
 
+pub mod aggregates;
 pub mod metrics;
 pub mod proxy;
 pub mod routes;
@@ -55,6 +56,8 @@ pub struct SidecarConfig {
     pub threads: usize,
     /// The app's own stats document to translate on every scrape, if any.
     pub stats: Option<stats::StatsConfig>,
+    /// Where and how often to write the rolling aggregates, if at all.
+    pub aggregates: Option<aggregates::AggregatesConfig>,
 }
 
 /// Runs the sidecar until `shutdown` completes, then drains; returns once every connection has
@@ -87,6 +90,16 @@ pub fn run(config: SidecarConfig, shutdown: impl Future<Output = ()> + Send + 's
         metrics.register(Box::new(stats::StatsCollector(stats.clone())));
     }
     let metrics = Arc::new(metrics);
+    // The first window is written before the ports open: a path the sidecar cannot write is an
+    // error at start, not a warning every window.
+    let roller = match &config.aggregates {
+        Some(settings) => {
+            let mut roller = aggregates::Roller::new(metrics.clone(), settings.clone());
+            roller.write()?;
+            Some(roller)
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared {
         proxy: Proxy::new(
             config.target.clone(),
@@ -109,15 +122,15 @@ pub fn run(config: SidecarConfig, shutdown: impl Future<Output = ()> + Send + 's
     let (loops, inboxes): (Vec<_>, Vec<_>) = (0..config.threads)
         .map(|_| tokio::sync::mpsc::unbounded_channel::<Accepted>())
         .unzip();
-    // Loop 0 also accepts, watches for `shutdown` and serves /metrics.
-    let mut first = Some((
+    let mut first = Some(FirstLoop {
         listener,
         metrics_listener,
         shutdown,
         loops,
-        config.max_connections,
+        max_connections: config.max_connections,
         stats,
-    ));
+        roller,
+    });
     let mut threads = Vec::with_capacity(config.threads);
     for (i, inbox) in inboxes.into_iter().enumerate() {
         let shared = shared.clone();
@@ -129,12 +142,17 @@ pub fn run(config: SidecarConfig, shutdown: impl Future<Output = ()> + Send + 's
                 .build()
                 .map_err(|e| Error::Internal(format!("the event loop cannot start: {e}")))?;
             runtime.block_on(async move {
-                if let Some((listener, metrics_listener, shutdown, loops, max_connections, stats)) = first {
-                    let listener = TcpListener::from_std(listener).map_err(|e| Error::io("the listening socket", e))?;
-                    let metrics_listener =
-                        TcpListener::from_std(metrics_listener).map_err(|e| Error::io("the metrics socket", e))?;
-                    tokio::spawn(serve_metrics(metrics_listener, metrics, stats, shared.clone()));
-                    tokio::spawn(accept(listener, loops, max_connections, shared.clone(), shutdown));
+                if let Some(first) = first {
+                    let listener =
+                        TcpListener::from_std(first.listener).map_err(|e| Error::io("the listening socket", e))?;
+                    let metrics_listener = TcpListener::from_std(first.metrics_listener)
+                        .map_err(|e| Error::io("the metrics socket", e))?;
+                    tokio::spawn(serve_metrics(metrics_listener, metrics, first.stats, shared.clone()));
+                    if let Some(roller) = first.roller {
+                        tokio::spawn(aggregates::run(roller));
+                    }
+                    let (loops, max_connections) = (first.loops, first.max_connections);
+                    tokio::spawn(accept(listener, loops, max_connections, shared.clone(), first.shutdown));
                 }
                 serve_connections(inbox, &shared).await;
                 Ok::<(), Error>(())
@@ -155,6 +173,18 @@ pub fn run(config: SidecarConfig, shutdown: impl Future<Output = ()> + Send + 's
 
 /// The time a client has to send a request's head (against slow-header attacks).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What loop 0 runs besides its share of the connections: the acceptor (until `shutdown`),
+/// /metrics and /healthz, and the aggregates writer.
+struct FirstLoop<S> {
+    listener: std::net::TcpListener,
+    metrics_listener: std::net::TcpListener,
+    shutdown: S,
+    loops: Vec<UnboundedSender<Accepted>>,
+    max_connections: usize,
+    stats: Option<Arc<stats::Stats>>,
+    roller: Option<aggregates::Roller>,
+}
 
 /// What every event loop shares: the proxy (its metrics are atomics) and the drain state.
 struct Shared {

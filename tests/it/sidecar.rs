@@ -557,6 +557,65 @@ fn the_apps_own_json_stats_are_exported_on_every_scrape() {
 }
 
 #[test]
+fn rolling_aggregates_are_written_atomically_every_window() {
+    let app = App::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shared/aggregates.json");
+    let file_arg = file.to_str().unwrap();
+    let sidecar = Sidecar::start(app.port, &["--aggregates-file", file_arg, "--aggregates-every", "2s"]);
+    let read = || -> serde_json::Value { serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap() };
+    // The first, empty window is there before the ports open.
+    assert_eq!(read()["total"]["requests"], 0);
+    for id in 1..=3 {
+        request(&sidecar.proxy, "GET", &format!("/orders/{id}"), b"", "");
+    }
+    request(&sidecar.proxy, "GET", "/nowhere", b"", "");
+    // Within a few windows every request has been in one of them, each counted once.
+    let (mut orders, mut other, mut windows) = (0, 0, Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (orders, other) != (3, 1) && Instant::now() < deadline {
+        let written = read();
+        if windows.last() != Some(&written["written_at"]) {
+            let routes = &written["routes"];
+            orders += routes["/orders/{id}"]["requests"].as_u64().unwrap_or(0);
+            other += routes["other"]["requests"].as_u64().unwrap_or(0);
+            let total = written["total"]["requests"].as_u64().unwrap();
+            let seconds = written["window_seconds"].as_f64().unwrap();
+            let rate = written["total"]["requests_per_second"].as_f64().unwrap();
+            assert!((rate - total as f64 / seconds).abs() < 1e-9, "{written}");
+            windows.push(written["written_at"].clone());
+        }
+        // Polled well within a window, so that none is missed.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        (orders, other),
+        (3, 1),
+        "every request in exactly one window ({} read)",
+        windows.len()
+    );
+    let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        [std::ffi::OsString::from("aggregates.json")],
+        "no temporary file beside it"
+    );
+    drop(sidecar);
+
+    let output = Command::new(assert_cmd::cargo::cargo_bin("mttd-sidecar"))
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .args(["--aggregates-file", "/proc/mttd-cannot-be-here/aggregates.json"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/proc/mttd-cannot-be-here"), "{stderr}");
+}
+
+#[test]
 fn a_stat_without_a_stats_path_or_with_a_bad_name_is_refused() {
     let refused = |extra: &[&str]| {
         let output = Command::new(assert_cmd::cargo::cargo_bin("mttd-sidecar"))
