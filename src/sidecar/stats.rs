@@ -26,6 +26,20 @@ pub const MAX_DOCUMENT: usize = 1024 * 1024;
 /// Time the app has to answer the stats request (within Prometheus's scrape timeout).
 pub const TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The sidecar's own series (as named in the exposition and as registered): an app's field may
+/// not take these names.
+const SIDECAR_NAMES: [&str; 9] = [
+    "http_requests",
+    "http_requests_total",
+    "http_request_duration",
+    "http_request_duration_seconds",
+    "http_request_body",
+    "http_request_body_bytes",
+    "http_response_body",
+    "http_response_body_bytes",
+    "http_requests_in_flight",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
     Counter,
@@ -59,6 +73,11 @@ impl Field {
         if name.is_empty() || !valid_name {
             return Err(format!(
                 "`{text}`: `{name}` is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+            ));
+        }
+        if name.starts_with("mttd_sidecar_") || SIDECAR_NAMES.contains(&name) {
+            return Err(format!(
+                "`{text}`: `{name}` is one of the sidecar's own series; name it for the app"
             ));
         }
         if kind == Kind::Counter && name.ends_with("_total") {
@@ -248,6 +267,8 @@ mod tests {
         assert!(error("jobs-done=/a").contains("not a Prometheus metric name"));
         assert!(error("jobs_total=/a:counter").contains("without `_total`"));
         assert!(error("jobs=a/b").contains("not a JSON pointer"));
+        assert!(error("http_requests_in_flight=/a").contains("one of the sidecar's own series"));
+        assert!(error("mttd_sidecar_stats_up=/a").contains("one of the sidecar's own series"));
         let config = |path: &str, fields: &[&str]| {
             StatsConfig::parse(path, &fields.iter().map(|f| f.to_string()).collect::<Vec<_>>())
         };
