@@ -120,21 +120,15 @@ impl Roller {
 }
 
 /// Writes a window every `roller.every()`, forever; a failed write is logged and retried at the
-/// next window (the proxy goes on).
+/// next window (the proxy goes on). The document is a few hundred bytes, written in the event
+/// loop: a moment's work every window.
 pub async fn run(mut roller: Roller) {
     let mut ticks = tokio::time::interval(roller.every());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let (back, written) = tokio::task::spawn_blocking(move || {
-            let written = roller.write();
-            (roller, written)
-        })
-        .await
-        .expect("the aggregates writer does not panic");
-        roller = back;
-        if let Err(error) = written {
+        if let Err(error) = roller.write() {
             tracing::warn!(%error, "the aggregates file could not be written");
         }
     }

@@ -65,6 +65,17 @@ pub const METHODS: [&str; 10] = [
 /// The status labels, in index order; [`CANCELLED`] is the last.
 pub const STATUSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "cancelled"];
 const CANCELLED: usize = 5;
+/// The index in [`STATUSES`] of `5xx`.
+const SERVER_ERROR: usize = 4;
+
+/// The names the sidecar's own request series are registered under (an exposition adds their
+/// unit, and `_total` to a counter's samples); `mttd_sidecar_` prefixes the rest.
+pub const REQUESTS: &str = "http_requests";
+pub const DURATION: &str = "http_request_duration";
+pub const REQUEST_BODY: &str = "http_request_body";
+pub const RESPONSE_BODY: &str = "http_response_body";
+pub const IN_FLIGHT: &str = "http_requests_in_flight";
+pub const OWN_NAMES: [&str; 5] = [REQUESTS, DURATION, REQUEST_BODY, RESPONSE_BODY, IN_FLIGHT];
 
 /// The series of one method, route and status, resolved once: a request touches its counters
 /// through this table (an index, an atomic load) rather than the families' locked hash maps.
@@ -102,30 +113,30 @@ impl Metrics {
         let in_flight = Gauge::default();
         let upstream_errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
-            "http_requests",
+            REQUESTS,
             "Requests answered, by method, route template and status class (`cancelled`: the client left before the answer)",
             requests.clone(),
         );
         registry.register_with_unit(
-            "http_request_duration",
+            DURATION,
             "Time from the request's arrival to the last byte of the answer",
             Unit::Seconds,
             duration.clone(),
         );
         registry.register_with_unit(
-            "http_request_body",
+            REQUEST_BODY,
             "Request body bytes forwarded to the app",
             Unit::Bytes,
             request_bytes.clone(),
         );
         registry.register_with_unit(
-            "http_response_body",
+            RESPONSE_BODY,
             "Response body bytes sent back to clients",
             Unit::Bytes,
             response_bytes.clone(),
         );
         registry.register(
-            "http_requests_in_flight",
+            IN_FLIGHT,
             "Requests received and not yet answered to the last byte",
             in_flight.clone(),
         );
@@ -267,7 +278,7 @@ impl Metrics {
             let total = &mut totals[method_route % routes];
             let requests = series.requests.get();
             total.requests += requests;
-            if STATUSES[status] == "5xx" {
+            if status == SERVER_ERROR {
                 total.errors += requests;
             }
             total.response_bytes += series.response_bytes.get();
@@ -297,11 +308,6 @@ impl Exchange {
         self.response_bytes += bytes as u64;
     }
 
-    /// Request body bytes forwarded to the app.
-    pub fn received(&self, bytes: usize) {
-        self.request_bytes().inc_by(bytes as u64);
-    }
-
     /// The request-body counter of this exchange's method and route, for the body on its way
     /// to the app.
     pub fn request_bytes(&self) -> Counter {
@@ -320,7 +326,7 @@ impl Drop for Exchange {
 pub fn status_class(status: u16) -> usize {
     match status {
         100..=499 => usize::from(status / 100 - 1),
-        _ => 4,
+        _ => SERVER_ERROR,
     }
 }
 
@@ -343,7 +349,7 @@ mod tests {
         let mut exchange = metrics.start(0, 0);
         exchange.answered(201);
         exchange.sent(10);
-        exchange.received(3);
+        exchange.request_bytes().inc_by(3);
         drop(exchange);
         let other = metrics.start(method_index(&hyper::Method::from_bytes(b"BREW").unwrap()), 1);
         drop(other); // never answered: cancelled

@@ -20,25 +20,13 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use tokio::net::TcpStream;
 
+use super::metrics::OWN_NAMES;
+
 /// The most of the app's stats document read (a larger one is an error: `up` 0).
 pub const MAX_DOCUMENT: usize = 1024 * 1024;
 
 /// Time the app has to answer the stats request (within Prometheus's scrape timeout).
 pub const TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The sidecar's own series (as named in the exposition and as registered): an app's field may
-/// not take these names.
-const SIDECAR_NAMES: [&str; 9] = [
-    "http_requests",
-    "http_requests_total",
-    "http_request_duration",
-    "http_request_duration_seconds",
-    "http_request_body",
-    "http_request_body_bytes",
-    "http_response_body",
-    "http_response_body_bytes",
-    "http_requests_in_flight",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -75,7 +63,11 @@ impl Field {
                 "`{text}`: `{name}` is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
             ));
         }
-        if name.starts_with("mttd_sidecar_") || SIDECAR_NAMES.contains(&name) {
+        let own = |own: &str| {
+            name.strip_prefix(own)
+                .is_some_and(|rest| ["", "_total", "_seconds", "_bytes"].contains(&rest))
+        };
+        if name.starts_with("mttd_sidecar_") || OWN_NAMES.into_iter().any(own) {
             return Err(format!(
                 "`{text}`: `{name}` is one of the sidecar's own series; name it for the app"
             ));

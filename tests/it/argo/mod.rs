@@ -478,13 +478,14 @@ fn the_role_grants_only_what_the_steps_use() {
         .filter(|(_, d)| d["kind"] == "Role")
         .map(|(_, d)| d)
         .collect();
-    let steps = roles.iter().find(|r| r["metadata"]["name"] == "mttd").unwrap();
+    let role = |name: &str| roles.iter().find(|r| r["metadata"]["name"] == name).unwrap();
+    let steps = role("mttd");
     assert_eq!(
         steps["rules"],
         serde_json::json!([{"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}])
     );
     // The forecast's resource steps: apply the advice ConfigMaps here; nothing more.
-    let forecast = roles.iter().find(|r| r["metadata"]["name"] == "mttd-forecast").unwrap();
+    let forecast = role("mttd-forecast");
     assert_eq!(
         forecast["rules"],
         serde_json::json!([
@@ -493,10 +494,7 @@ fn the_role_grants_only_what_the_steps_use() {
         ])
     );
     // In a workload's namespace: get and merge-patch that workload's HPA alone.
-    let workload = roles
-        .iter()
-        .find(|r| r["metadata"]["name"] == "mttd-forecast-api")
-        .unwrap();
+    let workload = role("mttd-forecast-api");
     assert_eq!(
         workload["rules"],
         serde_json::json!([
@@ -504,10 +502,7 @@ fn the_role_grants_only_what_the_steps_use() {
         ])
     );
     // The retrain fan-out's resource steps: create the child Workflows and watch them.
-    let fleet = roles
-        .iter()
-        .find(|r| r["metadata"]["name"] == "mttd-retrain-fleet")
-        .unwrap();
+    let fleet = role("mttd-retrain-fleet");
     assert_eq!(
         fleet["rules"],
         serde_json::json!([
