@@ -169,14 +169,65 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Lower-case hex sha256 of a file's content.
+/// Lower-case hex sha256 of a file's content, read in pieces: the file is never held whole.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(sha256_hex(&bytes))
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hashing = Hashing::new(&mut file);
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
+    Ok(hashing.hex())
+}
+
+/// A reader or writer that hashes (sha256) every byte that passes through it, so that a file is
+/// hashed in the same pass that reads or writes it.
+pub struct Hashing<T> {
+    inner: T,
+    hasher: Sha256,
+}
+
+impl<T> Hashing<T> {
+    pub fn new(inner: T) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// Lower-case hex sha256 of the bytes so far.
+    pub fn hex(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Writes a file so that readers see either nothing or all of it: a temporary sibling, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |out| out.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
+/// Like [`write_atomic`], with the content written by `write` into a buffered writer (large
+/// content is never held whole). If `write` fails, or the file cannot be completed, the temporary
+/// file is removed and `path` is left as it was.
+pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> Result<T>) -> Result<T> {
+    use std::io::Write;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
@@ -185,9 +236,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let written = (|| {
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let value = write(&mut out)?;
+        out.flush().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        Ok(value)
+    })();
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write that fails half-way leaves neither the file nor its temporary sibling; one that
+    /// succeeds replaces the file whole.
+    #[test]
+    fn a_failed_streaming_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        let failed = write_atomic_with(&path, |out| {
+            out.write_all(&[7; 4096]).map_err(|e| Error::io("out.bin", e))?;
+            Err::<(), _>(Error::Internal("stopped half-way".into()))
+        });
+        assert!(failed.is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "nothing left: {left:?}");
+        let hex = write_atomic_with(&path, |out| {
+            let mut hashing = Hashing::new(out);
+            std::io::Write::write_all(&mut hashing, b"abc").map_err(|e| Error::io("out.bin", e))?;
+            Ok(hashing.hex())
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"abc");
+        assert_eq!(hex, sha256_hex(b"abc"));
+        assert_eq!(sha256_file(&path).unwrap(), hex);
+    }
 }

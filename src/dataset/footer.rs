@@ -124,22 +124,42 @@ const FILE_META_DATA: &[(i16, Type)] = &[
 
 /// Checks `bytes` (a whole Parquet file) and says why its footer cannot be read safely.
 pub fn check(bytes: &[u8]) -> Result<(), String> {
+    check_with(bytes.len() as u64, |at, n| {
+        Ok(bytes[at as usize..at as usize + n].to_vec())
+    })
+}
+
+/// Checks the footer of a Parquet file on disk, reading only its first bytes and its footer.
+pub fn check_file(file: &std::fs::File) -> Result<(), String> {
+    use std::os::unix::fs::FileExt;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("its size cannot be read ({e})"))?
+        .len();
+    check_with(len, |at, n| {
+        let mut buf = vec![0; n];
+        file.read_exact_at(&mut buf, at)
+            .map_err(|e| format!("{n} bytes at {at} cannot be read ({e})"))?;
+        Ok(buf)
+    })
+}
+
+/// The check, on a file of `len` bytes whose parts `read(at, n)` gives.
+fn check_with(len: u64, read: impl Fn(u64, usize) -> Result<Vec<u8>, String>) -> Result<(), String> {
     const MAGIC: &[u8] = b"PAR1";
-    if bytes.len() < 12 || &bytes[..4] != MAGIC || &bytes[bytes.len() - 4..] != MAGIC {
+    if len < 12 || read(0, 4)? != MAGIC || read(len - 4, 4)? != MAGIC {
         return Err("it does not start and end with PAR1".into());
     }
-    let length_at = bytes.len() - 8;
-    let declared = u32::from_le_bytes(bytes[length_at..length_at + 4].try_into().expect("4 bytes")) as usize;
+    let length_at = len - 8;
+    let declared = u32::from_le_bytes(read(length_at, 4)?.try_into().expect("4 bytes")) as u64;
     if declared > length_at - 4 {
         return Err(format!(
             "its footer declares {declared} bytes, more than the {} the file has",
             length_at - 4
         ));
     }
-    let mut walker = Walker {
-        bytes: &bytes[length_at - declared..length_at],
-        at: 0,
-    };
+    let footer = read(length_at - declared, declared as usize)?;
+    let mut walker = Walker { bytes: &footer, at: 0 };
     walker
         .structure(FILE_META_DATA, 0)
         .map_err(|why| format!("its footer is malformed at byte {} of {declared}: {why}", walker.at))

@@ -7,7 +7,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::raw::{RawSeries, SourceDescription};
-use crate::contract::document::sha256_hex;
+use crate::contract::document::{sha256_hex, Hashing};
 use crate::contract::source::{FileFormat, FileSourceConfig};
 use crate::error::{Error, Result};
 use crate::time::{parse_timestamp, rfc3339};
@@ -15,7 +15,6 @@ use crate::time::{parse_timestamp, rfc3339};
 /// Reads the export; a relative path is taken from `base_dir` (the config file's folder).
 pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Result<(RawSeries, SourceDescription)> {
     let path = &base_dir.join(&config.path);
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let format = match config.format {
         Some(f) => f,
         None => match path.extension().and_then(|e| e.to_str()) {
@@ -24,11 +23,18 @@ pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Resu
         },
     };
     let mut collector = Collector::new(path, wanted);
-    match format {
-        FileFormat::Csv => read_csv(&bytes, &mut collector)?,
+    let sha256 = match format {
+        // Read in pieces and hashed as it is read: a year of minutes is never held whole.
+        FileFormat::Csv => {
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            let mut hashing = Hashing::new(file);
+            read_csv(&mut hashing, &mut collector)?;
+            hashing.hex()
+        }
         // polars panics on some malformed files, in reading and in converting columns (found
         // by fuzzing): the whole Parquet path runs behind a panic boundary.
         FileFormat::Parquet => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
             let origin = collector.origin.clone();
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_parquet(&bytes, &mut collector)))
                 .unwrap_or_else(|panic| {
@@ -37,16 +43,17 @@ pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Resu
                         "file",
                         format!("not a readable Parquet file: {}", crate::dataset::panic_text(&panic)),
                     ))
-                })?
+                })?;
+            sha256_hex(&bytes)
         }
-    }
+    };
     let description = SourceDescription {
         kind: match format {
             FileFormat::Csv => "csv",
             FileFormat::Parquet => "parquet",
         },
         location: config.path.display().to_string(),
-        sha256: Some(sha256_hex(&bytes)),
+        sha256: Some(sha256),
         prometheus: None,
     };
     Ok((collector.finish()?, description))
@@ -167,9 +174,12 @@ impl<'a> Collector<'a> {
     }
 }
 
-fn read_csv(bytes: &[u8], collector: &mut Collector) -> Result<()> {
+fn read_csv(input: impl std::io::Read, collector: &mut Collector) -> Result<()> {
     let origin = collector.origin.clone();
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(input);
     let headers = reader
         .headers()
         .map_err(|e| Error::invalid(&origin, "header", format!("not readable CSV: {e}")))?

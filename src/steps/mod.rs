@@ -18,10 +18,10 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 
 use crate::contract::dataset::DatasetManifest;
-use crate::contract::document::{sha256_hex, write_atomic, Document};
+use crate::contract::document::{sha256_hex, write_atomic_with, Document, Hashing};
 use crate::contract::layout::{DATASET_FILE, DATASET_MANIFEST_FILE, MODEL_FILE, MODEL_MANIFEST_FILE};
 use crate::contract::model::{Model, ModelManifest};
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, ParquetFile};
 use crate::error::{Error, Result};
 use crate::evaluate;
 
@@ -101,12 +101,15 @@ pub fn parse_time(text: &str) -> std::result::Result<i64, String> {
 }
 
 /// Writes `dataset.parquet` and `dataset.manifest.json` into `dir`; the manifest's sha256 is set
-/// from the bytes written.
+/// from the bytes written, hashed as they are written (the encoding is never held whole).
 pub fn write_dataset(dir: &Path, dataset: Dataset, manifest: &mut DatasetManifest) -> Result<()> {
     manifest.rows = dataset.rows() as u64;
-    let bytes = dataset.into_parquet()?;
-    manifest.dataset_sha256 = sha256_hex(&bytes);
-    write_atomic(&dir.join(DATASET_FILE), &bytes)?;
+    let path = dir.join(DATASET_FILE);
+    manifest.dataset_sha256 = write_atomic_with(&path, |out| {
+        let mut hashing = Hashing::new(out);
+        dataset.write_parquet(&mut hashing, &path.display().to_string())?;
+        Ok(hashing.hex())
+    })?;
     manifest.write(&dir.join(DATASET_MANIFEST_FILE))
 }
 
@@ -114,22 +117,20 @@ pub fn write_dataset(dir: &Path, dataset: Dataset, manifest: &mut DatasetManifes
 pub fn read_dataset(dir: &Path) -> Result<(Dataset, DatasetManifest)> {
     let manifest = DatasetManifest::read(&dir.join(DATASET_MANIFEST_FILE))?;
     let path = dir.join(DATASET_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let file = ParquetFile::open(&path)?;
     let origin = path.display().to_string();
-    let sha = sha256_hex(&bytes);
-    if sha != manifest.dataset_sha256 {
+    if file.sha256 != manifest.dataset_sha256 {
         return Err(Error::invalid(
             &origin,
             "sha256",
             format!(
-                "is {sha}, but the manifest records {} (file changed or truncated)",
-                manifest.dataset_sha256
+                "is {}, but the manifest records {} (file changed or truncated)",
+                file.sha256, manifest.dataset_sha256
             ),
         ));
     }
     check_manifest(&manifest, &dir.join(DATASET_MANIFEST_FILE))?;
-    let dataset = Dataset::from_parquet(&bytes, &origin)?;
-    drop(bytes);
+    let dataset = file.decode()?;
     if dataset.rows() as u64 != manifest.rows {
         return Err(Error::invalid(
             &origin,
