@@ -12,6 +12,7 @@
 //! ones, no jump at midnight, and a linear model can still shape a daily and weekly profile.
 
 use std::f64::consts::TAU;
+use std::rc::Rc;
 
 use crate::contract::capacity::SettingSource;
 use crate::contract::dataset::{DatasetManifest, FeatureDefinition, Gap, GapReport, LabelDefinition, LabelKind};
@@ -27,9 +28,16 @@ const MAX_LISTED_GAPS: usize = 1000;
 /// The largest grid a dataset may have: 19 years of 1-minute rows.
 const MAX_GRID_ROWS: usize = 10_000_000;
 
-/// One series on the grid; `None` where missing after filling.
+/// One series on the grid; NaN where missing after filling. Every sample is finite and an average
+/// of finite samples is finite or infinite, never NaN, so NaN means missing and nothing else:
+/// half the memory of `Option<f64>` for a year of minutes.
 struct GridSeries {
-    values: Vec<Option<f64>>,
+    values: Vec<f64>,
+}
+
+/// A grid value, `None` where missing.
+fn present(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
 }
 
 /// Puts samples on the grid (slot = floor(t / step) · step; several in one slot are averaged),
@@ -56,19 +64,19 @@ fn to_grid(
             counts[i] += 1;
         }
     }
-    let mut values: Vec<Option<f64>> = sums
-        .iter()
-        .zip(&counts)
-        .map(|(s, &c)| if c > 0 { Some(s / c as f64) } else { None })
-        .collect();
+    let mut values = sums;
+    for (v, &c) in values.iter_mut().zip(&counts) {
+        *v = if c > 0 { *v / c as f64 } else { f64::NAN };
+    }
+    drop(counts);
     let mut i = 0;
     while i < n {
-        if values[i].is_some() {
+        if !values[i].is_nan() {
             i += 1;
             continue;
         }
         let gap_start = i;
-        while i < n && values[i].is_none() {
+        while i < n && values[i].is_nan() {
             i += 1;
         }
         let len = i - gap_start;
@@ -104,7 +112,19 @@ pub fn extract(
     raw: &RawSeries,
     source: &SourceDescription,
 ) -> Result<(Dataset, DatasetManifest)> {
-    extract_rows(config, raw, source, true)
+    extract_rows(config, on_grid(config, raw)?, source, true)
+}
+
+/// [`extract`], dropping the raw samples once they are on the grid: a year of minutes is then
+/// never held as samples, grid and feature columns at once.
+pub fn extract_owned(
+    config: &WorkloadConfig,
+    raw: RawSeries,
+    source: &SourceDescription,
+) -> Result<(Dataset, DatasetManifest)> {
+    let grid = on_grid(config, &raw)?;
+    drop(raw);
+    extract_rows(config, grid, source, true)
 }
 
 /// The rows whose features are complete, labelled or not: the latest ones have no label yet,
@@ -114,15 +134,22 @@ pub(crate) fn extract_unlabelled(
     raw: &RawSeries,
     source: &SourceDescription,
 ) -> Result<Dataset> {
-    extract_rows(config, raw, source, false).map(|(dataset, _)| dataset)
+    extract_rows(config, on_grid(config, raw)?, source, false).map(|(dataset, _)| dataset)
 }
 
-fn extract_rows(
-    config: &WorkloadConfig,
-    raw: &RawSeries,
-    source: &SourceDescription,
-    require_label: bool,
-) -> Result<(Dataset, DatasetManifest)> {
+/// The target and the signals on one grid, from the target's first to its last sample, and
+/// the gaps met.
+struct Grid {
+    origin: String,
+    start: i64,
+    end: i64,
+    n: usize,
+    target: Vec<f64>,
+    signals: Vec<(String, Vec<f64>)>,
+    gaps: Vec<Gap>,
+}
+
+fn on_grid(config: &WorkloadConfig, raw: &RawSeries) -> Result<Grid> {
     let step = config.resolution.seconds();
     let target = &config.signals.target;
     let target_samples = &raw.series[target];
@@ -174,7 +201,6 @@ fn extract_rows(
 
     let mut gaps = Vec::new();
     let y_grid = to_grid(target_samples, start, step, n, fill_steps, target, &mut gaps).values;
-    let y: &[Option<f64>] = &y_grid;
     let mut signals = Vec::new();
     for name in config.signals.features.names() {
         signals.push((
@@ -182,25 +208,63 @@ fn extract_rows(
             to_grid(&raw.series[&name], start, step, n, fill_steps, &name, &mut gaps).values,
         ));
     }
+    Ok(Grid {
+        origin: raw.origin.clone(),
+        start,
+        end,
+        n,
+        target: y_grid,
+        signals,
+        gaps,
+    })
+}
+
+fn extract_rows(
+    config: &WorkloadConfig,
+    grid: Grid,
+    source: &SourceDescription,
+    require_label: bool,
+) -> Result<(Dataset, DatasetManifest)> {
+    let Grid {
+        origin,
+        start,
+        end,
+        n,
+        target: y_grid,
+        signals,
+        mut gaps,
+    } = grid;
+    let step = config.resolution.seconds();
+    let target = &config.signals.target;
+    let horizon = config.label.horizon();
+    let h = config.steps(&horizon);
+    // Shared by the features that read the target; freed when the last of them is dropped.
+    let y: Rc<[f64]> = y_grid.into();
 
     let mut features: Vec<Feature> = Vec::new();
     let mut dropped: Vec<FeatureDefinition> = Vec::new();
     features.push(Feature {
         name: "target".into(),
         definition: format!("{target} at t"),
-        values: Box::new(move |i| y[i]),
+        values: Box::new({
+            let y = y.clone();
+            move |i| present(y[i])
+        }),
     });
     for lag in &config.features.lags {
         let k = config.steps(lag);
         features.push(Feature {
             name: format!("target_lag_{lag}"),
             definition: format!("{target} at t - {lag}"),
-            values: Box::new(move |i| if i >= k { y[i - k] } else { None }),
+            values: Box::new({
+                let y = y.clone();
+                move |i| if i >= k { present(y[i - k]) } else { None }
+            }),
         });
     }
     for window in &config.features.rolling_windows {
         let w = config.steps(window);
-        let (mean, std) = rolling_mean_std(y, w);
+        let (mean, std) = rolling_mean_std(&y, w);
         features.push(Feature {
             name: format!("target_mean_{window}"),
             definition: format!("mean of {target} over (t - {window}, t]"),
@@ -238,14 +302,20 @@ fn extract_rows(
         features.push(Feature {
             name,
             definition: format!("{target} at t + horizon - {lag} (same time, {lag} before the forecast time)"),
-            values: Box::new(move |i| if i + h >= k { y[i + h - k] } else { None }),
+            values: Box::new({
+                let y = y.clone();
+                move |i| if i + h >= k { present(y[i + h - k]) } else { None }
+            }),
         });
         // With the value {lag} before *now*, the model can learn the seasonal change over the
         // horizon (what happened next, {lag} ago) and add it to the current level.
         features.push(Feature {
             name: format!("target_seasonal_{lag}_now"),
             definition: format!("{target} at t - {lag} (same time, {lag} before now)"),
-            values: Box::new(move |i| if i >= k { y[i - k] } else { None }),
+            values: Box::new({
+                let y = y.clone();
+                move |i| if i >= k { present(y[i - k]) } else { None }
+            }),
         });
     }
     let forecast_time = move |i: usize| start + (i + h) as i64 * step;
@@ -296,57 +366,77 @@ fn extract_rows(
             values: Box::new(move |i| Some(f64::from(u8::from(days.contains(&forecast_time(i).div_euclid(86_400)))))),
         });
     }
-    for (name, values) in &signals {
+    for (name, values) in signals {
         features.push(Feature {
             definition: format!("{name} at t"),
             name: format!("signal_{name}"),
-            values: Box::new(move |i| values[i]),
+            values: Box::new(move |i| present(values[i])),
         });
     }
-    let (label, label_definition): (Vec<Option<f64>>, String) = match config.label.kind {
+    // NaN where unknown, as on the grid.
+    let (label_grid, label_definition): (Vec<f64>, String) = match config.label.kind {
         LabelKind::At => (
-            (0..n).map(|i| if i + h < n { y[i + h] } else { None }).collect(),
+            (0..n).map(|i| if i + h < n { y[i + h] } else { f64::NAN }).collect(),
             format!("{target} at t + {horizon}"),
         ),
         LabelKind::Peak => (
             (0..n)
                 .map(|i| {
                     if i + h >= n {
-                        return None;
+                        return f64::NAN;
                     }
                     y[i + 1..=i + h]
                         .iter()
-                        .try_fold(f64::NEG_INFINITY, |m, v| v.map(|v| m.max(v)))
+                        .try_fold(f64::NEG_INFINITY, |m, &v| present(v).map(|v| m.max(v)))
+                        .unwrap_or(f64::NAN)
                 })
                 .collect(),
             format!("max of {target} over (t, t + {horizon}]"),
         ),
     };
 
-    // Keep the rows where every feature and the label are present.
-    let keep: Vec<usize> = (0..n)
-        .filter(|&i| (label[i].is_some() || !require_label) && features.iter().all(|f| (f.values)(i).is_some()))
+    drop(y);
+
+    // Keep the rows where every feature and the label are present (grid rows fit in 32 bits).
+    let keep: Vec<u32> = (0..n)
+        .filter(|&i| (!label_grid[i].is_nan() || !require_label) && features.iter().all(|f| (f.values)(i).is_some()))
+        .map(|i| i as u32)
         .collect();
     if keep.is_empty() {
         return Err(Error::TooShort(format!(
             "{}: no complete rows: every grid row misses a feature or its label (data spans {} to {}; check gaps and the longest lag)",
-            raw.origin,
+            origin,
             rfc3339(start),
             rfc3339(end)
         )));
     }
+    let definitions: Vec<FeatureDefinition> = features
+        .iter()
+        .map(|f| FeatureDefinition {
+            name: f.name.clone(),
+            definition: f.definition.clone(),
+        })
+        .collect();
+    let label: Vec<f64> = keep.iter().map(|&i| label_grid[i as usize]).collect();
+    drop(label_grid);
+    let timestamps = keep.iter().map(|&i| start + i as i64 * step).collect();
+    // One column at a time, each feature dropped once its column is built: a rolling window's
+    // statistics, the target's grid (with its last reader) and each signal's grid are freed as
+    // the columns fill, so the grids and the whole table are never held together.
+    let columns = features
+        .into_iter()
+        .map(|f| {
+            let values = keep
+                .iter()
+                .map(|&i| (f.values)(i as usize).unwrap_or(f64::NAN))
+                .collect();
+            (f.name, values)
+        })
+        .collect();
     let dataset = Dataset {
-        timestamps: keep.iter().map(|&i| start + i as i64 * step).collect(),
-        columns: features
-            .iter()
-            .map(|f| {
-                (
-                    f.name.clone(),
-                    keep.iter().map(|&i| (f.values)(i).unwrap_or(f64::NAN)).collect(),
-                )
-            })
-            .collect(),
-        label: keep.iter().map(|&i| label[i].unwrap_or(f64::NAN)).collect(),
+        timestamps,
+        columns,
+        label,
     };
 
     gaps.sort_by(|a, b| (&a.start, &a.series).cmp(&(&b.start, &b.series)));
@@ -397,13 +487,7 @@ fn extract_rows(
             },
             definition: label_definition,
         },
-        features: features
-            .iter()
-            .map(|f| FeatureDefinition {
-                name: f.name.clone(),
-                definition: f.definition.clone(),
-            })
-            .collect(),
+        features: definitions,
         dropped_features: dropped,
         gaps: gap_report,
     };
@@ -413,18 +497,21 @@ fn extract_rows(
 /// Mean and sample standard deviation over the trailing `w` grid points ending at each index;
 /// `None` unless all `w` points are present. Sums are taken around a reference value so that
 /// large levels do not cancel away the variance.
-fn rolling_mean_std(y: &[Option<f64>], w: usize) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
+fn rolling_mean_std(y: &[f64], w: usize) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
     let n = y.len();
-    let reference = y.iter().flatten().next().copied().unwrap_or(0.0);
+    let reference = y.iter().copied().find(|v| !v.is_nan()).unwrap_or(0.0);
     let mut sum = vec![0.0; n + 1];
     let mut sum_sq = vec![0.0; n + 1];
-    let mut missing = vec![0usize; n + 1];
+    // The grid has at most MAX_GRID_ROWS rows: counts fit in 32 bits.
+    let mut missing = vec![0u32; n + 1];
     for i in 0..n {
-        let d = y[i].map(|v| v - reference).unwrap_or(0.0);
+        let d = present(y[i]).map(|v| v - reference).unwrap_or(0.0);
         sum[i + 1] = sum[i] + d;
         sum_sq[i + 1] = sum_sq[i] + d * d;
-        missing[i + 1] = missing[i] + usize::from(y[i].is_none());
+        missing[i + 1] = missing[i] + u32::from(y[i].is_nan());
     }
+    // `Option`, not NaN, for missing: a window of huge values can overflow to NaN, which must
+    // reach the model (and fail the forecast as invalid) rather than pass for a gap.
     let mut mean = vec![None; n];
     let mut std = vec![None; n];
     for i in (w - 1)..n {
@@ -447,14 +534,14 @@ mod tests {
 
     #[test]
     fn rolling_matches_direct_computation_and_skips_windows_with_gaps() {
-        let y = vec![Some(1.0), Some(2.0), Some(4.0), None, Some(5.0), Some(7.0), Some(9.0)];
+        let y = vec![1.0, 2.0, 4.0, f64::NAN, 5.0, 7.0, 9.0];
         let (mean, std) = rolling_mean_std(&y, 3);
         assert_eq!(mean[0], None);
         assert!((mean[2].unwrap() - 7.0 / 3.0).abs() < 1e-12);
         let m = 7.0 / 3.0;
         let var = ((1.0f64 - m).powi(2) + (2.0f64 - m).powi(2) + (4.0f64 - m).powi(2)) / 2.0;
         assert!((std[2].unwrap() - var.sqrt()).abs() < 1e-12);
-        assert_eq!(mean[3], None);
+        assert_eq!((mean[3], std[3]), (None, None));
         assert_eq!(mean[5], None);
         assert!((mean[6].unwrap() - 7.0).abs() < 1e-12);
     }
@@ -464,10 +551,10 @@ mod tests {
         let samples: Vec<(i64, f64)> = [0, 60, 180, 240, 600].iter().map(|&t| (t, t as f64)).collect();
         let mut gaps = Vec::new();
         let g = to_grid(&samples, 0, 60, 11, 1, "x", &mut gaps).values;
-        assert_eq!(g[2], Some(60.0));
-        assert_eq!(g[5], None);
-        assert_eq!(g[9], None);
-        assert_eq!(g[10], Some(600.0));
+        assert_eq!(g[2], 60.0);
+        assert!(g[5].is_nan());
+        assert!(g[9].is_nan());
+        assert_eq!(g[10], 600.0);
         assert_eq!(gaps.len(), 2);
         assert!(gaps[0].filled && !gaps[1].filled);
         assert_eq!(gaps[1].intervals, 5);

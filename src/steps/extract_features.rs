@@ -53,7 +53,7 @@ pub fn extract(config: &WorkloadConfig, end: Option<i64>) -> crate::error::Resul
         .and_then(|p| p.startup.as_ref())
         .map(|s| s.p90_seconds);
     let (config, horizon_source) = config.with_horizon(p90);
-    let (data, mut manifest) = features::extract(&config, &raw, &description)?;
+    let (data, mut manifest) = features::extract_owned(&config, raw, &description)?;
     manifest.label.horizon_source = horizon_source;
     Ok((data, manifest))
 }
