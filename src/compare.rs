@@ -32,7 +32,7 @@ fn choose_control(
 ) -> Result<(ControlRef, Model)> {
     let reason = match promoted {
         None => "no model is promoted for this workload".to_string(),
-        Some(promoted) => match promoted.model.predict_points(&data.slice(0..1)) {
+        Some(promoted) => match promoted.model.predict_points(data.view(0..1)) {
             Ok(_) => {
                 let control = ControlRef {
                     algorithm: promoted.model.algorithm,
@@ -79,7 +79,7 @@ pub fn shadow_compare(
 ) -> Result<(Comparison, Option<ReplayTraces>)> {
     let window = rows_of(data, &manifest.split.shadow, origin)?;
     let calibration = rows_of(data, &manifest.split.calibration, origin)?;
-    let shadow = data.slice(window.clone());
+    let shadow = data.view(window.clone());
     let (control, control_model) = choose_control(promoted, candidate, data, meta, &calibration)?;
     let (replay, traces) = match replay {
         Some(setup) => {
@@ -113,8 +113,8 @@ pub fn shadow_compare(
             model_sha256: manifest.model_sha256.clone(),
         },
         control,
-        candidate_metrics: metrics(&candidate.predict(&shadow)?, &shadow.label),
-        control_metrics: metrics(&control_model.predict(&shadow)?, &shadow.label),
+        candidate_metrics: metrics(&candidate.predict(shadow.clone())?, shadow.label()),
+        control_metrics: metrics(&control_model.predict(shadow.clone())?, shadow.label()),
         replay,
         shape: Some(crate::assess::shape(data, meta)),
     };
@@ -178,24 +178,24 @@ pub fn replay_inputs(data: &Dataset, meta: &DatasetManifest, window: &Interval, 
     let n = ((end - start) / step) as usize + 1;
     // Grid position g (from −h) ↔ time start + g·step; rows found by timestamp.
     let first = data.first_at_or_after(start - h as i64 * step);
-    let slice = data.slice(first..data.rows());
+    let slice = data.view(first..data.rows());
     let target = slice
         .column("target")
         .ok_or_else(|| Error::Data("the dataset has no `target` column".into()))?;
     let mut demand = Vec::with_capacity(n);
     let mut last = target.first().copied().unwrap_or(0.0);
     for g in 0..n {
-        if let Ok(i) = slice.timestamps.binary_search(&(start + g as i64 * step)) {
+        if let Ok(i) = slice.timestamps().binary_search(&(start + g as i64 * step)) {
             last = target[i];
         }
         demand.push(last);
     }
     // The forecast made from grid time g − h for g, g in 0..n + h.
-    let predictions = model.predict(&slice)?;
+    let predictions = model.predict(slice.clone())?;
     let forecasts = (0..n + h)
         .map(|g| {
             let made_at = start + (g as i64 - h as i64) * step;
-            slice.timestamps.binary_search(&made_at).ok().map(|i| Forecast {
+            slice.timestamps().binary_search(&made_at).ok().map(|i| Forecast {
                 point: predictions[i].point,
                 lower: predictions[i].lower,
                 upper: predictions[i].upper,

@@ -85,8 +85,8 @@ pub(crate) fn calibrated_baseline(
         Err(_) if kind == ModelKind::SeasonalNaive => return Ok(None),
         Err(e) => return Err(e),
     };
-    let cal = data.slice(calibration.clone());
-    baseline.interval = Calibration::fit(&baseline.predict_points(&cal)?, &cal.label, level);
+    let cal = data.view(calibration.clone());
+    baseline.interval = Calibration::fit(&baseline.predict_points(cal.clone())?, cal.label(), level);
     Ok(Some(baseline))
 }
 
@@ -101,14 +101,14 @@ pub fn validate(
     let horizon = HumanDuration::parse(&meta.label.horizon).map_err(|e| Error::field(origin, "/label/horizon", e))?;
     let holdout_rows = rows_of(data, &model_manifest.split.holdout, origin)?;
     let calibration_rows = rows_of(data, &model_manifest.split.calibration, origin)?;
-    let holdout = data.slice(holdout_rows.clone());
-    let predictions = model.predict(&holdout)?;
+    let holdout = data.view(holdout_rows.clone());
+    let predictions = model.predict(holdout.clone())?;
     let level = model.interval.level;
     let last_value = calibrated_baseline(ModelKind::LastValue, data, meta, level, &calibration_rows)?
         .expect("last-value always exists")
-        .predict(&holdout)?;
+        .predict(holdout.clone())?;
     let seasonal = match calibrated_baseline(ModelKind::SeasonalNaive, data, meta, level, &calibration_rows)? {
-        Some(m) => Some(m.predict(&holdout)?),
+        Some(m) => Some(m.predict(holdout.clone())?),
         None => None,
     };
 
@@ -133,12 +133,12 @@ pub fn validate(
             ModelKind::ElasticNet => train::refit(model, data, rows.clone(), meta)?.0,
             _ => model.clone(),
         };
-        let test_data = data.slice(test.clone());
+        let test_data = data.view(test.clone());
         folds.push(Fold {
             fold: j as u32 + 1,
             train: interval_of(data, &rows),
             test: interval_of(data, &test),
-            metrics: metrics(&refitted.predict(&test_data)?, &test_data.label),
+            metrics: metrics(&refitted.predict(test_data.clone())?, test_data.label()),
         });
     }
     let validation = Validation {
@@ -152,15 +152,15 @@ pub fn validate(
         interval_level: level,
         holdout: Holdout {
             interval: model_manifest.split.holdout.clone(),
-            model: metrics(&predictions, &holdout.label),
-            last_value: metrics(&last_value, &holdout.label),
-            seasonal_naive: seasonal.as_ref().map(|p| metrics(p, &holdout.label)),
+            model: metrics(&predictions, holdout.label()),
+            last_value: metrics(&last_value, holdout.label()),
+            seasonal_naive: seasonal.as_ref().map(|p| metrics(p, holdout.label())),
         },
         folds,
     };
     let series = HoldoutSeries {
-        timestamps: holdout.timestamps.clone(),
-        actual: holdout.label.clone(),
+        timestamps: holdout.timestamps().to_vec(),
+        actual: holdout.label().to_vec(),
         predictions,
     };
     Ok((validation, series))

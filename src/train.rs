@@ -153,7 +153,7 @@ pub fn fit_model(
     meta: &DatasetManifest,
 ) -> Result<Trained> {
     let features = data.feature_names();
-    let calibration_data = data.slice(calibration.clone());
+    let calibration_data = data.view(calibration.clone());
     if params.kind != ModelKind::ElasticNet {
         let mut model = model::baseline(
             params.kind,
@@ -164,8 +164,8 @@ pub fn fit_model(
             meta.label.kind,
         )?;
         model.hyperparameters = params.clone();
-        let points = model.predict_points(&calibration_data)?;
-        model.interval = Calibration::fit(&points, &calibration_data.label, params.interval_level);
+        let points = model.predict_points(calibration_data.clone())?;
+        model.interval = Calibration::fit(&points, calibration_data.label(), params.interval_level);
         return Ok(Trained {
             model,
             solver: None,
@@ -202,10 +202,10 @@ pub fn fit_model(
             }
             Err(e) => return Err(e),
         };
-        let points = model.predict_points(&calibration_data)?;
+        let points = model.predict_points(calibration_data.clone())?;
         let mae = points
             .iter()
-            .zip(&calibration_data.label)
+            .zip(calibration_data.label())
             .map(|(p, a)| (p - a).abs())
             .sum::<f64>()
             / points.len().max(1) as f64;
@@ -225,7 +225,7 @@ pub fn fit_model(
         }
         _ => None,
     };
-    let interval = Calibration::fit_scaled(&points, &calibration_data.label, params.interval_level, scale);
+    let interval = Calibration::fit_scaled(&points, calibration_data.label(), params.interval_level, scale);
     model.interval = interval;
     let fitted = if params.refit {
         let rows = fit.start..calibration.end;
@@ -335,8 +335,7 @@ fn fit_elastic_net(
     meta: &DatasetManifest,
     start: Option<&Model>,
 ) -> Result<(Model, SolverReport)> {
-    let design = model::design(features, relative.as_ref(), data, rows)?;
-    let columns: Vec<&[f64]> = design.columns.iter().map(|c| c.as_ref()).collect();
+    let problem = model::design(features, relative.as_ref(), data, rows)?;
     let start = start.and_then(|m| {
         Some(elastic_net::Start {
             standardisation: m.standardisation.as_ref()?,
@@ -344,7 +343,7 @@ fn fit_elastic_net(
             intercept: m.intercept,
         })
     });
-    let fitted = elastic_net::fit(&columns, &design.label, params, start)?;
+    let fitted = elastic_net::fit(&problem, params, start)?;
     let model = Model {
         api_version: Default::default(),
         kind: Default::default(),

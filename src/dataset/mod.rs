@@ -70,6 +70,16 @@ impl Dataset {
         }
     }
 
+    /// The rows in `range`, borrowed: what a prediction or a score reads, without a copy.
+    pub fn view(&self, range: std::ops::Range<usize>) -> Rows<'_> {
+        assert!(
+            range.start <= range.end && range.end <= self.rows(),
+            "rows {range:?} of {}",
+            self.rows()
+        );
+        Rows { data: self, range }
+    }
+
     /// Index of the first row at or after `t`.
     pub fn first_at_or_after(&self, t: i64) -> usize {
         self.timestamps.partition_point(|&x| x < t)
@@ -170,6 +180,41 @@ impl Dataset {
             columns: features,
             label: label.ok_or_else(|| Error::invalid(origin, "column `label`", "missing"))?,
         })
+    }
+}
+
+/// Some consecutive rows of a [`Dataset`], borrowed.
+#[derive(Debug, Clone)]
+pub struct Rows<'a> {
+    data: &'a Dataset,
+    range: std::ops::Range<usize>,
+}
+
+impl<'a> Rows<'a> {
+    pub fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+
+    pub fn column(&self, name: &str) -> Option<&'a [f64]> {
+        self.data.column(name).map(|c| &c[self.range.clone()])
+    }
+
+    pub fn label(&self) -> &'a [f64] {
+        &self.data.label[self.range.clone()]
+    }
+
+    pub fn timestamps(&self) -> &'a [i64] {
+        &self.data.timestamps[self.range.clone()]
+    }
+}
+
+impl<'a> From<&'a Dataset> for Rows<'a> {
+    fn from(data: &'a Dataset) -> Self {
+        data.view(0..data.rows())
     }
 }
 

@@ -32,30 +32,84 @@ pub struct Start<'a> {
     pub intercept: f64,
 }
 
-/// Fits on `columns` (one slice per feature, equal lengths) against `label`, from `start` when
-/// given (the same features fitted on overlapping rows: the absolute loss's reweighting then
-/// begins at that model's residuals and needs a pass or two instead of several).
-pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig, start: Option<Start>) -> Result<Fitted> {
-    let n = label.len();
-    let k = columns.len();
+/// What a fit reads: one slice per feature and the label, over the same rows; for a relative
+/// model, some features and the label divided row by row by a scale — as they are read, never
+/// as a divided copy (a year of minutes would otherwise hold half its table twice).
+pub struct Problem<'a> {
+    pub columns: Vec<&'a [f64]>,
+    pub label: &'a [f64],
+    pub divide: Option<Divide<'a>>,
+}
+
+/// A row-by-row divisor: `max(|by|, floor)`, applied to the label and the `columns` marked.
+pub struct Divide<'a> {
+    pub by: &'a [f64],
+    pub floor: f64,
+    pub columns: Vec<bool>,
+}
+
+impl Divide<'_> {
+    pub fn scale(&self, i: usize) -> f64 {
+        self.by[i].abs().max(self.floor)
+    }
+}
+
+impl<'a> Problem<'a> {
+    /// The columns and label as they are, divided by nothing.
+    pub fn new(columns: Vec<&'a [f64]>, label: &'a [f64]) -> Self {
+        Problem {
+            columns,
+            label,
+            divide: None,
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.label.len()
+    }
+
+    /// Feature `j` at row `i`, as the coefficients see it.
+    fn value(&self, j: usize, i: usize) -> f64 {
+        match &self.divide {
+            Some(d) if d.columns[j] => self.columns[j][i] / d.scale(i),
+            _ => self.columns[j][i],
+        }
+    }
+
+    /// The label at row `i`, as the coefficients see it.
+    fn label(&self, i: usize) -> f64 {
+        match &self.divide {
+            Some(d) => self.label[i] / d.scale(i),
+            None => self.label[i],
+        }
+    }
+}
+
+/// Fits `problem`, from `start` when given (the same features fitted on overlapping rows: the
+/// absolute loss's reweighting then begins at that model's residuals and needs a pass or two
+/// instead of several).
+pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Result<Fitted> {
+    let n = problem.rows();
+    let k = problem.columns.len();
     if n < 2 * k.max(1) {
         return Err(Error::Fit(format!("{n} rows are too few to fit {k} features")));
     }
     let mut mean = Vec::with_capacity(k);
     let mut scale = Vec::with_capacity(k);
-    for col in columns {
-        let (m, s) = mean_std(col);
+    for j in 0..k {
+        let (m, s) = mean_std(n, |i| problem.value(j, i));
         mean.push(m);
         // A constant column carries no information: scale 1 keeps it at zero.
         scale.push(if s > 1e-12 * m.abs().max(1.0) { s } else { 1.0 });
     }
-    let (y_mean, y_std) = mean_std(label);
+    let (y_mean, y_std) = mean_std(n, |i| problem.label(i));
     let y_scale = if y_std > 0.0 { y_std } else { 1.0 };
-    let y: Vec<f64> = label.iter().map(|v| (v - y_mean) / y_scale).collect();
     let standardised = Standardised {
-        columns,
+        problem,
         mean: &mean,
         scale: &scale,
+        y_mean,
+        y_scale,
     };
 
     let mut weights: Option<Vec<f64>> = None;
@@ -77,12 +131,12 @@ pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig, start: Optio
             shifted += start.coefficients[j] * (mean[j] - old.mean[j]) / old.scale[j];
         }
         intercept = (shifted - y_mean) / y_scale;
-        let residuals = standardised.residuals(&y, &w, intercept);
-        previous_loss = residuals.iter().map(|r| r.abs()).sum::<f64>() / n as f64;
-        weights = Some(irls_weights(&residuals));
+        let mut next = Vec::new();
+        previous_loss = standardised.reweight(&w, intercept, &mut next);
+        weights = Some(next);
     }
     for _ in 0..passes {
-        let stats = standardised.gram(&y, weights.as_deref());
+        let stats = standardised.gram(weights.as_deref());
         let (next, its, conv) = coordinate_descent(&stats.gram, &stats.c, k, params, &w);
         w = next;
         intercept = stats.y_mean - w.iter().zip(&stats.x_mean).map(|(a, b)| a * b).sum::<f64>();
@@ -91,13 +145,14 @@ pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig, start: Optio
         if params.loss == Loss::Squared {
             break;
         }
-        let residuals = standardised.residuals(&y, &w, intercept);
-        let loss = residuals.iter().map(|r| r.abs()).sum::<f64>() / n as f64;
+        // The next weights are written over the last ones (unused if this pass is the last).
+        let mut next = weights.take().unwrap_or_default();
+        let loss = standardised.reweight(&w, intercept, &mut next);
         if previous_loss - loss < 1e-3 * previous_loss {
             break;
         }
         previous_loss = loss;
-        weights = Some(irls_weights(&residuals));
+        weights = Some(next);
     }
     let coefficients: Vec<f64> = w.iter().map(|w| w * y_scale).collect();
     if coefficients.iter().any(|c| !c.is_finite()) {
@@ -110,15 +165,6 @@ pub fn fit(columns: &[&[f64]], label: &[f64], params: &ModelConfig, start: Optio
         iterations,
         converged,
     })
-}
-
-/// Iteratively reweighted least squares toward the absolute loss: weight 1/|residual| (floored),
-/// normalised to mean 1 so that the penalty keeps its meaning.
-fn irls_weights(residuals: &[f64]) -> Vec<f64> {
-    let mut next: Vec<f64> = residuals.iter().map(|r| 1.0 / r.abs().max(IRLS_FLOOR)).collect();
-    let mean_weight = next.iter().sum::<f64>() / residuals.len().max(1) as f64;
-    next.iter_mut().for_each(|v| *v /= mean_weight);
-    next
 }
 
 /// Dot product with four accumulators, so that it vectorises.
@@ -139,11 +185,14 @@ const ABSOLUTE_LOSS_PASSES: usize = 12;
 /// Smallest residual (in target standard deviations) a weight is computed from.
 const IRLS_FLOOR: f64 = 0.01;
 
-/// The feature columns seen through their standardisation, without a standardised copy.
+/// The problem's features and label seen through their standardisation, without a
+/// standardised copy.
 struct Standardised<'a> {
-    columns: &'a [&'a [f64]],
+    problem: &'a Problem<'a>,
     mean: &'a [f64],
     scale: &'a [f64],
+    y_mean: f64,
+    y_scale: f64,
 }
 
 /// Weighted, centred sufficient statistics: G = XᵀWX/Σw, c = XᵀWy/Σw (about the weighted
@@ -156,38 +205,60 @@ struct Gram {
 }
 
 impl Standardised<'_> {
+    fn y(&self, i: usize) -> f64 {
+        (self.problem.label(i) - self.y_mean) / self.y_scale
+    }
+
     fn row(&self, i: usize, row: &mut [f64]) {
         for (j, v) in row.iter_mut().enumerate() {
-            *v = (self.columns[j][i] - self.mean[j]) / self.scale[j];
+            *v = (self.problem.value(j, i) - self.mean[j]) / self.scale[j];
         }
     }
 
     /// Works in blocks of rows: each block standardised column by column into a small buffer,
     /// then every pair of columns is one contiguous dot product (which the compiler vectorises),
     /// without a standardised copy of the whole table.
-    fn gram(&self, y: &[f64], weights: Option<&[f64]>) -> Gram {
+    fn gram(&self, weights: Option<&[f64]>) -> Gram {
         const BLOCK: usize = 4096;
-        let k = self.columns.len();
-        let n = y.len();
+        let k = self.problem.columns.len();
+        let n = self.problem.rows();
         let mut sxx = vec![0.0; k * k];
         let mut sxy = vec![0.0; k];
         let mut sx = vec![0.0; k];
         let (mut sy, mut sw) = (0.0, 0.0);
         let mut z = vec![0.0; k * BLOCK];
         let mut wz = vec![0.0; BLOCK];
+        let mut divisor = vec![0.0; BLOCK];
+        let mut y = vec![0.0; BLOCK];
         for start in (0..n).step_by(BLOCK) {
             let len = BLOCK.min(n - start);
             let rows = start..start + len;
-            for j in 0..k {
-                let (m, sc) = (self.mean[j], self.scale[j]);
-                for (out, x) in z[j * BLOCK..j * BLOCK + len]
-                    .iter_mut()
-                    .zip(&self.columns[j][rows.clone()])
-                {
-                    *out = (x - m) / sc;
+            if let Some(d) = &self.problem.divide {
+                for (out, i) in divisor[..len].iter_mut().zip(rows.clone()) {
+                    *out = d.scale(i);
                 }
             }
-            let yb = &y[rows.clone()];
+            for j in 0..k {
+                let (m, sc) = (self.mean[j], self.scale[j]);
+                let out = &mut z[j * BLOCK..j * BLOCK + len];
+                let column = &self.problem.columns[j][rows.clone()];
+                match &self.problem.divide {
+                    Some(d) if d.columns[j] => {
+                        for ((out, x), s) in out.iter_mut().zip(column).zip(&divisor[..len]) {
+                            *out = (x / s - m) / sc;
+                        }
+                    }
+                    _ => {
+                        for (out, x) in out.iter_mut().zip(column) {
+                            *out = (x - m) / sc;
+                        }
+                    }
+                }
+            }
+            for (out, i) in y[..len].iter_mut().zip(rows.clone()) {
+                *out = self.y(i);
+            }
+            let yb = &y[..len];
             let wb: Option<&[f64]> = weights.map(|w| &w[rows.clone()]);
             sw += wb.map_or(len as f64, |w| w.iter().sum());
             sy += match wb {
@@ -231,15 +302,24 @@ impl Standardised<'_> {
         }
     }
 
-    fn residuals(&self, y: &[f64], w: &[f64], intercept: f64) -> Vec<f64> {
+    /// Iteratively reweighted least squares toward the absolute loss: writes into `weights`
+    /// 1/|residual| (floored) normalised to mean 1, so that the penalty keeps its meaning, and
+    /// returns the mean absolute residual — in one pass, without a vector of residuals.
+    fn reweight(&self, w: &[f64], intercept: f64, weights: &mut Vec<f64>) -> f64 {
+        let n = self.problem.rows();
         let mut row = vec![0.0; w.len()];
-        y.iter()
-            .enumerate()
-            .map(|(i, yi)| {
-                self.row(i, &mut row);
-                yi - intercept - row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>()
-            })
-            .collect()
+        weights.clear();
+        let mut loss = 0.0;
+        weights.extend((0..n).map(|i| {
+            let yi = self.y(i);
+            self.row(i, &mut row);
+            let residual: f64 = yi - intercept - row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>();
+            loss += residual.abs();
+            1.0 / residual.abs().max(IRLS_FLOOR)
+        }));
+        let mean_weight = weights.iter().sum::<f64>() / n.max(1) as f64;
+        weights.iter_mut().for_each(|v| *v /= mean_weight);
+        loss / n as f64
     }
 }
 
@@ -282,10 +362,10 @@ fn soft_threshold(x: f64, t: f64) -> f64 {
     x.signum() * (x.abs() - t).max(0.0)
 }
 
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+/// Mean and population standard deviation of `value(0..n)`.
+fn mean_std(n: usize, value: impl Fn(usize) -> f64) -> (f64, f64) {
+    let mean = (0..n).map(&value).sum::<f64>() / n as f64;
+    let var = (0..n).map(|i| (value(i) - mean).powi(2)).sum::<f64>() / n as f64;
     (mean, var.sqrt())
 }
 
@@ -318,7 +398,7 @@ mod tests {
             max_iterations: 1_000_000,
             ..ModelConfig::default()
         };
-        let f = fit(&[&a, &b, &d], &y, &params, None).unwrap();
+        let f = fit(&Problem::new(vec![&a, &b, &d], &y), &params, None).unwrap();
         assert!(f.converged);
         let raw: Vec<f64> = (0..3).map(|j| f.coefficients[j] / f.standardisation.scale[j]).collect();
         assert!((raw[0] + raw[2] - 2.5).abs() < 0.05, "{raw:?}");
@@ -337,13 +417,13 @@ mod tests {
             max_iterations: 100_000,
             ..ModelConfig::default()
         };
-        let ours = fit(&[&a, &b, &d], &y, &params, None).unwrap();
+        let ours = fit(&Problem::new(vec![&a, &b, &d], &y), &params, None).unwrap();
         // The same standardised problem, solved by linfa.
         let cols = [&a, &b, &d];
         let x = ndarray::Array2::from_shape_fn((500, 3), |(i, j)| {
             (cols[j][i] - ours.standardisation.mean[j]) / ours.standardisation.scale[j]
         });
-        let (ym, ys) = mean_std(&y);
+        let (ym, ys) = mean_std(y.len(), |i| y[i]);
         let yt = ndarray::Array1::from_iter(y.iter().map(|v| (v - ym) / ys));
         let theirs = linfa_elasticnet::ElasticNet::params()
             .penalty(0.05)

@@ -7,13 +7,13 @@ pub mod elastic_net;
 pub mod interval;
 
 use crate::contract::document::ApiVersion;
-use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::contract::model::{Calibration, Model, ModelConfig, ModelDocKind, ModelKind, RelativeScale};
 use crate::contract::LabelKind;
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Rows};
 use crate::error::{Error, Result};
+use elastic_net::{Divide, Problem};
 
 /// A point forecast and its interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,7 +38,8 @@ fn baseline_column(kind: ModelKind, features: &[String]) -> Option<String> {
 
 impl Model {
     /// Point predictions for every row of `data`; refuses data that lacks the model's features.
-    pub fn predict_points(&self, data: &Dataset) -> Result<Vec<f64>> {
+    pub fn predict_points<'a>(&self, data: impl Into<Rows<'a>>) -> Result<Vec<f64>> {
+        let data = data.into();
         let columns: Vec<&[f64]> = self
             .features
             .iter()
@@ -59,16 +60,16 @@ impl Model {
                     .as_ref()
                     .ok_or_else(|| Error::Data("elastic-net model without standardisation".into()))?;
                 let relative = match &self.relative {
-                    Some(r) => Some(RelativeRows::new(r, &self.features, data)?),
+                    Some(r) => Some(divide(r, &self.features, &data)?),
                     None => None,
                 };
-                (0..data.rows())
+                (0..data.len())
                     .map(|i| {
                         let s = relative.as_ref().map_or(1.0, |r| r.scale(i));
                         let mut p = self.intercept;
                         for (j, col) in columns.iter().enumerate() {
                             let x = match &relative {
-                                Some(r) if r.divided[j] => col[i] / s,
+                                Some(r) if r.columns[j] => col[i] / s,
                                 _ => col[i],
                             };
                             p += self.coefficients[j] * (x - st.mean[j]) / st.scale[j];
@@ -81,7 +82,8 @@ impl Model {
     }
 
     /// Point and interval for every row of `data`.
-    pub fn predict(&self, data: &Dataset) -> Result<Vec<Prediction>> {
+    pub fn predict<'a>(&self, data: impl Into<Rows<'a>>) -> Result<Vec<Prediction>> {
+        let data = data.into();
         let by = match &self.interval.scaled_by {
             Some(s) => Some((
                 s,
@@ -95,7 +97,7 @@ impl Model {
             None => None,
         };
         Ok(self
-            .predict_points(data)?
+            .predict_points(data.clone())?
             .into_iter()
             .enumerate()
             .map(|(i, p)| self.interval.around(p, by.map_or(1.0, |(s, v)| s.factor(v[i]))))
@@ -164,67 +166,46 @@ pub(crate) fn level_reference(values: &[f64]) -> Option<(f64, f64)> {
     (mean.is_finite() && mean > 0.0).then_some((mean, 1e-6 * mean))
 }
 
-/// A relative model's scale, row by row, and which of its features it divides.
-struct RelativeRows<'a> {
-    by: &'a [f64],
-    floor: f64,
-    divided: Vec<bool>,
+/// A relative model's scale over `rows`, row by row, and which of its features it divides.
+fn divide<'a>(r: &RelativeScale, features: &[String], rows: &Rows<'a>) -> Result<Divide<'a>> {
+    let by = rows.column(&r.by).ok_or_else(|| {
+        Error::Data(format!(
+            "the relative model's scale is feature `{}`, which the dataset does not have",
+            r.by
+        ))
+    })?;
+    Ok(Divide {
+        by,
+        floor: r.floor,
+        columns: features.iter().map(|f| r.divided.contains(f)).collect(),
+    })
 }
 
-impl<'a> RelativeRows<'a> {
-    fn new(r: &RelativeScale, features: &[String], data: &'a Dataset) -> Result<RelativeRows<'a>> {
-        let by = data.column(&r.by).ok_or_else(|| {
-            Error::Data(format!(
-                "the relative model's scale is feature `{}`, which the dataset does not have",
-                r.by
-            ))
-        })?;
-        Ok(RelativeRows {
-            by,
-            floor: r.floor,
-            divided: features.iter().map(|f| r.divided.contains(f)).collect(),
-        })
-    }
-
-    fn scale(&self, i: usize) -> f64 {
-        self.by[i].abs().max(self.floor)
-    }
-}
-
-/// Features as a model's coefficients see them, for `rows` of `data`: each divided
-/// feature over the scale when `relative` is set (owned), else the column itself.
+/// Features as a model's coefficients see them, for `rows` of `data`: each divided feature
+/// over the scale when `relative` is set (divided as the fit reads it), else the column itself.
 pub(crate) fn design<'a>(
     features: &[String],
     relative: Option<&RelativeScale>,
     data: &'a Dataset,
     rows: Range<usize>,
-) -> Result<Design<'a>> {
-    let relative = match relative {
-        Some(r) => Some(RelativeRows::new(r, features, data)?),
+) -> Result<Problem<'a>> {
+    let rows = data.view(rows);
+    let divide = match relative {
+        Some(r) => Some(divide(r, features, &rows)?),
         None => None,
     };
-    let mut columns = Vec::with_capacity(features.len());
-    for (j, name) in features.iter().enumerate() {
-        let col = &data
-            .column(name)
-            .ok_or_else(|| Error::Data(format!("the dataset has no feature `{name}`")))?[rows.clone()];
-        columns.push(match &relative {
-            Some(r) if r.divided[j] => Cow::Owned(col.iter().zip(rows.clone()).map(|(x, i)| x / r.scale(i)).collect()),
-            _ => Cow::Borrowed(col),
-        });
-    }
-    let label = &data.label[rows.clone()];
-    let label = match &relative {
-        Some(r) => Cow::Owned(label.iter().zip(rows).map(|(y, i)| y / r.scale(i)).collect()),
-        None => Cow::Borrowed(label),
-    };
-    Ok(Design { columns, label })
-}
-
-/// Feature columns and label as a fit sees them.
-pub(crate) struct Design<'a> {
-    pub columns: Vec<Cow<'a, [f64]>>,
-    pub label: Cow<'a, [f64]>,
+    let columns = features
+        .iter()
+        .map(|name| {
+            rows.column(name)
+                .ok_or_else(|| Error::Data(format!("the dataset has no feature `{name}`")))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Problem {
+        columns,
+        label: rows.label(),
+        divide,
+    })
 }
 
 /// The model in service, if any, as the store gave it.
