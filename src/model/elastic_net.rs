@@ -10,6 +10,8 @@
 //! The target is standardised too, so a penalty means the same for a workload at 40 req/s and
 //! one at 40,000; the coefficients are stored back in the target's units.
 
+use std::ops::Range;
+
 use crate::contract::model::{Loss, ModelConfig, Standardisation};
 use crate::error::{Error, Result};
 
@@ -67,22 +69,6 @@ impl<'a> Problem<'a> {
     fn rows(&self) -> usize {
         self.label.len()
     }
-
-    /// Feature `j` at row `i`, as the coefficients see it.
-    fn value(&self, j: usize, i: usize) -> f64 {
-        match &self.divide {
-            Some(d) if d.columns[j] => self.columns[j][i] / d.scale(i),
-            _ => self.columns[j][i],
-        }
-    }
-
-    /// The label at row `i`, as the coefficients see it.
-    fn label(&self, i: usize) -> f64 {
-        match &self.divide {
-            Some(d) => self.label[i] / d.scale(i),
-            None => self.label[i],
-        }
-    }
 }
 
 /// Fits `problem`, from `start` when given (the same features fitted on overlapping rows: the
@@ -96,13 +82,19 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
     }
     let mut mean = Vec::with_capacity(k);
     let mut scale = Vec::with_capacity(k);
-    for j in 0..k {
-        let (m, s) = mean_std(n, |i| problem.value(j, i));
+    for (j, column) in problem.columns.iter().enumerate() {
+        let (m, s) = match &problem.divide {
+            Some(d) if d.columns[j] => mean_std(column.iter().zip(d.by).map(|(x, b)| x / b.abs().max(d.floor))),
+            _ => mean_std(column.iter().copied()),
+        };
         mean.push(m);
         // A constant column carries no information: scale 1 keeps it at zero.
         scale.push(if s > 1e-12 * m.abs().max(1.0) { s } else { 1.0 });
     }
-    let (y_mean, y_std) = mean_std(n, |i| problem.label(i));
+    let (y_mean, y_std) = match &problem.divide {
+        Some(d) => mean_std(problem.label.iter().zip(d.by).map(|(y, b)| y / b.abs().max(d.floor))),
+        None => mean_std(problem.label.iter().copied()),
+    };
     let y_scale = if y_std > 0.0 { y_std } else { 1.0 };
     let standardised = Standardised {
         problem,
@@ -195,6 +187,28 @@ struct Standardised<'a> {
     y_scale: f64,
 }
 
+/// Rows read at a time: a block of standardised features stays in cache while every pair of
+/// columns is multiplied.
+const BLOCK: usize = 4096;
+
+/// One block of rows, standardised, column-major (`z[j * BLOCK + r]`), with its label and the
+/// rows' divisors.
+struct Block {
+    z: Vec<f64>,
+    y: Vec<f64>,
+    divisor: Vec<f64>,
+}
+
+impl Block {
+    fn new(k: usize) -> Self {
+        Block {
+            z: vec![0.0; k * BLOCK],
+            y: vec![0.0; BLOCK],
+            divisor: vec![0.0; BLOCK],
+        }
+    }
+}
+
 /// Weighted, centred sufficient statistics: G = XᵀWX/Σw, c = XᵀWy/Σw (about the weighted
 /// means), and the weighted means themselves.
 struct Gram {
@@ -205,60 +219,23 @@ struct Gram {
 }
 
 impl Standardised<'_> {
-    fn y(&self, i: usize) -> f64 {
-        (self.problem.label(i) - self.y_mean) / self.y_scale
-    }
-
-    fn row(&self, i: usize, row: &mut [f64]) {
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = (self.problem.value(j, i) - self.mean[j]) / self.scale[j];
-        }
-    }
-
     /// Works in blocks of rows: each block standardised column by column into a small buffer,
     /// then every pair of columns is one contiguous dot product (which the compiler vectorises),
     /// without a standardised copy of the whole table.
     fn gram(&self, weights: Option<&[f64]>) -> Gram {
-        const BLOCK: usize = 4096;
         let k = self.problem.columns.len();
         let n = self.problem.rows();
         let mut sxx = vec![0.0; k * k];
         let mut sxy = vec![0.0; k];
         let mut sx = vec![0.0; k];
         let (mut sy, mut sw) = (0.0, 0.0);
-        let mut z = vec![0.0; k * BLOCK];
+        let mut block = Block::new(k);
         let mut wz = vec![0.0; BLOCK];
-        let mut divisor = vec![0.0; BLOCK];
-        let mut y = vec![0.0; BLOCK];
         for start in (0..n).step_by(BLOCK) {
             let len = BLOCK.min(n - start);
             let rows = start..start + len;
-            if let Some(d) = &self.problem.divide {
-                for (out, i) in divisor[..len].iter_mut().zip(rows.clone()) {
-                    *out = d.scale(i);
-                }
-            }
-            for j in 0..k {
-                let (m, sc) = (self.mean[j], self.scale[j]);
-                let out = &mut z[j * BLOCK..j * BLOCK + len];
-                let column = &self.problem.columns[j][rows.clone()];
-                match &self.problem.divide {
-                    Some(d) if d.columns[j] => {
-                        for ((out, x), s) in out.iter_mut().zip(column).zip(&divisor[..len]) {
-                            *out = (x / s - m) / sc;
-                        }
-                    }
-                    _ => {
-                        for (out, x) in out.iter_mut().zip(column) {
-                            *out = (x - m) / sc;
-                        }
-                    }
-                }
-            }
-            for (out, i) in y[..len].iter_mut().zip(rows.clone()) {
-                *out = self.y(i);
-            }
-            let yb = &y[..len];
+            self.read(rows.clone(), &mut block);
+            let (z, yb) = (&block.z, &block.y[..len]);
             let wb: Option<&[f64]> = weights.map(|w| &w[rows.clone()]);
             sw += wb.map_or(len as f64, |w| w.iter().sum());
             sy += match wb {
@@ -302,21 +279,77 @@ impl Standardised<'_> {
         }
     }
 
+    /// Standardises the rows `rows` (at most `BLOCK`) into `block`: each feature column by
+    /// column, divided first where the problem divides, and the label.
+    fn read(&self, rows: Range<usize>, block: &mut Block) {
+        let len = rows.len();
+        let divisor = &mut block.divisor[..len];
+        if let Some(d) = &self.problem.divide {
+            for (out, i) in divisor.iter_mut().zip(rows.clone()) {
+                *out = d.scale(i);
+            }
+        }
+        for (j, column) in self.problem.columns.iter().enumerate() {
+            let (m, sc) = (self.mean[j], self.scale[j]);
+            let out = &mut block.z[j * BLOCK..j * BLOCK + len];
+            let column = &column[rows.clone()];
+            match &self.problem.divide {
+                Some(d) if d.columns[j] => {
+                    for ((out, x), s) in out.iter_mut().zip(column).zip(&*divisor) {
+                        *out = (x / s - m) / sc;
+                    }
+                }
+                _ => {
+                    for (out, x) in out.iter_mut().zip(column) {
+                        *out = (x - m) / sc;
+                    }
+                }
+            }
+        }
+        let label = &self.problem.label[rows];
+        let (m, sc) = (self.y_mean, self.y_scale);
+        let out = &mut block.y[..len];
+        match &self.problem.divide {
+            Some(_) => {
+                for ((out, y), s) in out.iter_mut().zip(label).zip(&*divisor) {
+                    *out = (y / s - m) / sc;
+                }
+            }
+            None => {
+                for (out, y) in out.iter_mut().zip(label) {
+                    *out = (y - m) / sc;
+                }
+            }
+        }
+    }
+
     /// Iteratively reweighted least squares toward the absolute loss: writes into `weights`
     /// 1/|residual| (floored) normalised to mean 1, so that the penalty keeps its meaning, and
-    /// returns the mean absolute residual — in one pass, without a vector of residuals.
+    /// returns the mean absolute residual — block by block, without a vector of residuals. Each
+    /// row's prediction adds the features in order, as a row-by-row sum would.
     fn reweight(&self, w: &[f64], intercept: f64, weights: &mut Vec<f64>) -> f64 {
         let n = self.problem.rows();
-        let mut row = vec![0.0; w.len()];
+        let mut block = Block::new(w.len());
+        let mut sum = vec![0.0; BLOCK];
         weights.clear();
+        weights.reserve_exact(n);
         let mut loss = 0.0;
-        weights.extend((0..n).map(|i| {
-            let yi = self.y(i);
-            self.row(i, &mut row);
-            let residual: f64 = yi - intercept - row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>();
-            loss += residual.abs();
-            1.0 / residual.abs().max(IRLS_FLOOR)
-        }));
+        for start in (0..n).step_by(BLOCK) {
+            let len = BLOCK.min(n - start);
+            self.read(start..start + len, &mut block);
+            let sum = &mut sum[..len];
+            sum.fill(-0.0);
+            for (j, wj) in w.iter().enumerate() {
+                for (acc, z) in sum.iter_mut().zip(&block.z[j * BLOCK..j * BLOCK + len]) {
+                    *acc += z * wj;
+                }
+            }
+            weights.extend(block.y[..len].iter().zip(&*sum).map(|(yi, xw)| {
+                let residual = yi - intercept - xw;
+                loss += residual.abs();
+                1.0 / residual.abs().max(IRLS_FLOOR)
+            }));
+        }
         let mean_weight = weights.iter().sum::<f64>() / n.max(1) as f64;
         weights.iter_mut().for_each(|v| *v /= mean_weight);
         loss / n as f64
@@ -362,10 +395,11 @@ fn soft_threshold(x: f64, t: f64) -> f64 {
     x.signum() * (x.abs() - t).max(0.0)
 }
 
-/// Mean and population standard deviation of `value(0..n)`.
-fn mean_std(n: usize, value: impl Fn(usize) -> f64) -> (f64, f64) {
-    let mean = (0..n).map(&value).sum::<f64>() / n as f64;
-    let var = (0..n).map(|i| (value(i) - mean).powi(2)).sum::<f64>() / n as f64;
+/// Mean and population standard deviation of `values` (read twice).
+fn mean_std(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let n = values.clone().count() as f64;
+    let mean = values.clone().sum::<f64>() / n;
+    let var = values.map(|x| (x - mean).powi(2)).sum::<f64>() / n;
     (mean, var.sqrt())
 }
 
@@ -423,7 +457,7 @@ mod tests {
         let x = ndarray::Array2::from_shape_fn((500, 3), |(i, j)| {
             (cols[j][i] - ours.standardisation.mean[j]) / ours.standardisation.scale[j]
         });
-        let (ym, ys) = mean_std(y.len(), |i| y[i]);
+        let (ym, ys) = mean_std(y.iter().copied());
         let yt = ndarray::Array1::from_iter(y.iter().map(|v| (v - ym) / ys));
         let theirs = linfa_elasticnet::ElasticNet::params()
             .penalty(0.05)
