@@ -161,15 +161,53 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
 
 /// Dot product with four accumulators, so that it vectorises.
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..4 {
-            acc[l] += x[l] * y[l];
+    dots(a, [b])[0]
+}
+
+/// `M` dot products of `a` with each of `bs` in one pass over `a`, each summed exactly as
+/// [`dot`] sums it (four lanes, then the lanes in pairs, then the tail). The sums of one lane
+/// depend on each other; `M` of them interleaved keep the processor busy while each waits, and
+/// `a` is loaded once for all.
+fn dots<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
+    let n = a.len();
+    let bs = bs.map(|b| &b[..n]);
+    let whole = n / 4 * 4;
+    let mut acc = [[0.0f64; 4]; M];
+    for (i, x) in a[..whole].chunks_exact(4).enumerate() {
+        for (acc, b) in acc.iter_mut().zip(&bs) {
+            let y = &b[i * 4..i * 4 + 4];
+            for l in 0..4 {
+                acc[l] += x[l] * y[l];
+            }
         }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    std::array::from_fn(|m| {
+        let tail: f64 = a[whole..].iter().zip(&bs[m][whole..]).map(|(x, y)| x * y).sum();
+        (acc[m][0] + acc[m][1]) + (acc[m][2] + acc[m][3]) + tail
+    })
+}
+
+/// The sums of each of `columns` (each multiplied by `weights` row by row, when given), each
+/// added in row order from −0.0 as `Iterator::sum` adds; the `M` chains interleaved.
+fn sums<const M: usize>(weights: Option<&[f64]>, columns: [&[f64]; M]) -> [f64; M] {
+    let mut s = [-0.0f64; M];
+    match weights {
+        Some(w) => {
+            for (i, w) in w.iter().enumerate() {
+                for (s, c) in s.iter_mut().zip(&columns) {
+                    *s += c[i] * w;
+                }
+            }
+        }
+        None => {
+            for i in 0..columns[0].len() {
+                for (s, c) in s.iter_mut().zip(&columns) {
+                    *s += c[i];
+                }
+            }
+        }
+    }
+    s
 }
 
 /// Reweighting passes at most, for the absolute loss.
@@ -242,8 +280,24 @@ impl Standardised<'_> {
                 Some(w) => dot(w, yb),
                 None => yb.iter().sum(),
             };
+            let column = |b: usize| &z[b * BLOCK..b * BLOCK + len];
+            // Each column's (weighted) sum in row order, as a plain sum would add it; four
+            // columns at a time, so that four chains of additions run side by side.
+            let mut a = 0;
+            while a < k {
+                if a + 4 <= k {
+                    let sums = sums(wb, [column(a), column(a + 1), column(a + 2), column(a + 3)]);
+                    for (s, v) in sx[a..a + 4].iter_mut().zip(sums) {
+                        *s += v;
+                    }
+                    a += 4;
+                } else {
+                    sx[a] += sums(wb, [column(a)])[0];
+                    a += 1;
+                }
+            }
             for a in 0..k {
-                let za = &z[a * BLOCK..a * BLOCK + len];
+                let za = column(a);
                 let wza = match wb {
                     Some(w) => {
                         for ((o, zi), wi) in wz[..len].iter_mut().zip(za).zip(w) {
@@ -253,10 +307,17 @@ impl Standardised<'_> {
                     }
                     None => za,
                 };
-                sx[a] += wza.iter().sum::<f64>();
                 sxy[a] += dot(wza, yb);
-                for b in 0..=a {
-                    sxx[a * k + b] += dot(wza, &z[b * BLOCK..b * BLOCK + len]);
+                let mut b = 0;
+                while b + 4 <= a + 1 {
+                    let d = dots(wza, [column(b), column(b + 1), column(b + 2), column(b + 3)]);
+                    for (s, d) in sxx[a * k + b..a * k + b + 4].iter_mut().zip(d) {
+                        *s += d;
+                    }
+                    b += 4;
+                }
+                for b in b..=a {
+                    sxx[a * k + b] += dot(wza, column(b));
                 }
             }
         }
