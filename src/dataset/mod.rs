@@ -220,21 +220,18 @@ impl<'a> From<&'a Dataset> for Rows<'a> {
     }
 }
 
-/// A dataset's Parquet file, opened and hashed in one read in pieces (never held whole), then
-/// decoded from the file column by column.
+/// A dataset's Parquet file, hashed on a thread of its own while it is decoded from the file
+/// column by column (never held whole).
 pub struct ParquetFile {
     file: std::fs::File,
     origin: String,
-    /// Lower-case hex sha256 of the file as read.
-    pub sha256: String,
+    sha256: std::thread::JoinHandle<std::io::Result<String>>,
 }
 
 impl ParquetFile {
     pub fn open(path: &std::path::Path) -> Result<ParquetFile> {
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut hashing = crate::contract::document::Hashing::new(&mut file);
-        std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
-        let sha256 = hashing.hex();
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let sha256 = crate::contract::document::sha256_in_background(&file).map_err(|e| Error::io(path, e))?;
         Ok(ParquetFile {
             file,
             origin: path.display().to_string(),
@@ -242,32 +239,44 @@ impl ParquetFile {
         })
     }
 
-    /// The dataset, one column at a time: polars maps the file for each column and unmaps it
-    /// after, so what is resident is the dataset decoded so far and one column's pages — not the
-    /// file's bytes and the whole decoded table besides. The footer is checked first, as for
-    /// bytes ([`read_parquet`]), and the reading runs behind the same panic boundary.
-    pub fn decode(mut self) -> Result<Dataset> {
+    /// The dataset, and the file's lower-case hex sha256 — which a caller checks first: a file
+    /// that is not the one recorded is that, whatever its decoding said.
+    pub fn decode(self) -> (Result<Dataset>, Result<String>) {
         let origin = self.origin.clone();
-        let not_readable = |why: String| Error::invalid(&origin, "file", format!("not a readable Parquet file: {why}"));
-        footer::check_file(&self.file).map_err(not_readable)?;
-        let file = &mut self.file;
-        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let polars = |e: PolarsError| not_readable(e.to_string());
-            let mut reader = ParquetReader::new(&mut *file);
-            let metadata = reader.get_metadata().map_err(polars)?.clone();
-            let width = reader.schema().map_err(polars)?.len();
-            let columns = (0..width).map(|i| {
-                let mut reader = ParquetReader::new(&mut *file).with_projection(Some(vec![i]));
-                reader.set_metadata(metadata.clone());
-                let mut columns = reader.finish().map_err(polars)?.into_columns();
-                Ok(columns.pop().expect("one column projected"))
-            });
-            Dataset::from_columns(columns, &origin)
-        }));
-        match read {
-            Ok(read) => read,
-            Err(panic) => Err(not_readable(panic_text(&panic))),
-        }
+        let sha256 = self.sha256;
+        let dataset = decode(self.file, &origin);
+        let sha256 = sha256
+            .join()
+            .expect("sha256 does not panic")
+            .map_err(|e| Error::io(&origin, e));
+        (dataset, sha256)
+    }
+}
+
+/// The dataset, one column at a time: polars maps the file for each column and unmaps it
+/// after, so what is resident is the dataset decoded so far and one column's pages — not the
+/// file's bytes and the whole decoded table besides. The footer is checked first, as for
+/// bytes ([`read_parquet`]), and the reading runs behind the same panic boundary.
+fn decode(mut file: std::fs::File, origin: &str) -> Result<Dataset> {
+    let not_readable = |why: String| Error::invalid(origin, "file", format!("not a readable Parquet file: {why}"));
+    footer::check_file(&file).map_err(not_readable)?;
+    let file = &mut file;
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let polars = |e: PolarsError| not_readable(e.to_string());
+        let mut reader = ParquetReader::new(&mut *file);
+        let metadata = reader.get_metadata().map_err(polars)?.clone();
+        let width = reader.schema().map_err(polars)?.len();
+        let columns = (0..width).map(|i| {
+            let mut reader = ParquetReader::new(&mut *file).with_projection(Some(vec![i]));
+            reader.set_metadata(metadata.clone());
+            let mut columns = reader.finish().map_err(polars)?.into_columns();
+            Ok(columns.pop().expect("one column projected"))
+        });
+        Dataset::from_columns(columns, origin)
+    }));
+    match read {
+        Ok(read) => read,
+        Err(panic) => Err(not_readable(panic_text(&panic))),
     }
 }
 
@@ -295,15 +304,15 @@ mod tests {
         let written = crate::contract::document::write_atomic_with(&path, |out| {
             let mut hashing = crate::contract::document::Hashing::new(out);
             dataset().write_parquet(&mut hashing, "test")?;
-            Ok(hashing.hex())
+            hashing.finish_writing().map_err(|e| Error::io("test", e))
         })
         .unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes, dataset().into_parquet().unwrap(), "the same bytes as in memory");
         assert_eq!(written, crate::contract::sha256_hex(&bytes));
-        let file = ParquetFile::open(&path).unwrap();
-        assert_eq!(file.sha256, written);
-        assert_eq!(file.decode().unwrap(), dataset());
+        let (decoded, sha256) = ParquetFile::open(&path).unwrap().decode();
+        assert_eq!(sha256.unwrap(), written);
+        assert_eq!(decoded.unwrap(), dataset());
     }
 
     /// A file whose footer would make polars allocate without bound is refused before polars
@@ -319,7 +328,7 @@ mod tests {
         bytes.extend_from_slice(&(footer.len() as u32).to_le_bytes());
         bytes.extend_from_slice(b"PAR1");
         std::fs::write(&path, &bytes).unwrap();
-        let why = ParquetFile::open(&path).unwrap().decode().unwrap_err().to_string();
+        let why = ParquetFile::open(&path).unwrap().decode().0.unwrap_err().to_string();
         assert!(
             why.starts_with(&format!("{}: file: not a readable Parquet file", path.display())),
             "{why}"
@@ -327,7 +336,7 @@ mod tests {
         assert!(why.contains("a list of 2147483647 elements"), "{why}");
         // And one cut short: no footer at all.
         std::fs::write(&path, &dataset().into_parquet().unwrap()[..100]).unwrap();
-        let why = ParquetFile::open(&path).unwrap().decode().unwrap_err().to_string();
+        let why = ParquetFile::open(&path).unwrap().decode().0.unwrap_err().to_string();
         assert!(why.contains("does not start and end with PAR1"), "{why}");
     }
 }

@@ -29,7 +29,7 @@ pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Resu
             let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
             let mut hashing = Hashing::new(file);
             read_csv(&mut hashing, &mut collector)?;
-            hashing.hex()
+            hashing.finish_reading()
         }
         // polars panics on some malformed files, in reading and in converting columns (found
         // by fuzzing): the whole Parquet path runs behind a panic boundary.

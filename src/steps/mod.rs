@@ -108,7 +108,7 @@ pub fn write_dataset(dir: &Path, dataset: Dataset, manifest: &mut DatasetManifes
     manifest.dataset_sha256 = write_atomic_with(&path, |out| {
         let mut hashing = Hashing::new(out);
         dataset.write_parquet(&mut hashing, &path.display().to_string())?;
-        Ok(hashing.hex())
+        hashing.finish_writing().map_err(|e| Error::io(&path, e))
     })?;
     manifest.write(&dir.join(DATASET_MANIFEST_FILE))
 }
@@ -117,20 +117,21 @@ pub fn write_dataset(dir: &Path, dataset: Dataset, manifest: &mut DatasetManifes
 pub fn read_dataset(dir: &Path) -> Result<(Dataset, DatasetManifest)> {
     let manifest = DatasetManifest::read(&dir.join(DATASET_MANIFEST_FILE))?;
     let path = dir.join(DATASET_FILE);
-    let file = ParquetFile::open(&path)?;
+    let (decoded, sha256) = ParquetFile::open(&path)?.decode();
+    let sha256 = sha256?;
     let origin = path.display().to_string();
-    if file.sha256 != manifest.dataset_sha256 {
+    if sha256 != manifest.dataset_sha256 {
         return Err(Error::invalid(
             &origin,
             "sha256",
             format!(
-                "is {}, but the manifest records {} (file changed or truncated)",
-                file.sha256, manifest.dataset_sha256
+                "is {sha256}, but the manifest records {} (file changed or truncated)",
+                manifest.dataset_sha256
             ),
         ));
     }
     check_manifest(&manifest, &dir.join(DATASET_MANIFEST_FILE))?;
-    let dataset = file.decode()?;
+    let dataset = decoded?;
     if dataset.rows() as u64 != manifest.rows {
         return Err(Error::invalid(
             &origin,
