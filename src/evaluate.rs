@@ -2,6 +2,8 @@
 //! the model on the time-ordered holdout (beside the baselines), and rolling-origin folds that
 //! refit the same kind of model on an expanding window and test it on the block that follows.
 
+use std::ops::Range;
+
 use crate::contract::dataset::DatasetManifest;
 use crate::contract::document::ApiVersion;
 use crate::contract::model::{Calibration, Model, ModelKind, ModelManifest};
@@ -116,31 +118,36 @@ pub fn validate(
     // on everything before block j (purged by one horizon) and tested on block j. Its interval
     // is the model's own, calibrated before the holdout began, so no fold sees its test rows.
     let k = model_manifest.split_config.folds as usize;
-    let mut folds = Vec::new();
     let block = holdout_rows.len() / k.max(1);
-    for j in 0..k {
-        let end = if j + 1 == k {
-            holdout_rows.end
-        } else {
-            holdout_rows.start + (j + 1) * block
-        };
-        let test = holdout_rows.start + j * block..end;
-        if test.is_empty() {
-            continue;
-        }
+    let tests: Vec<(usize, Range<usize>)> = (0..k)
+        .map(|j| {
+            let end = if j + 1 == k {
+                holdout_rows.end
+            } else {
+                holdout_rows.start + (j + 1) * block
+            };
+            (j, holdout_rows.start + j * block..end)
+        })
+        .filter(|(_, test)| !test.is_empty())
+        .collect();
+    // The folds are independent (each starts from the model's own coefficients): they share
+    // the cores, at most one fit's working set per core.
+    let folds = crate::parallel::map(&tests, crate::parallel::cores(), |(j, test)| -> Result<Fold> {
         let rows = train::rows_before(data, test.start, horizon.seconds());
         let refitted = match model.algorithm {
             ModelKind::ElasticNet => train::refit(model, data, rows.clone(), meta)?.0,
             _ => model.clone(),
         };
         let test_data = data.view(test.clone());
-        folds.push(Fold {
-            fold: j as u32 + 1,
+        Ok(Fold {
+            fold: *j as u32 + 1,
             train: interval_of(data, &rows),
-            test: interval_of(data, &test),
+            test: interval_of(data, test),
             metrics: metrics(&refitted.predict(test_data.clone())?, test_data.label()),
-        });
-    }
+        })
+    })
+    .into_iter()
+    .collect::<Result<Vec<Fold>>>()?;
     let validation = Validation {
         api_version: ApiVersion::V1,
         kind: ValidationKind::Kind,
