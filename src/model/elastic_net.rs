@@ -104,7 +104,6 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
         y_scale,
     };
 
-    let mut weights: Option<Vec<f64>> = None;
     let mut w = vec![0.0; k];
     let mut intercept = 0.0;
     let (mut iterations, mut converged) = (0, true);
@@ -113,7 +112,11 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
         Loss::Absolute => ABSOLUTE_LOSS_PASSES,
     };
     let mut previous_loss = f64::INFINITY;
-    if let Some(start) = start.filter(|s| s.coefficients.len() == k && params.loss == Loss::Absolute) {
+    // A fit from zero reweights many times: each reweighting's loss comes with its weighted
+    // statistics in one pass over the rows (the last statistics then go unused). A warm-started
+    // fit (a fold, a refit) often stops after one reweighting: its loss alone comes first.
+    let warm = start.is_some();
+    let mut stats = if let Some(start) = start.filter(|s| s.coefficients.len() == k && params.loss == Loss::Absolute) {
         // The start's prediction in this fit's standardised units: the same coefficients per
         // raw feature, the intercept moved by the change of the feature means.
         let old = start.standardisation;
@@ -123,12 +126,12 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
             shifted += start.coefficients[j] * (mean[j] - old.mean[j]) / old.scale[j];
         }
         intercept = (shifted - y_mean) / y_scale;
-        let mut next = Vec::new();
-        previous_loss = standardised.reweight(&w, intercept, &mut next);
-        weights = Some(next);
-    }
+        previous_loss = standardised.loss(&w, intercept);
+        standardised.pass(Some((&w, intercept))).0
+    } else {
+        standardised.pass(None).0
+    };
     for _ in 0..passes {
-        let stats = standardised.gram(weights.as_deref());
         let (next, its, conv) = coordinate_descent(&stats.gram, &stats.c, k, params, &w);
         w = next;
         intercept = stats.y_mean - w.iter().zip(&stats.x_mean).map(|(a, b)| a * b).sum::<f64>();
@@ -137,14 +140,18 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
         if params.loss == Loss::Squared {
             break;
         }
-        // The next weights are written over the last ones (unused if this pass is the last).
-        let mut next = weights.take().unwrap_or_default();
-        let loss = standardised.reweight(&w, intercept, &mut next);
+        let (next, loss) = match warm {
+            true => (None, standardised.loss(&w, intercept)),
+            false => {
+                let (next, loss) = standardised.pass(Some((&w, intercept)));
+                (Some(next), loss)
+            }
+        };
         if previous_loss - loss < 1e-3 * previous_loss {
             break;
         }
         previous_loss = loss;
-        weights = Some(next);
+        stats = next.unwrap_or_else(|| standardised.pass(Some((&w, intercept))).0);
     }
     let coefficients: Vec<f64> = w.iter().map(|w| w * y_scale).collect();
     if coefficients.iter().any(|c| !c.is_finite()) {
@@ -229,12 +236,13 @@ struct Standardised<'a> {
 /// columns is multiplied.
 const BLOCK: usize = 4096;
 
-/// One block of rows, standardised, column-major (`z[j * BLOCK + r]`), with its label and the
-/// rows' divisors.
+/// One block of rows, standardised, column-major (`z[j * BLOCK + r]`), with its label, the
+/// rows' inverse divisors, and the rows' absolute residuals or weights.
 struct Block {
     z: Vec<f64>,
     y: Vec<f64>,
-    divisor: Vec<f64>,
+    inverse: Vec<f64>,
+    weights: Vec<f64>,
 }
 
 impl Block {
@@ -242,7 +250,22 @@ impl Block {
         Block {
             z: vec![0.0; k * BLOCK],
             y: vec![0.0; BLOCK],
-            divisor: vec![0.0; BLOCK],
+            inverse: vec![0.0; BLOCK],
+            weights: vec![0.0; BLOCK],
+        }
+    }
+
+    /// |label − prediction| of the first `len` rows at `w` and `intercept`, into `weights`.
+    fn residuals(&mut self, len: usize, w: &[f64], intercept: f64) {
+        let prediction = &mut self.weights[..len];
+        prediction.fill(intercept);
+        for (j, wj) in w.iter().enumerate() {
+            for (p, z) in prediction.iter_mut().zip(&self.z[j * BLOCK..j * BLOCK + len]) {
+                *p += z * wj;
+            }
+        }
+        for (p, y) in prediction.iter_mut().zip(&self.y[..len]) {
+            *p = (y - *p).abs();
         }
     }
 }
@@ -257,32 +280,42 @@ struct Gram {
 }
 
 impl Standardised<'_> {
-    /// Works in blocks of rows: each block standardised column by column into a small buffer,
-    /// then every pair of columns is one contiguous dot product (which the compiler vectorises),
-    /// without a standardised copy of the whole table.
-    fn gram(&self, weights: Option<&[f64]>) -> Gram {
+    /// One pass over the rows in blocks: each block standardised column by column into a small
+    /// buffer, then every pair of columns is one contiguous dot product (which the compiler
+    /// vectorises), without a standardised copy of the whole table. With coefficients `at`, the
+    /// rows are weighted toward the absolute loss — 1/|residual| at `at` (floored): iteratively
+    /// reweighted least squares, the weights computed block by block and never stored. They
+    /// need no normalising: the statistics are ratios to their sum. Returns the statistics and
+    /// the mean absolute residual at `at` (NaN without).
+    fn pass(&self, at: Option<(&[f64], f64)>) -> (Gram, f64) {
         let k = self.problem.columns.len();
         let n = self.problem.rows();
         let mut sxx = vec![0.0; k * k];
         let mut sxy = vec![0.0; k];
         let mut sx = vec![0.0; k];
-        let (mut sy, mut sw) = (0.0, 0.0);
+        let (mut sy, mut sw, mut loss) = (0.0, 0.0, 0.0);
         let mut block = Block::new(k);
         let mut wz = vec![0.0; BLOCK];
         for start in (0..n).step_by(BLOCK) {
             let len = BLOCK.min(n - start);
-            let rows = start..start + len;
-            self.read(rows.clone(), &mut block);
+            self.read(start..start + len, &mut block);
+            if let Some((w, intercept)) = at {
+                block.residuals(len, w, intercept);
+                loss += block.weights[..len].iter().sum::<f64>();
+                for weight in &mut block.weights[..len] {
+                    *weight = 1.0 / weight.max(IRLS_FLOOR);
+                }
+            }
             let (z, yb) = (&block.z, &block.y[..len]);
-            let wb: Option<&[f64]> = weights.map(|w| &w[rows.clone()]);
+            let wb: Option<&[f64]> = at.map(|_| &block.weights[..len]);
             sw += wb.map_or(len as f64, |w| w.iter().sum());
             sy += match wb {
                 Some(w) => dot(w, yb),
                 None => yb.iter().sum(),
             };
             let column = |b: usize| &z[b * BLOCK..b * BLOCK + len];
-            // Each column's (weighted) sum in row order, as a plain sum would add it; four
-            // columns at a time, so that four chains of additions run side by side.
+            // Each column's (weighted) sum, four columns at a time, so that four chains of
+            // additions run side by side.
             let mut a = 0;
             while a < k {
                 if a + 4 <= k {
@@ -332,88 +365,69 @@ impl Standardised<'_> {
             }
         }
         let c = (0..k).map(|a| sxy[a] / sw - x_mean[a] * y_mean).collect();
-        Gram {
+        let gram = Gram {
             gram,
             c,
             x_mean,
             y_mean,
-        }
+        };
+        (gram, if at.is_some() { loss / n as f64 } else { f64::NAN })
     }
 
-    /// Standardises the rows `rows` (at most `BLOCK`) into `block`: each feature column by
-    /// column, divided first where the problem divides, and the label.
-    fn read(&self, rows: Range<usize>, block: &mut Block) {
-        let len = rows.len();
-        let divisor = &mut block.divisor[..len];
-        if let Some(d) = &self.problem.divide {
-            for (out, i) in divisor.iter_mut().zip(rows.clone()) {
-                *out = d.scale(i);
-            }
-        }
-        for (j, column) in self.problem.columns.iter().enumerate() {
-            let (m, sc) = (self.mean[j], self.scale[j]);
-            let out = &mut block.z[j * BLOCK..j * BLOCK + len];
-            let column = &column[rows.clone()];
-            match &self.problem.divide {
-                Some(d) if d.columns[j] => {
-                    for ((out, x), s) in out.iter_mut().zip(column).zip(&*divisor) {
-                        *out = (x / s - m) / sc;
-                    }
-                }
-                _ => {
-                    for (out, x) in out.iter_mut().zip(column) {
-                        *out = (x - m) / sc;
-                    }
-                }
-            }
-        }
-        let label = &self.problem.label[rows];
-        let (m, sc) = (self.y_mean, self.y_scale);
-        let out = &mut block.y[..len];
-        match &self.problem.divide {
-            Some(_) => {
-                for ((out, y), s) in out.iter_mut().zip(label).zip(&*divisor) {
-                    *out = (y / s - m) / sc;
-                }
-            }
-            None => {
-                for (out, y) in out.iter_mut().zip(label) {
-                    *out = (y - m) / sc;
-                }
-            }
-        }
-    }
-
-    /// Iteratively reweighted least squares toward the absolute loss: writes into `weights`
-    /// 1/|residual| (floored) normalised to mean 1, so that the penalty keeps its meaning, and
-    /// returns the mean absolute residual — block by block, without a vector of residuals. Each
-    /// row's prediction adds the features in order, as a row-by-row sum would.
-    fn reweight(&self, w: &[f64], intercept: f64, weights: &mut Vec<f64>) -> f64 {
+    /// The mean absolute residual at coefficients `w` and `intercept`, in one pass.
+    fn loss(&self, w: &[f64], intercept: f64) -> f64 {
         let n = self.problem.rows();
         let mut block = Block::new(w.len());
-        let mut sum = vec![0.0; BLOCK];
-        weights.clear();
-        weights.reserve_exact(n);
         let mut loss = 0.0;
         for start in (0..n).step_by(BLOCK) {
             let len = BLOCK.min(n - start);
             self.read(start..start + len, &mut block);
-            let sum = &mut sum[..len];
-            sum.fill(-0.0);
-            for (j, wj) in w.iter().enumerate() {
-                for (acc, z) in sum.iter_mut().zip(&block.z[j * BLOCK..j * BLOCK + len]) {
-                    *acc += z * wj;
+            block.residuals(len, w, intercept);
+            loss += block.weights[..len].iter().sum::<f64>();
+        }
+        loss / n as f64
+    }
+
+    /// Standardises the rows `rows` (at most `BLOCK`) into `block`: each feature column by
+    /// column, divided first where the problem divides, and the label. Multiplied by inverses:
+    /// a division per value would bound the whole pass.
+    fn read(&self, rows: Range<usize>, block: &mut Block) {
+        let len = rows.len();
+        let inverse = &mut block.inverse[..len];
+        if let Some(d) = &self.problem.divide {
+            for (out, i) in inverse.iter_mut().zip(rows.clone()) {
+                *out = 1.0 / d.scale(i);
+            }
+        }
+        let standardise = |out: &mut [f64], values: &[f64], divided: bool, m: f64, sc: f64| {
+            let inverse_scale = 1.0 / sc;
+            if divided {
+                for ((out, x), s) in out.iter_mut().zip(values).zip(&*inverse) {
+                    *out = (x * s - m) * inverse_scale;
+                }
+            } else {
+                for (out, x) in out.iter_mut().zip(values) {
+                    *out = (x - m) * inverse_scale;
                 }
             }
-            weights.extend(block.y[..len].iter().zip(&*sum).map(|(yi, xw)| {
-                let residual = yi - intercept - xw;
-                loss += residual.abs();
-                1.0 / residual.abs().max(IRLS_FLOOR)
-            }));
+        };
+        let divide = self.problem.divide.as_ref();
+        for (j, column) in self.problem.columns.iter().enumerate() {
+            standardise(
+                &mut block.z[j * BLOCK..j * BLOCK + len],
+                &column[rows.clone()],
+                divide.is_some_and(|d| d.columns[j]),
+                self.mean[j],
+                self.scale[j],
+            );
         }
-        let mean_weight = weights.iter().sum::<f64>() / n.max(1) as f64;
-        weights.iter_mut().for_each(|v| *v /= mean_weight);
-        loss / n as f64
+        standardise(
+            &mut block.y[..len],
+            &self.problem.label[rows],
+            divide.is_some(),
+            self.y_mean,
+            self.y_scale,
+        );
     }
 }
 
