@@ -9,8 +9,6 @@
 //! failed) for a workflow's metrics.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::Context;
 
@@ -68,9 +66,6 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     }
 }
 
-/// One workload done: its position, its outcome or failure, its advice ConfigMap.
-type Done = (usize, Result<FleetOutcome, FleetFailure>, Option<serde_json::Value>);
-
 /// The workload configs in `dir`, in name order.
 fn configs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -99,47 +94,33 @@ impl Step for Args {
             true => Some(Store::open(&self.store)?),
             false => None,
         };
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Done>> = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..self.concurrency.clamp(1, mine.len().max(1)) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = mine.get(i) else { break };
-                    let started = std::time::Instant::now();
-                    // One workload alone: its error (or a panic) is its own.
-                    let outcome =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.one(path, state.as_ref())))
-                            .unwrap_or_else(|_| Err(anyhow::anyhow!("the forecast panicked")));
-                    let millis = started.elapsed().as_millis() as u64;
-                    let config = path.display().to_string();
-                    let entry = match outcome {
-                        Ok((rec, configmap)) => (
-                            i,
-                            Ok(FleetOutcome {
-                                config,
-                                workload: rec.workload.clone(),
-                                replicas: rec.replicas,
-                                fallback: rec.fallback.as_ref().map(|f| f.reason.as_str().to_string()),
-                                millis,
-                            }),
-                            Some(configmap),
-                        ),
-                        Err(e) => (
-                            i,
-                            Err(FleetFailure {
-                                config,
-                                error: format!("{e:#}"),
-                            }),
-                            None,
-                        ),
-                    };
-                    results.lock().expect("no worker panics holding the lock").push(entry);
-                });
+        let results = crate::parallel::map(&mine, self.concurrency, |path| {
+            let started = std::time::Instant::now();
+            // One workload alone: its error (or a panic) is its own.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.one(path, state.as_ref())))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the forecast panicked")));
+            let millis = started.elapsed().as_millis() as u64;
+            let config = path.display().to_string();
+            match outcome {
+                Ok((rec, configmap)) => (
+                    Ok(FleetOutcome {
+                        config,
+                        workload: rec.workload.clone(),
+                        replicas: rec.replicas,
+                        fallback: rec.fallback.as_ref().map(|f| f.reason.as_str().to_string()),
+                        millis,
+                    }),
+                    Some(configmap),
+                ),
+                Err(e) => (
+                    Err(FleetFailure {
+                        config,
+                        error: format!("{e:#}"),
+                    }),
+                    None,
+                ),
             }
         });
-        let mut results = results.into_inner().expect("the workers are done");
-        results.sort_by_key(|r| r.0);
         let mut run = FleetRun {
             api_version: ApiVersion::V1,
             kind: FleetRunKind::Kind,
@@ -151,7 +132,7 @@ impl Step for Args {
             outcomes: Vec::new(),
         };
         let mut items = Vec::new();
-        for (_, result, configmap) in results {
+        for (result, configmap) in results {
             match result {
                 Ok(outcome) => {
                     match &outcome.fallback {
