@@ -554,6 +554,33 @@ mod tests {
         assert!((raw[1] + 5.0).abs() < 0.05, "{raw:?}");
     }
 
+    /// A relative problem, divided as the fit reads it, fits what the divided copy fits.
+    #[test]
+    fn a_divided_problem_fits_as_its_divided_copy() {
+        let (a, b, d, y) = problem();
+        let by: Vec<f64> = (0..500).map(|i| 20.0 + (i as f64 * 0.05).sin() * 5.0).collect();
+        let floor = 1e-6;
+        let divided = |v: &[f64]| -> Vec<f64> { v.iter().zip(&by).map(|(x, s)| x / s.abs().max(floor)).collect() };
+        let (a2, d2, y2) = (divided(&a), divided(&d), divided(&y));
+        let params = ModelConfig::default();
+        let copy = fit(&Problem::new(vec![&a2, &b, &d2], &y2), &params, None).unwrap();
+        let mut relative = Problem::new(vec![&a, &b, &d], &y);
+        relative.divide = Some(Divide {
+            by: &by,
+            floor,
+            columns: vec![true, false, true],
+        });
+        let read = fit(&relative, &params, None).unwrap();
+        for (x, z) in copy
+            .coefficients
+            .iter()
+            .zip(&read.coefficients)
+            .chain([(&copy.intercept, &read.intercept)])
+        {
+            assert!((x - z).abs() <= 1e-9 * x.abs().max(1.0), "{x} vs {z}");
+        }
+    }
+
     /// The pass compiled for AVX2 (taken on this machine when it has it) gives the very bits of
     /// the portable one, weighted and not, divided and not, over several blocks and a ragged end.
     #[test]
