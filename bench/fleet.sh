@@ -10,7 +10,8 @@
 # Prints the wall time and peak memory (GNU time) of each run and fleet.json's counts.
 #
 # usage: bench/fleet.sh
-# env:   MTTD_BIN_DIR (default target/release; cargo build --release --bin mttd),
+# env:   MTTD_BIN_DIR (default target/release; cargo build --release --bin mttd --bin mttd-fleet-forecast:
+#        it runs both, and a stale mttd-fleet-forecast is measured silently otherwise),
 #        BENCH_DIR (default /tmp/mttd-fleet), WORKLOADS, BROKEN, CONCURRENCY (default 8)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
