@@ -113,8 +113,8 @@ pub fn shadow_compare(
             model_sha256: manifest.model_sha256.clone(),
         },
         control,
-        candidate_metrics: metrics(&candidate.predict(shadow.clone())?, shadow.label()),
-        control_metrics: metrics(&control_model.predict(shadow.clone())?, shadow.label()),
+        candidate_metrics: metrics(&candidate.predict(shadow)?, shadow.label()),
+        control_metrics: metrics(&control_model.predict(shadow)?, shadow.label()),
         replay,
         shape: Some(crate::assess::shape(data, meta)),
     };
@@ -191,7 +191,7 @@ pub fn replay_inputs(data: &Dataset, meta: &DatasetManifest, window: &Interval, 
         demand.push(last);
     }
     // The forecast made from grid time g − h for g, g in 0..n + h.
-    let predictions = model.predict(slice.clone())?;
+    let predictions = model.predict(slice)?;
     let forecasts = (0..n + h)
         .map(|g| {
             let made_at = start + (g as i64 - h as i64) * step;

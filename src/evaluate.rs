@@ -88,7 +88,7 @@ pub(crate) fn calibrated_baseline(
         Err(e) => return Err(e),
     };
     let cal = data.view(calibration.clone());
-    baseline.interval = Calibration::fit(&baseline.predict_points(cal.clone())?, cal.label(), level);
+    baseline.interval = Calibration::fit(&baseline.predict_points(cal)?, cal.label(), level);
     Ok(Some(baseline))
 }
 
@@ -104,13 +104,13 @@ pub fn validate(
     let holdout_rows = rows_of(data, &model_manifest.split.holdout, origin)?;
     let calibration_rows = rows_of(data, &model_manifest.split.calibration, origin)?;
     let holdout = data.view(holdout_rows.clone());
-    let predictions = model.predict(holdout.clone())?;
+    let predictions = model.predict(holdout)?;
     let level = model.interval.level;
     let last_value = calibrated_baseline(ModelKind::LastValue, data, meta, level, &calibration_rows)?
         .expect("last-value always exists")
-        .predict(holdout.clone())?;
+        .predict(holdout)?;
     let seasonal = match calibrated_baseline(ModelKind::SeasonalNaive, data, meta, level, &calibration_rows)? {
-        Some(m) => Some(m.predict(holdout.clone())?),
+        Some(m) => Some(m.predict(holdout)?),
         None => None,
     };
 
@@ -143,7 +143,7 @@ pub fn validate(
             fold: *j as u32 + 1,
             train: interval_of(data, &rows),
             test: interval_of(data, test),
-            metrics: metrics(&refitted.predict(test_data.clone())?, test_data.label()),
+            metrics: metrics(&refitted.predict(test_data)?, test_data.label()),
         })
     })
     .into_iter()

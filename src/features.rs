@@ -40,6 +40,13 @@ fn present(v: f64) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
+/// The feature "the target `back` steps before row i + `ahead`": `None` where that is before
+/// the grid or missing. Holds the grid, which is freed with its last reader.
+fn shifted(y: &Rc<[f64]>, back: usize, ahead: usize) -> Box<dyn Fn(usize) -> Option<f64>> {
+    let y = y.clone();
+    Box::new(move |i| (i + ahead).checked_sub(back).and_then(|j| present(y[j])))
+}
+
 /// Puts samples on the grid (slot = floor(t / step) · step; several in one slot are averaged),
 /// fills gaps no longer than `fill_limit_steps` with the last value, and reports the gaps.
 fn to_grid(
@@ -246,20 +253,14 @@ fn extract_rows(
     features.push(Feature {
         name: "target".into(),
         definition: format!("{target} at t"),
-        values: Box::new({
-            let y = y.clone();
-            move |i| present(y[i])
-        }),
+        values: shifted(&y, 0, 0),
     });
     for lag in &config.features.lags {
         let k = config.steps(lag);
         features.push(Feature {
             name: format!("target_lag_{lag}"),
             definition: format!("{target} at t - {lag}"),
-            values: Box::new({
-                let y = y.clone();
-                move |i| if i >= k { present(y[i - k]) } else { None }
-            }),
+            values: shifted(&y, k, 0),
         });
     }
     for window in &config.features.rolling_windows {
@@ -302,20 +303,14 @@ fn extract_rows(
         features.push(Feature {
             name,
             definition: format!("{target} at t + horizon - {lag} (same time, {lag} before the forecast time)"),
-            values: Box::new({
-                let y = y.clone();
-                move |i| if i + h >= k { present(y[i + h - k]) } else { None }
-            }),
+            values: shifted(&y, k, h),
         });
         // With the value {lag} before *now*, the model can learn the seasonal change over the
         // horizon (what happened next, {lag} ago) and add it to the current level.
         features.push(Feature {
             name: format!("target_seasonal_{lag}_now"),
             definition: format!("{target} at t - {lag} (same time, {lag} before now)"),
-            values: Box::new({
-                let y = y.clone();
-                move |i| if i >= k { present(y[i - k]) } else { None }
-            }),
+            values: shifted(&y, k, 0),
         });
     }
     let forecast_time = move |i: usize| start + (i + h) as i64 * step;

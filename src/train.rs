@@ -164,7 +164,7 @@ pub fn fit_model(
             meta.label.kind,
         )?;
         model.hyperparameters = params.clone();
-        let points = model.predict_points(calibration_data.clone())?;
+        let points = model.predict_points(calibration_data)?;
         model.interval = Calibration::fit(&points, calibration_data.label(), params.interval_level);
         return Ok(Trained {
             model,
@@ -202,7 +202,7 @@ pub fn fit_model(
             }
             Err(e) => return Err(e),
         };
-        let points = model.predict_points(calibration_data.clone())?;
+        let points = model.predict_points(calibration_data)?;
         let mae = points
             .iter()
             .zip(calibration_data.label())

@@ -172,33 +172,34 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Lower-case hex sha256 of a file's content, read in pieces: the file is never held whole.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    sha256_in_background(&file)
-        .and_then(|thread| thread.join().expect("sha256 does not panic"))
-        .map_err(|e| Error::io(path, e))
+    sha256_by_position(&file).map_err(|e| Error::io(path, e))
 }
 
 /// Starts hashing `file`'s content (from its start, whatever its position) on a thread of its
 /// own; join the thread for the lower-case hex sha256. The file may be read meanwhile: the thread
 /// reads by position and moves no shared offset.
 pub fn sha256_in_background(file: &std::fs::File) -> std::io::Result<std::thread::JoinHandle<std::io::Result<String>>> {
-    use std::os::unix::fs::FileExt;
     let file = file.try_clone()?;
-    Ok(std::thread::spawn(move || {
-        let mut hasher = Sha256::new();
-        let mut piece = vec![0; PIECE];
-        let mut at = 0;
-        loop {
-            match file.read_at(&mut piece, at) {
-                Ok(0) => return Ok(hex::encode(hasher.finalize())),
-                Ok(n) => {
-                    hasher.update(&piece[..n]);
-                    at += n as u64;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+    Ok(std::thread::spawn(move || sha256_by_position(&file)))
+}
+
+/// Lower-case hex sha256 of `file`'s content from its start, read by position.
+fn sha256_by_position(file: &std::fs::File) -> std::io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    let mut hasher = Sha256::new();
+    let mut piece = vec![0; PIECE];
+    let mut at = 0;
+    loop {
+        match file.read_at(&mut piece, at) {
+            Ok(0) => return Ok(hex::encode(hasher.finalize())),
+            Ok(n) => {
+                hasher.update(&piece[..n]);
+                at += n as u64;
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-    }))
+    }
 }
 
 /// A reader or writer that hashes (sha256) every byte that passes through it, so that a file is

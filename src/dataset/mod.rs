@@ -22,20 +22,28 @@ pub struct Dataset {
 /// read runs behind a panic boundary; on others it would allocate what the footer declares and
 /// abort, so the footer is checked first (`footer`).
 pub fn read_parquet(bytes: &[u8], origin: &str) -> Result<DataFrame> {
-    let not_readable = |why: String| Error::invalid(origin, "file", format!("not a readable Parquet file: {why}"));
-    footer::check(bytes).map_err(not_readable)?;
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ParquetReader::new(std::io::Cursor::new(bytes)).finish()
-    }));
-    match read {
-        Ok(Ok(df)) => Ok(df),
-        Ok(Err(e)) => Err(not_readable(e.to_string())),
-        Err(panic) => Err(not_readable(panic_text(&panic))),
-    }
+    footer::check(bytes).map_err(|why| not_readable(origin, why))?;
+    guarded(origin, || {
+        ParquetReader::new(std::io::Cursor::new(bytes))
+            .finish()
+            .map_err(|e| not_readable(origin, e))
+    })
+}
+
+/// A Parquet file that polars cannot read, and why, naming the file.
+pub(crate) fn not_readable(origin: &str, why: impl std::fmt::Display) -> Error {
+    Error::invalid(origin, "file", format!("not a readable Parquet file: {why}"))
+}
+
+/// `read` behind the panic boundary every polars read needs (polars panics on some malformed
+/// files, found by fuzzing): a panic becomes a [`not_readable`] error.
+pub(crate) fn guarded<T>(origin: &str, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .unwrap_or_else(|panic| Err(not_readable(origin, panic_text(&panic))))
 }
 
 /// What a caught panic of the Parquet reader said, for the error line.
-pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     let why = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -77,7 +85,11 @@ impl Dataset {
             "rows {range:?} of {}",
             self.rows()
         );
-        Rows { data: self, range }
+        Rows {
+            data: self,
+            start: range.start,
+            end: range.end,
+        }
     }
 
     /// Index of the first row at or after `t`.
@@ -199,32 +211,33 @@ impl Dataset {
     }
 }
 
-/// Some consecutive rows of a [`Dataset`], borrowed.
-#[derive(Debug, Clone)]
+/// Some consecutive rows of a [`Dataset`], borrowed (and copied as freely as a reference).
+#[derive(Debug, Clone, Copy)]
 pub struct Rows<'a> {
     data: &'a Dataset,
-    range: std::ops::Range<usize>,
+    start: usize,
+    end: usize,
 }
 
 impl<'a> Rows<'a> {
     pub fn len(&self) -> usize {
-        self.range.len()
+        self.end - self.start
     }
 
     pub fn is_empty(&self) -> bool {
-        self.range.is_empty()
+        self.start == self.end
     }
 
     pub fn column(&self, name: &str) -> Option<&'a [f64]> {
-        self.data.column(name).map(|c| &c[self.range.clone()])
+        self.data.column(name).map(|c| &c[self.start..self.end])
     }
 
     pub fn label(&self) -> &'a [f64] {
-        &self.data.label[self.range.clone()]
+        &self.data.label[self.start..self.end]
     }
 
     pub fn timestamps(&self) -> &'a [i64] {
-        &self.data.timestamps[self.range.clone()]
+        &self.data.timestamps[self.start..self.end]
     }
 }
 
@@ -235,36 +248,19 @@ impl<'a> From<&'a Dataset> for Rows<'a> {
 }
 
 /// A dataset's Parquet file, hashed on a thread of its own while it is decoded from the file
-/// column by column (never held whole).
-pub struct ParquetFile {
-    file: std::fs::File,
-    origin: String,
-    sha256: std::thread::JoinHandle<std::io::Result<String>>,
-}
-
-impl ParquetFile {
-    pub fn open(path: &std::path::Path) -> Result<ParquetFile> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let sha256 = crate::contract::document::sha256_in_background(&file).map_err(|e| Error::io(path, e))?;
-        Ok(ParquetFile {
-            file,
-            origin: path.display().to_string(),
-            sha256,
-        })
-    }
-
-    /// The dataset, and the file's lower-case hex sha256 — which a caller checks first: a file
-    /// that is not the one recorded is that, whatever its decoding said.
-    pub fn decode(self) -> (Result<Dataset>, Result<String>) {
-        let origin = self.origin.clone();
-        let sha256 = self.sha256;
-        let dataset = decode(self.file, &origin);
-        let sha256 = sha256
-            .join()
-            .expect("sha256 does not panic")
-            .map_err(|e| Error::io(&origin, e));
-        (dataset, sha256)
-    }
+/// column by column (never held whole): the dataset, and the file's lower-case hex sha256 —
+/// which a caller checks first: a file that is not the one recorded is that, whatever its
+/// decoding said.
+pub fn read_file(path: &std::path::Path) -> Result<(Result<Dataset>, Result<String>)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let sha256 = crate::contract::document::sha256_in_background(&file).map_err(|e| Error::io(path, e))?;
+    let origin = path.display().to_string();
+    let dataset = decode(file, &origin);
+    let sha256 = sha256
+        .join()
+        .expect("sha256 does not panic")
+        .map_err(|e| Error::io(path, e));
+    Ok((dataset, sha256))
 }
 
 /// The dataset, one column at a time: polars maps the file for each column and unmaps it
@@ -272,11 +268,10 @@ impl ParquetFile {
 /// file's bytes and the whole decoded table besides. The footer is checked first, as for
 /// bytes ([`read_parquet`]), and the reading runs behind the same panic boundary.
 fn decode(mut file: std::fs::File, origin: &str) -> Result<Dataset> {
-    let not_readable = |why: String| Error::invalid(origin, "file", format!("not a readable Parquet file: {why}"));
-    footer::check_file(&file).map_err(not_readable)?;
+    footer::check_file(&file).map_err(|why| not_readable(origin, why))?;
     let file = &mut file;
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let polars = |e: PolarsError| not_readable(e.to_string());
+    guarded(origin, || {
+        let polars = |e: PolarsError| not_readable(origin, e);
         let mut reader = ParquetReader::new(&mut *file);
         let metadata = reader.get_metadata().map_err(polars)?.clone();
         let width = reader.schema().map_err(polars)?.len();
@@ -287,11 +282,7 @@ fn decode(mut file: std::fs::File, origin: &str) -> Result<Dataset> {
             Ok(columns.pop().expect("one column projected"))
         });
         Dataset::from_columns(columns, origin)
-    }));
-    match read {
-        Ok(read) => read,
-        Err(panic) => Err(not_readable(panic_text(&panic))),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -324,7 +315,7 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes, dataset().into_parquet().unwrap(), "the same bytes as in memory");
         assert_eq!(written, crate::contract::sha256_hex(&bytes));
-        let (decoded, sha256) = ParquetFile::open(&path).unwrap().decode();
+        let (decoded, sha256) = read_file(&path).unwrap();
         assert_eq!(sha256.unwrap(), written);
         assert_eq!(decoded.unwrap(), dataset());
     }
@@ -341,7 +332,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dataset.parquet");
         std::fs::write(&path, bad.to_parquet().unwrap()).unwrap();
-        let why = ParquetFile::open(&path).unwrap().decode().0.unwrap_err().to_string();
+        let why = read_file(&path).unwrap().0.unwrap_err().to_string();
         assert!(why.ends_with("row 3, column `cpu`: missing or not finite"), "{why}");
     }
 
@@ -358,7 +349,7 @@ mod tests {
         bytes.extend_from_slice(&(footer.len() as u32).to_le_bytes());
         bytes.extend_from_slice(b"PAR1");
         std::fs::write(&path, &bytes).unwrap();
-        let why = ParquetFile::open(&path).unwrap().decode().0.unwrap_err().to_string();
+        let why = read_file(&path).unwrap().0.unwrap_err().to_string();
         assert!(
             why.starts_with(&format!("{}: file: not a readable Parquet file", path.display())),
             "{why}"
@@ -366,7 +357,7 @@ mod tests {
         assert!(why.contains("a list of 2147483647 elements"), "{why}");
         // And one cut short: no footer at all.
         std::fs::write(&path, &dataset().into_parquet().unwrap()[..100]).unwrap();
-        let why = ParquetFile::open(&path).unwrap().decode().0.unwrap_err().to_string();
+        let why = read_file(&path).unwrap().0.unwrap_err().to_string();
         assert!(why.contains("does not start and end with PAR1"), "{why}");
     }
 }

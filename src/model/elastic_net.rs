@@ -52,7 +52,12 @@ pub struct Divide<'a> {
 
 impl Divide<'_> {
     pub fn scale(&self, i: usize) -> f64 {
-        self.by[i].abs().max(self.floor)
+        self.floored(self.by[i])
+    }
+
+    /// The divisor a row whose scale feature is `by` gets.
+    fn floored(&self, by: f64) -> f64 {
+        by.abs().max(self.floor)
     }
 }
 
@@ -84,7 +89,7 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
     let mut scale = Vec::with_capacity(k);
     for (j, column) in problem.columns.iter().enumerate() {
         let (m, s) = match &problem.divide {
-            Some(d) if d.columns[j] => mean_std(column.iter().zip(d.by).map(|(x, b)| x / b.abs().max(d.floor))),
+            Some(d) if d.columns[j] => mean_std(column.iter().zip(d.by).map(|(x, b)| x / d.floored(*b))),
             _ => mean_std(column.iter().copied()),
         };
         mean.push(m);
@@ -92,7 +97,7 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
         scale.push(if s > 1e-12 * m.abs().max(1.0) { s } else { 1.0 });
     }
     let (y_mean, y_std) = match &problem.divide {
-        Some(d) => mean_std(problem.label.iter().zip(d.by).map(|(y, b)| y / b.abs().max(d.floor))),
+        Some(d) => mean_std(problem.label.iter().zip(d.by).map(|(y, b)| y / d.floored(*b))),
         None => mean_std(problem.label.iter().copied()),
     };
     let y_scale = if y_std > 0.0 { y_std } else { 1.0 };
@@ -115,8 +120,9 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
     // A fit from zero reweights many times: each reweighting's loss comes with its weighted
     // statistics in one pass over the rows (the last statistics then go unused). A warm-started
     // fit (a fold, a refit) often stops after one reweighting: its loss alone comes first.
+    let start = start.filter(|s| s.coefficients.len() == k && params.loss == Loss::Absolute);
     let warm = start.is_some();
-    let mut stats = if let Some(start) = start.filter(|s| s.coefficients.len() == k && params.loss == Loss::Absolute) {
+    let mut stats = if let Some(start) = start {
         // The start's prediction in this fit's standardised units: the same coefficients per
         // raw feature, the intercept moved by the change of the feature means.
         let old = start.standardisation;

@@ -97,7 +97,7 @@ impl Model {
             None => None,
         };
         Ok(self
-            .predict_points(data.clone())?
+            .predict_points(data)?
             .into_iter()
             .enumerate()
             .map(|(i, p)| self.interval.around(p, by.map_or(1.0, |(s, v)| s.factor(v[i]))))

@@ -36,14 +36,7 @@ pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Resu
         FileFormat::Parquet => {
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
             let origin = collector.origin.clone();
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_parquet(&bytes, &mut collector)))
-                .unwrap_or_else(|panic| {
-                    Err(Error::invalid(
-                        &origin,
-                        "file",
-                        format!("not a readable Parquet file: {}", crate::dataset::panic_text(&panic)),
-                    ))
-                })?;
+            crate::dataset::guarded(&origin, || read_parquet(&bytes, &mut collector))?;
             sha256_hex(&bytes)
         }
     };

@@ -21,7 +21,7 @@ use crate::contract::dataset::DatasetManifest;
 use crate::contract::document::{sha256_hex, write_atomic_with, Document, Hashing};
 use crate::contract::layout::{DATASET_FILE, DATASET_MANIFEST_FILE, MODEL_FILE, MODEL_MANIFEST_FILE};
 use crate::contract::model::{Model, ModelManifest};
-use crate::dataset::{Dataset, ParquetFile};
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::evaluate;
 
@@ -117,7 +117,7 @@ pub fn write_dataset(dir: &Path, dataset: Dataset, manifest: &mut DatasetManifes
 pub fn read_dataset(dir: &Path) -> Result<(Dataset, DatasetManifest)> {
     let manifest = DatasetManifest::read(&dir.join(DATASET_MANIFEST_FILE))?;
     let path = dir.join(DATASET_FILE);
-    let (decoded, sha256) = ParquetFile::open(&path)?.decode();
+    let (decoded, sha256) = crate::dataset::read_file(&path)?;
     let sha256 = sha256?;
     let origin = path.display().to_string();
     if sha256 != manifest.dataset_sha256 {
