@@ -591,6 +591,10 @@ mod tests {
     /// the portable one, weighted and not, divided and not, over several blocks and a ragged end.
     #[test]
     fn the_avx2_pass_gives_the_portable_bits() {
+        #[cfg(target_arch = "x86_64")]
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this processor: the pass taken is the portable one, compared with itself");
+        }
         let n = 2 * BLOCK + 37;
         let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 10.0 + 50.0).collect();
         let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos() * 3.0 + 100.0).collect();
