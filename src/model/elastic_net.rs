@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use crate::contract::model::{Loss, ModelConfig, Standardisation};
 use crate::error::{Error, Result};
+use crate::parallel;
 
 /// A fitted elastic net in the target's units.
 pub struct Fitted {
@@ -85,21 +86,12 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
     if n < 2 * k.max(1) {
         return Err(Error::Fit(format!("{n} rows are too few to fit {k} features")));
     }
-    let mut mean = Vec::with_capacity(k);
-    let mut scale = Vec::with_capacity(k);
-    for (j, column) in problem.columns.iter().enumerate() {
-        let (m, s) = match &problem.divide {
-            Some(d) if d.columns[j] => mean_std(column.iter().zip(d.by).map(|(x, b)| x / d.floored(*b))),
-            _ => mean_std(column.iter().copied()),
-        };
-        mean.push(m);
+    let (columns, (y_mean, y_std)) = moments(problem);
+    let (mean, scale): (Vec<f64>, Vec<f64>) = columns
+        .into_iter()
         // A constant column carries no information: scale 1 keeps it at zero.
-        scale.push(if s > 1e-12 * m.abs().max(1.0) { s } else { 1.0 });
-    }
-    let (y_mean, y_std) = match &problem.divide {
-        Some(d) => mean_std(problem.label.iter().zip(d.by).map(|(y, b)| y / d.floored(*b))),
-        None => mean_std(problem.label.iter().copied()),
-    };
+        .map(|(m, s)| (m, if s > 1e-12 * m.abs().max(1.0) { s } else { 1.0 }))
+        .unzip();
     let y_scale = if y_std > 0.0 { y_std } else { 1.0 };
     let standardised = Standardised {
         problem,
@@ -132,8 +124,10 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
             shifted += start.coefficients[j] * (mean[j] - old.mean[j]) / old.scale[j];
         }
         intercept = (shifted - y_mean) / y_scale;
-        previous_loss = standardised.loss(&w, intercept);
-        standardised.pass(Some((&w, intercept))).0
+        // The pass at the start gives the start's loss with its statistics.
+        let (stats, loss) = standardised.pass(Some((&w, intercept)));
+        previous_loss = loss;
+        stats
     } else {
         standardised.pass(None).0
     };
@@ -181,9 +175,21 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// `M` dot products of `a` with each of `bs` in one pass over `a`, each summed exactly as
 /// [`dot`] sums it (four lanes, then the lanes in pairs, then the tail). The sums of one lane
 /// depend on each other; `M` of them interleaved keep the processor busy while each waits, and
-/// `a` is loaded once for all.
+/// `a` is loaded once for all. With AVX2, in its registers (four lanes each, one register a
+/// product): the compiler, left to itself, vectorised across the `M` products with shuffles
+/// and ran at a fifth of this speed. The same bits either way.
 #[inline(always)]
 fn dots<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2, checked just above.
+        return unsafe { dots_avx2(a, bs) };
+    }
+    dots_portable(a, bs)
+}
+
+#[inline(always)]
+fn dots_portable<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
     let n = a.len();
     let bs = bs.map(|b| &b[..n]);
     let whole = n / 4 * 4;
@@ -196,34 +202,53 @@ fn dots<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
             }
         }
     }
+    finish_dots(a, bs, whole, acc)
+}
+
+/// The lanes of each dot product added in pairs, then its tail (the rows past the last whole
+/// four).
+#[inline(always)]
+fn finish_dots<const M: usize>(a: &[f64], bs: [&[f64]; M], whole: usize, acc: [[f64; 4]; M]) -> [f64; M] {
     std::array::from_fn(|m| {
         let tail: f64 = a[whole..].iter().zip(&bs[m][whole..]).map(|(x, y)| x * y).sum();
         (acc[m][0] + acc[m][1]) + (acc[m][2] + acc[m][3]) + tail
     })
 }
 
-/// The sums of each of `columns` (each multiplied by `weights` row by row, when given), each
-/// added in row order from −0.0 as `Iterator::sum` adds; the `M` chains interleaved.
-#[inline(always)]
-fn sums<const M: usize>(weights: Option<&[f64]>, columns: [&[f64]; M]) -> [f64; M] {
-    let mut s = [-0.0f64; M];
-    match weights {
-        Some(w) => {
-            for (i, w) in w.iter().enumerate() {
-                for (s, c) in s.iter_mut().zip(&columns) {
-                    *s += c[i] * w;
-                }
-            }
-        }
-        None => {
-            for i in 0..columns[0].len() {
-                for (s, c) in s.iter_mut().zip(&columns) {
-                    *s += c[i];
-                }
+/// [`dots_portable`] in AVX2 registers: a multiply, then an add (never fused), lane by lane.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dots_avx2<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
+    use std::arch::x86_64::{_mm256_add_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_setzero_pd, _mm256_storeu_pd};
+    let n = a.len();
+    let bs = bs.map(|b| &b[..n]);
+    let whole = n / 4 * 4;
+    let mut acc = [_mm256_setzero_pd(); M];
+    for i in (0..whole).step_by(4) {
+        // SAFETY: i + 4 <= whole <= n, the length of `a` and of every `bs[m]`.
+        unsafe {
+            let x = _mm256_loadu_pd(a.as_ptr().add(i));
+            for (acc, b) in acc.iter_mut().zip(&bs) {
+                *acc = _mm256_add_pd(*acc, _mm256_mul_pd(x, _mm256_loadu_pd(b.as_ptr().add(i))));
             }
         }
     }
-    s
+    let lanes = acc.map(|v| {
+        let mut out = [0.0f64; 4];
+        // SAFETY: `out` holds four f64.
+        unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) };
+        out
+    });
+    finish_dots(a, bs, whole, lanes)
+}
+
+/// Ones, for sums taken as dot products (in lanes, as [`dots`] adds).
+static ONES: [f64; BLOCK] = [1.0; BLOCK];
+
+/// The sum of at most [`BLOCK`] values, in four lanes as [`dots`] adds.
+#[inline(always)]
+fn total(values: &[f64]) -> f64 {
+    dot(values, &ONES[..values.len()])
 }
 
 /// Reweighting passes at most, for the absolute loss.
@@ -280,6 +305,48 @@ impl Block {
     }
 }
 
+/// Rows a pass sums on one core at a time. Fixed, not taken from the number of cores: the chunks'
+/// sums are added in the same order on any machine, so a fit gives the same bits everywhere.
+const CHUNK: usize = 8 * BLOCK;
+
+/// `0..n` in [`CHUNK`]s (one, empty, when `n` is 0).
+fn chunks(n: usize) -> Vec<Range<usize>> {
+    let mut chunks: Vec<Range<usize>> = (0..n).step_by(CHUNK).map(|s| s..(s + CHUNK).min(n)).collect();
+    if chunks.is_empty() {
+        chunks.push(0..0);
+    }
+    chunks
+}
+
+/// What a pass adds up over some rows: (weighted) products, sums, the weights' sum and the
+/// absolute residuals' sum.
+struct Totals {
+    sxx: Vec<f64>,
+    sxy: Vec<f64>,
+    sx: Vec<f64>,
+    sy: f64,
+    sw: f64,
+    loss: f64,
+}
+
+impl Totals {
+    fn add(mut self, other: Totals) -> Totals {
+        for (a, b) in [
+            (&mut self.sxx, &other.sxx),
+            (&mut self.sxy, &other.sxy),
+            (&mut self.sx, &other.sx),
+        ] {
+            for (a, b) in a.iter_mut().zip(b) {
+                *a += b;
+            }
+        }
+        self.sy += other.sy;
+        self.sw += other.sw;
+        self.loss += other.loss;
+        self
+    }
+}
+
 /// Weighted, centred sufficient statistics: G = XᵀWX/Σw, c = XᵀWy/Σw (about the weighted
 /// means), and the weighted means themselves.
 struct Gram {
@@ -295,67 +362,92 @@ impl Standardised<'_> {
     /// vectorises), without a standardised copy of the whole table. With coefficients `at`, the
     /// rows are weighted toward the absolute loss — 1/|residual| at `at` (floored): iteratively
     /// reweighted least squares, the weights computed block by block and never stored. They
-    /// need no normalising: the statistics are ratios to their sum. Returns the statistics and
-    /// the mean absolute residual at `at` (NaN without).
+    /// need no normalising: the statistics are ratios to their sum. The rows are summed in
+    /// [`CHUNK`]s on the cores, the chunks' sums then added in order. Returns the statistics
+    /// and the mean absolute residual at `at` (NaN without).
     fn pass(&self, at: Option<(&[f64], f64)>) -> (Gram, f64) {
+        let k = self.problem.columns.len();
+        let totals = parallel::map(&chunks(self.problem.rows()), parallel::cores(), |rows| {
+            self.totals(rows.clone(), at)
+        });
+        let t = totals.into_iter().reduce(Totals::add).expect("at least one chunk");
+        let (sxx, sw) = (&t.sxx, t.sw);
+        let x_mean: Vec<f64> = t.sx.iter().map(|v| v / sw).collect();
+        let y_mean = t.sy / sw;
+        let mut gram = vec![0.0; k * k];
+        for a in 0..k {
+            for b in 0..=a {
+                let v = sxx[a * k + b] / sw - x_mean[a] * x_mean[b];
+                gram[a * k + b] = v;
+                gram[b * k + a] = v;
+            }
+        }
+        let c = (0..k).map(|a| t.sxy[a] / sw - x_mean[a] * y_mean).collect();
+        let gram = Gram {
+            gram,
+            c,
+            x_mean,
+            y_mean,
+        };
+        let n = self.problem.rows() as f64;
+        (gram, if at.is_some() { t.loss / n } else { f64::NAN })
+    }
+
+    /// The sums of [`Self::pass`] over `rows`.
+    fn totals(&self, rows: Range<usize>, at: Option<(&[f64], f64)>) -> Totals {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor has AVX2, checked just above.
-            return unsafe { self.pass_avx2(at) };
+            return unsafe { self.totals_avx2(rows, at) };
         }
-        self.pass_portable(at)
+        self.totals_portable(rows, at)
     }
 
-    /// [`Self::pass`] compiled for AVX2 (four lanes of f64 a register instead of SSE2's two):
+    /// [`Self::totals`] compiled for AVX2 (four lanes of f64 a register instead of SSE2's two):
     /// the same operations in the same order, so the same bits; no fused multiply-add.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn pass_avx2(&self, at: Option<(&[f64], f64)>) -> (Gram, f64) {
-        self.pass_portable(at)
+    fn totals_avx2(&self, rows: Range<usize>, at: Option<(&[f64], f64)>) -> Totals {
+        self.totals_portable(rows, at)
     }
 
     #[inline(always)]
-    fn pass_portable(&self, at: Option<(&[f64], f64)>) -> (Gram, f64) {
+    fn totals_portable(&self, rows: Range<usize>, at: Option<(&[f64], f64)>) -> Totals {
         let k = self.problem.columns.len();
-        let n = self.problem.rows();
         let mut sxx = vec![0.0; k * k];
         let mut sxy = vec![0.0; k];
         let mut sx = vec![0.0; k];
         let (mut sy, mut sw, mut loss) = (0.0, 0.0, 0.0);
         let mut block = Block::new(k);
         let mut wz = vec![0.0; BLOCK];
-        for start in (0..n).step_by(BLOCK) {
-            let len = BLOCK.min(n - start);
+        for start in rows.clone().step_by(BLOCK) {
+            let len = BLOCK.min(rows.end - start);
             self.read(start..start + len, &mut block);
             if let Some((w, intercept)) = at {
                 block.residuals(len, w, intercept);
-                loss += block.weights[..len].iter().sum::<f64>();
+                loss += total(&block.weights[..len]);
                 for weight in &mut block.weights[..len] {
                     *weight = 1.0 / weight.max(IRLS_FLOOR);
                 }
             }
             let (z, yb) = (&block.z, &block.y[..len]);
             let wb: Option<&[f64]> = at.map(|_| &block.weights[..len]);
-            sw += wb.map_or(len as f64, |w| w.iter().sum());
-            sy += match wb {
-                Some(w) => dot(w, yb),
-                None => yb.iter().sum(),
-            };
+            // The rows' weights, ones when unweighted: the sums below are dot products with them.
+            let weights = wb.unwrap_or(&ONES[..len]);
+            sw += total(weights);
+            sy += dot(weights, yb);
             let column = |b: usize| &z[b * BLOCK..b * BLOCK + len];
-            // Each column's (weighted) sum, four columns at a time, so that four chains of
-            // additions run side by side.
+            // Each column's (weighted) sum, four columns at a time.
             let mut a = 0;
-            while a < k {
-                if a + 4 <= k {
-                    let sums = sums(wb, [column(a), column(a + 1), column(a + 2), column(a + 3)]);
-                    for (s, v) in sx[a..a + 4].iter_mut().zip(sums) {
-                        *s += v;
-                    }
-                    a += 4;
-                } else {
-                    sx[a] += sums(wb, [column(a)])[0];
-                    a += 1;
+            while a + 4 <= k {
+                let sums = dots(weights, [column(a), column(a + 1), column(a + 2), column(a + 3)]);
+                for (s, v) in sx[a..a + 4].iter_mut().zip(sums) {
+                    *s += v;
                 }
+                a += 4;
+            }
+            for (s, a) in sx[a..].iter_mut().zip(a..) {
+                *s += dot(weights, column(a));
             }
             for a in 0..k {
                 let za = column(a);
@@ -382,55 +474,53 @@ impl Standardised<'_> {
                 }
             }
         }
-        let x_mean: Vec<f64> = sx.iter().map(|v| v / sw).collect();
-        let y_mean = sy / sw;
-        let mut gram = vec![0.0; k * k];
-        for a in 0..k {
-            for b in 0..=a {
-                let v = sxx[a * k + b] / sw - x_mean[a] * x_mean[b];
-                gram[a * k + b] = v;
-                gram[b * k + a] = v;
-            }
+        Totals {
+            sxx,
+            sxy,
+            sx,
+            sy,
+            sw,
+            loss,
         }
-        let c = (0..k).map(|a| sxy[a] / sw - x_mean[a] * y_mean).collect();
-        let gram = Gram {
-            gram,
-            c,
-            x_mean,
-            y_mean,
-        };
-        (gram, if at.is_some() { loss / n as f64 } else { f64::NAN })
     }
 
-    /// The mean absolute residual at coefficients `w` and `intercept`, in one pass.
+    /// The mean absolute residual at coefficients `w` and `intercept`, in one pass (summed as
+    /// [`Self::pass`] sums it: the same bits).
     fn loss(&self, w: &[f64], intercept: f64) -> f64 {
+        let losses = parallel::map(&chunks(self.problem.rows()), parallel::cores(), |rows| {
+            self.chunk_loss(rows.clone(), w, intercept)
+        });
+        losses.into_iter().reduce(|a, b| a + b).expect("at least one chunk") / self.problem.rows() as f64
+    }
+
+    /// The sum of absolute residuals over `rows`.
+    fn chunk_loss(&self, rows: Range<usize>, w: &[f64], intercept: f64) -> f64 {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor has AVX2, checked just above.
-            return unsafe { self.loss_avx2(w, intercept) };
+            return unsafe { self.chunk_loss_avx2(rows, w, intercept) };
         }
-        self.loss_portable(w, intercept)
+        self.chunk_loss_portable(rows, w, intercept)
     }
 
-    /// [`Self::loss`] compiled for AVX2, as [`Self::pass_avx2`].
+    /// [`Self::chunk_loss`] compiled for AVX2, as [`Self::totals_avx2`].
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn loss_avx2(&self, w: &[f64], intercept: f64) -> f64 {
-        self.loss_portable(w, intercept)
+    fn chunk_loss_avx2(&self, rows: Range<usize>, w: &[f64], intercept: f64) -> f64 {
+        self.chunk_loss_portable(rows, w, intercept)
     }
 
     #[inline(always)]
-    fn loss_portable(&self, w: &[f64], intercept: f64) -> f64 {
-        let n = self.problem.rows();
+    fn chunk_loss_portable(&self, rows: Range<usize>, w: &[f64], intercept: f64) -> f64 {
         let mut block = Block::new(w.len());
         let mut loss = 0.0;
-        for start in (0..n).step_by(BLOCK) {
-            let len = BLOCK.min(n - start);
+        for start in rows.clone().step_by(BLOCK) {
+            let len = BLOCK.min(rows.end - start);
             self.read(start..start + len, &mut block);
             block.residuals(len, w, intercept);
-            loss += block.weights[..len].iter().sum::<f64>();
+            loss += total(&block.weights[..len]);
         }
-        loss / n as f64
+        loss
     }
 
     /// Standardises the rows `rows` (at most `BLOCK`) into `block`: each feature column by
@@ -516,12 +606,106 @@ fn soft_threshold(x: f64, t: f64) -> f64 {
     x.signum() * (x.abs() - t).max(0.0)
 }
 
-/// Mean and population standard deviation of `values` (read twice).
-fn mean_std(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
-    let n = values.clone().count() as f64;
-    let mean = values.clone().sum::<f64>() / n;
-    let var = values.map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt())
+/// Partial sums a column's moments are added in: eight independent chains, so that the sums run
+/// at the processor's throughput rather than at the latency of one addition after another.
+const LANES: usize = 8;
+
+/// Adds every value (multiplied by its row's `inverse` divisor when given) to the lanes — value i
+/// to lane i mod [`LANES`] — or, when `SQUARED`, its squared deviation from `mean`.
+#[inline(always)]
+fn add_lanes<const SQUARED: bool>(lanes: &mut [f64; LANES], values: &[f64], inverse: Option<&[f64]>, mean: f64) {
+    let term = |v: f64| if SQUARED { (v - mean) * (v - mean) } else { v };
+    let whole = values.len() / LANES * LANES;
+    match inverse {
+        Some(inverse) => {
+            let inverse = &inverse[..values.len()];
+            for (x, s) in values[..whole]
+                .chunks_exact(LANES)
+                .zip(inverse[..whole].chunks_exact(LANES))
+            {
+                for l in 0..LANES {
+                    lanes[l] += term(x[l] * s[l]);
+                }
+            }
+            for (l, (x, s)) in values[whole..].iter().zip(&inverse[whole..]).enumerate() {
+                lanes[l] += term(x * s);
+            }
+        }
+        None => {
+            for x in values[..whole].chunks_exact(LANES) {
+                for l in 0..LANES {
+                    lanes[l] += term(x[l]);
+                }
+            }
+            for (l, x) in values[whole..].iter().enumerate() {
+                lanes[l] += term(*x);
+            }
+        }
+    }
+}
+
+/// The lanes added in a fixed order: pairs, then pairs of pairs.
+fn lanes_total(lanes: &[f64; LANES]) -> f64 {
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+}
+
+/// Mean and population standard deviation of each of the problem's columns and of its label,
+/// divided row by row where the problem divides (by the divisor's inverse, as the fit reads
+/// them): two passes over the rows in blocks, the means and then the squared deviations from
+/// them, each column's sums in [`LANES`] chains.
+fn moments(problem: &Problem) -> (Vec<(f64, f64)>, (f64, f64)) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2, checked just above.
+        return unsafe { moments_avx2(problem) };
+    }
+    moments_portable(problem)
+}
+
+/// [`moments`] compiled for AVX2, as [`Standardised::totals_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn moments_avx2(problem: &Problem) -> (Vec<(f64, f64)>, (f64, f64)) {
+    moments_portable(problem)
+}
+
+#[inline(always)]
+fn moments_portable(problem: &Problem) -> (Vec<(f64, f64)>, (f64, f64)) {
+    let means = sweep::<false>(problem, &vec![0.0; problem.columns.len() + 1]);
+    let variances = sweep::<true>(problem, &means);
+    let mut moments: Vec<(f64, f64)> = means.into_iter().zip(variances).map(|(m, v)| (m, v.sqrt())).collect();
+    let label = moments.pop().expect("the label's moments");
+    (moments, label)
+}
+
+/// The mean over the rows of every column and of the label (the last), divided where the
+/// problem divides — or, when `SQUARED`, the mean squared deviation from `means`.
+#[inline(always)]
+fn sweep<const SQUARED: bool>(problem: &Problem, means: &[f64]) -> Vec<f64> {
+    let (n, k) = (problem.rows(), problem.columns.len());
+    let mut lanes = vec![[0.0; LANES]; k + 1];
+    let mut inverse = vec![0.0; BLOCK];
+    for start in (0..n).step_by(BLOCK) {
+        let rows = start..BLOCK.min(n - start) + start;
+        let inverse = &mut inverse[..rows.len()];
+        if let Some(d) = &problem.divide {
+            for (out, i) in inverse.iter_mut().zip(rows.clone()) {
+                *out = 1.0 / d.scale(i);
+            }
+        }
+        for (j, lanes) in lanes.iter_mut().enumerate() {
+            let (values, divided) = match j == k {
+                true => (problem.label, problem.divide.is_some()),
+                false => (
+                    problem.columns[j],
+                    problem.divide.as_ref().is_some_and(|d| d.columns[j]),
+                ),
+            };
+            let inverse = divided.then_some(&*inverse);
+            add_lanes::<SQUARED>(lanes, &values[rows.clone()], inverse, means[j]);
+        }
+    }
+    lanes.iter().map(|l| lanes_total(l) / n as f64).collect()
 }
 
 #[cfg(test)]
@@ -621,14 +805,17 @@ mod tests {
             };
             let w = [0.3, -0.2, 0.1, 0.05, -0.4];
             for at in [None, Some((&w[..], 0.25))] {
-                let (fast, fast_loss) = standardised.pass(at);
-                let (portable, portable_loss) = standardised.pass_portable(at);
-                let bits = |g: &Gram| -> Vec<u64> {
-                    g.gram
+                let rows = 0..n;
+                let (fast, portable) = (
+                    standardised.totals(rows.clone(), at),
+                    standardised.totals_portable(rows, at),
+                );
+                let bits = |t: &Totals| -> Vec<u64> {
+                    t.sxx
                         .iter()
-                        .chain(&g.c)
-                        .chain(&g.x_mean)
-                        .chain([&g.y_mean])
+                        .chain(&t.sxy)
+                        .chain(&t.sx)
+                        .chain([&t.sy, &t.sw, &t.loss])
                         .map(|v| v.to_bits())
                         .collect()
                 };
@@ -638,13 +825,109 @@ mod tests {
                     "divided {divided}, weighted {}",
                     at.is_some()
                 );
-                assert_eq!(fast_loss.to_bits(), portable_loss.to_bits());
             }
             assert_eq!(
-                standardised.loss(&w, 0.25).to_bits(),
-                standardised.loss_portable(&w, 0.25).to_bits()
+                standardised.chunk_loss(0..n, &w, 0.25).to_bits(),
+                standardised.chunk_loss_portable(0..n, &w, 0.25).to_bits()
             );
         }
+    }
+
+    /// The dot products in AVX2 registers (taken on this machine when it has it) give the very
+    /// bits of the portable lanes, one product or four, whole fours and ragged ends.
+    #[test]
+    fn the_avx2_dot_products_give_the_portable_bits() {
+        #[cfg(target_arch = "x86_64")]
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this processor: the dot products compared are the portable ones");
+        }
+        let column =
+            |seed: f64, n: usize| -> Vec<f64> { (0..n).map(|i| (i as f64 * seed).sin() * 1e3 + seed).collect() };
+        for n in [0, 1, 3, 4, 7, 64, 4093] {
+            let (a, b, c, d, e) = (
+                column(0.37, n),
+                column(1.1, n),
+                column(0.013, n),
+                column(2.9, n),
+                column(0.7, n),
+            );
+            let bits = |v: [f64; 4]| v.map(f64::to_bits);
+            assert_eq!(
+                bits(dots(&a, [&b, &c, &d, &e])),
+                bits(dots_portable(&a, [&b, &c, &d, &e])),
+                "{n} rows"
+            );
+            assert_eq!(dot(&a, &b).to_bits(), dots_portable(&a, [&b])[0].to_bits(), "{n} rows");
+        }
+    }
+
+    /// The moments, divided and not, are the mean and population standard deviation computed
+    /// directly.
+    #[test]
+    fn moments_are_the_mean_and_standard_deviation() {
+        let n = BLOCK + 13;
+        let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 10.0 + 1e4).collect();
+        let by: Vec<f64> = (0..n).map(|i| 20.0 + (i as f64 * 0.05).sin() * 5.0).collect();
+        let y: Vec<f64> = (0..n).map(|i| a[i] * 0.5 + (i as f64 * 1.3).cos()).collect();
+        let direct = |v: &[f64]| {
+            let m = v.iter().sum::<f64>() / n as f64;
+            (m, (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64).sqrt())
+        };
+        let close = |(m, s): (f64, f64), (m2, s2): (f64, f64)| {
+            assert!(
+                (m - m2).abs() <= 1e-12 * m2.abs() && (s - s2).abs() <= 1e-9 * s2,
+                "{m} {s} vs {m2} {s2}"
+            );
+        };
+        let mut problem = Problem::new(vec![&a], &y);
+        let (columns, label) = moments(&problem);
+        close(columns[0], direct(&a));
+        close(label, direct(&y));
+        problem.divide = Some(Divide {
+            by: &by,
+            floor: 1e-6,
+            columns: vec![true],
+        });
+        let divided = |v: &[f64]| -> Vec<f64> { v.iter().zip(&by).map(|(x, s)| x / s).collect() };
+        let (columns, label) = moments(&problem);
+        close(columns[0], direct(&divided(&a)));
+        close(label, direct(&divided(&y)));
+    }
+
+    /// A pass over several chunks gives the chunks' sums added in order, whatever the cores'
+    /// timing, and the loss alone is the pass's loss to the bit.
+    #[test]
+    fn a_pass_adds_its_chunks_in_order() {
+        let n = 2 * CHUNK + BLOCK + 5;
+        let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 10.0 + 50.0).collect();
+        let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.011).cos() * 3.0).collect();
+        let y: Vec<f64> = (0..n).map(|i| a[i] * 2.0 - b[i] + (i as f64 * 1.3).sin()).collect();
+        let problem = Problem::new(vec![&a, &b], &y);
+        let standardised = Standardised {
+            problem: &problem,
+            mean: &[50.0, 0.0],
+            scale: &[7.0, 2.0],
+            y_mean: 100.0,
+            y_scale: 15.0,
+        };
+        let at = Some((&[0.9, -0.1][..], 0.05));
+        let (gram, loss) = standardised.pass(at);
+        let chunks = chunks(n);
+        assert_eq!(chunks.len(), 3);
+        let total = chunks
+            .iter()
+            .map(|rows| standardised.totals(rows.clone(), at))
+            .reduce(Totals::add)
+            .unwrap();
+        assert_eq!((total.loss / n as f64).to_bits(), loss.to_bits());
+        assert_eq!((total.sy / total.sw).to_bits(), gram.y_mean.to_bits());
+        let x_mean = total.sx[1] / total.sw;
+        assert_eq!(x_mean.to_bits(), gram.x_mean[1].to_bits());
+        assert_eq!(
+            (total.sxx[3] / total.sw - x_mean * x_mean).to_bits(),
+            gram.gram[3].to_bits()
+        );
+        assert_eq!(standardised.loss(&[0.9, -0.1], 0.05).to_bits(), loss.to_bits());
     }
 
     #[test]
@@ -665,7 +948,7 @@ mod tests {
         let x = ndarray::Array2::from_shape_fn((500, 3), |(i, j)| {
             (cols[j][i] - ours.standardisation.mean[j]) / ours.standardisation.scale[j]
         });
-        let (ym, ys) = mean_std(y.iter().copied());
+        let (_, (ym, ys)) = moments(&Problem::new(vec![], &y));
         let yt = ndarray::Array1::from_iter(y.iter().map(|v| (v - ym) / ys));
         let theirs = linfa_elasticnet::ElasticNet::params()
             .penalty(0.05)
