@@ -40,13 +40,6 @@ fn present(v: f64) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
-/// The feature "the target `back` steps before row i + `ahead`": `None` where that is before
-/// the grid or missing. Holds the grid, which is freed with its last reader.
-fn shifted(y: &Rc<[f64]>, back: usize, ahead: usize) -> Box<dyn Fn(usize) -> Option<f64>> {
-    let y = y.clone();
-    Box::new(move |i| (i + ahead).checked_sub(back).and_then(|j| present(y[j])))
-}
-
 /// Puts samples on the grid (slot = floor(t / step) · step; several in one slot are averaged),
 /// fills gaps no longer than `fill_limit_steps` with the last value, and reports the gaps.
 fn to_grid(
@@ -105,12 +98,78 @@ fn to_grid(
     GridSeries { values }
 }
 
-/// A feature: its name, definition and its value at a grid index (`None` where an input is
-/// missing). Values are computed on demand, so only the kept rows are ever materialised.
-struct Feature<'a> {
+/// A feature: its name, definition and values. Values are found on demand, kind by kind in
+/// plain loops, so only the kept rows are ever materialised.
+struct Feature {
     name: String,
     definition: String,
-    values: Box<dyn Fn(usize) -> Option<f64> + 'a>,
+    values: Values,
+}
+
+/// How a feature's value at a grid index is found.
+enum Values {
+    /// The target `back` steps before index i + `ahead`: missing before the grid or where the
+    /// target is missing. Holds the target's grid, which is freed with its last reader.
+    Shifted { y: Rc<[f64]>, back: usize, ahead: usize },
+    /// One value an index, `None` where missing (rolling statistics: a window of huge values
+    /// can overflow to NaN, which must reach the model, and fail the forecast as invalid,
+    /// rather than pass for a gap).
+    Computed(Vec<Option<f64>>),
+    /// A series on the grid, NaN where missing.
+    Grid(Vec<f64>),
+    /// One value a position in a period: index i is at position (`base` + i) mod the table's
+    /// length. Never missing.
+    Periodic { table: Vec<f64>, base: usize },
+    /// Computed at each index, never missing.
+    Always(Box<dyn Fn(usize) -> f64>),
+}
+
+impl Values {
+    /// Clears `complete[i]` where this feature is missing at index i.
+    fn mark_missing(&self, complete: &mut [bool]) {
+        match self {
+            Values::Shifted { y, back, ahead } => {
+                for (i, c) in complete.iter_mut().enumerate() {
+                    *c &= (i + ahead).checked_sub(*back).is_some_and(|j| !y[j].is_nan());
+                }
+            }
+            Values::Computed(values) => {
+                for (c, v) in complete.iter_mut().zip(values) {
+                    *c &= v.is_some();
+                }
+            }
+            Values::Grid(values) => {
+                for (c, v) in complete.iter_mut().zip(values) {
+                    *c &= !v.is_nan();
+                }
+            }
+            Values::Periodic { .. } | Values::Always(_) => {}
+        }
+    }
+
+    /// The values at `rows` (increasing indices, at each of which the feature is present).
+    fn column(&self, rows: &[u32]) -> Vec<f64> {
+        let rows = rows.iter().map(|&i| i as usize);
+        match self {
+            Values::Shifted { y, back, ahead } => rows.map(|i| y[i + ahead - back]).collect(),
+            Values::Computed(values) => rows.map(|i| values[i].unwrap_or(f64::NAN)).collect(),
+            Values::Grid(values) => rows.map(|i| values[i]).collect(),
+            Values::Periodic { table, base } => {
+                // The position moves with the index: one remainder a gap, not one a row.
+                let (len, mut at, mut position) = (table.len(), 0, base % table.len());
+                rows.map(|i| {
+                    position += i - at;
+                    if position >= len {
+                        position %= len;
+                    }
+                    at = i;
+                    table[position]
+                })
+                .collect()
+            }
+            Values::Always(f) => rows.map(f).collect(),
+        }
+    }
 }
 
 /// Builds the dataset and its manifest (sha256 and row count are set when written).
@@ -247,20 +306,25 @@ fn extract_rows(
     let h = config.steps(&horizon);
     // Shared by the features that read the target; freed when the last of them is dropped.
     let y: Rc<[f64]> = y_grid.into();
+    let shifted = |back: usize, ahead: usize| Values::Shifted {
+        y: y.clone(),
+        back,
+        ahead,
+    };
 
     let mut features: Vec<Feature> = Vec::new();
     let mut dropped: Vec<FeatureDefinition> = Vec::new();
     features.push(Feature {
         name: "target".into(),
         definition: format!("{target} at t"),
-        values: shifted(&y, 0, 0),
+        values: shifted(0, 0),
     });
     for lag in &config.features.lags {
         let k = config.steps(lag);
         features.push(Feature {
             name: format!("target_lag_{lag}"),
             definition: format!("{target} at t - {lag}"),
-            values: shifted(&y, k, 0),
+            values: shifted(k, 0),
         });
     }
     for window in &config.features.rolling_windows {
@@ -269,12 +333,12 @@ fn extract_rows(
         features.push(Feature {
             name: format!("target_mean_{window}"),
             definition: format!("mean of {target} over (t - {window}, t]"),
-            values: Box::new(move |i| mean[i]),
+            values: Values::Computed(mean),
         });
         features.push(Feature {
             name: format!("target_std_{window}"),
             definition: format!("sample standard deviation of {target} over (t - {window}, t]"),
-            values: Box::new(move |i| std[i]),
+            values: Values::Computed(std),
         });
     }
     for lag in &config.features.seasonal_lags {
@@ -303,14 +367,14 @@ fn extract_rows(
         features.push(Feature {
             name,
             definition: format!("{target} at t + horizon - {lag} (same time, {lag} before the forecast time)"),
-            values: shifted(&y, k, h),
+            values: shifted(k, h),
         });
         // With the value {lag} before *now*, the model can learn the seasonal change over the
         // horizon (what happened next, {lag} ago) and add it to the current level.
         features.push(Feature {
             name: format!("target_seasonal_{lag}_now"),
             definition: format!("{target} at t - {lag} (same time, {lag} before now)"),
-            values: shifted(&y, k, 0),
+            values: shifted(k, 0),
         });
     }
     let forecast_time = move |i: usize| start + (i + h) as i64 * step;
@@ -319,18 +383,15 @@ fn extract_rows(
             // Unix time 0 was a Thursday: shift so that the weekly phase starts on Monday 00:00.
             let offset = if period == 604_800 { 3 * 86_400 } else { 0 };
             let angle = move |r: i64| TAU * k as f64 * r as f64 / period as f64;
+            let phase = move |i: usize| (forecast_time(i) + offset).rem_euclid(period);
             // The grid's times of day (week) repeat: when the step divides the period, each
             // value is computed once per position in the period, then looked up.
-            let periodic = move |f: fn(f64) -> f64| {
-                let table: Option<Vec<f64>> =
-                    (period % step == 0).then(|| (0..period / step).map(|j| f(angle(j * step))).collect());
-                move |i: usize| {
-                    let r = (forecast_time(i) + offset).rem_euclid(period);
-                    Some(match &table {
-                        Some(t) => t[(r / step) as usize],
-                        None => f(angle(r)),
-                    })
-                }
+            let periodic = move |f: fn(f64) -> f64| match period % step == 0 {
+                true => Values::Periodic {
+                    table: (0..period / step).map(|j| f(angle(j * step))).collect(),
+                    base: (phase(0) / step) as usize,
+                },
+                false => Values::Always(Box::new(move |i| f(angle(phase(i))))),
             };
             let what = if period_name == "hour" {
                 "time of day"
@@ -340,12 +401,12 @@ fn extract_rows(
             features.push(Feature {
                 name: format!("{period_name}_sin_{k}"),
                 definition: format!("sin(2π·{k}·{what}) of the forecast time t + horizon"),
-                values: Box::new(periodic(f64::sin)),
+                values: periodic(f64::sin),
             });
             features.push(Feature {
                 name: format!("{period_name}_cos_{k}"),
                 definition: format!("cos(2π·{k}·{what}) of the forecast time t + horizon"),
-                values: Box::new(periodic(f64::cos)),
+                values: periodic(f64::cos),
             });
         }
     }
@@ -358,14 +419,16 @@ fn extract_rows(
                 "1 when the forecast time t + horizon falls on one of the calendar's {} holidays (UTC), else 0",
                 days.len()
             ),
-            values: Box::new(move |i| Some(f64::from(u8::from(days.contains(&forecast_time(i).div_euclid(86_400)))))),
+            values: Values::Always(Box::new(move |i| {
+                f64::from(u8::from(days.contains(&forecast_time(i).div_euclid(86_400))))
+            })),
         });
     }
     for (name, values) in signals {
         features.push(Feature {
             definition: format!("{name} at t"),
             name: format!("signal_{name}"),
-            values: Box::new(move |i| present(values[i])),
+            values: Values::Grid(values),
         });
     }
     // NaN where unknown, as on the grid.
@@ -393,10 +456,12 @@ fn extract_rows(
     drop(y);
 
     // Keep the rows where every feature and the label are present (grid rows fit in 32 bits).
-    let keep: Vec<u32> = (0..n)
-        .filter(|&i| (!label_grid[i].is_nan() || !require_label) && features.iter().all(|f| (f.values)(i).is_some()))
-        .map(|i| i as u32)
-        .collect();
+    let mut complete: Vec<bool> = label_grid.iter().map(|v| !require_label || !v.is_nan()).collect();
+    for f in &features {
+        f.values.mark_missing(&mut complete);
+    }
+    let keep: Vec<u32> = (0..n as u32).filter(|&i| complete[i as usize]).collect();
+    drop(complete);
     if keep.is_empty() {
         return Err(Error::TooShort(format!(
             "{}: no complete rows: every grid row misses a feature or its label (data spans {} to {}; check gaps and the longest lag)",
@@ -421,10 +486,7 @@ fn extract_rows(
     let columns = features
         .into_iter()
         .map(|f| {
-            let values = keep
-                .iter()
-                .map(|&i| (f.values)(i as usize).unwrap_or(f64::NAN))
-                .collect();
+            let values = f.values.column(&keep);
             (f.name, values)
         })
         .collect();
@@ -526,6 +588,17 @@ fn rolling_mean_std(y: &[f64], w: usize) -> (Vec<Option<f64>>, Vec<Option<f64>>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A periodic feature's column follows its position in the period across gaps in the rows,
+    /// as a remainder per row would.
+    #[test]
+    fn a_periodic_column_keeps_its_position_across_gaps() {
+        let table: Vec<f64> = (0..5).map(f64::from).collect();
+        let rows = [0u32, 1, 2, 7, 8, 20, 23, 1000];
+        let column = Values::Periodic { table, base: 13 }.column(&rows);
+        let expected: Vec<f64> = rows.iter().map(|&i| ((13 + i) % 5) as f64).collect();
+        assert_eq!(column, expected);
+    }
 
     #[test]
     fn rolling_matches_direct_computation_and_skips_windows_with_gaps() {
