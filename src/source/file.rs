@@ -1,7 +1,7 @@
 //! The file source: a long-format export `timestamp,series,value` as CSV or Parquet, timestamps
 //! RFC 3339 or Unix seconds. Every row is checked; the first bad one is reported by row number.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use polars::prelude::*;
@@ -52,12 +52,21 @@ pub fn load(config: &FileSourceConfig, base_dir: &Path, wanted: &[&str]) -> Resu
     Ok((collector.finish()?, description))
 }
 
+/// A sample as read: its time, value and row.
+type Sample = (i64, f64, usize);
+
 /// Gathers rows, checking each, and reports the first bad one with its row number.
 struct Collector<'a> {
     origin: String,
     wanted: &'a [&'a str],
-    series: BTreeMap<String, Vec<(i64, f64, usize)>>,
-    seen: BTreeMap<String, ()>,
+    /// Every series met, in the order met: its name and, when wanted, its samples.
+    series: Vec<(String, Option<Vec<Sample>>)>,
+    index: HashMap<String, usize>,
+    /// The series expected next: the one that followed the last row's series last time (a long
+    /// export lists its series in the same order at every timestamp, so most rows find theirs
+    /// with one comparison).
+    next: Vec<usize>,
+    last: Option<usize>,
     /// The last timestamp text parsed and its value: long files repeat each timestamp once per
     /// series, so most rows are answered from here.
     last_timestamp: (String, Option<i64>),
@@ -68,8 +77,10 @@ impl<'a> Collector<'a> {
         Collector {
             origin: path.display().to_string(),
             wanted,
-            series: BTreeMap::new(),
-            seen: BTreeMap::new(),
+            series: Vec::new(),
+            index: HashMap::new(),
+            next: Vec::new(),
+            last: None,
             last_timestamp: (String::new(), None),
         }
     }
@@ -114,18 +125,35 @@ impl<'a> Collector<'a> {
                 ))
             }
         };
-        if !self.seen.contains_key(series) {
-            self.seen.insert(series.to_string(), ());
-        }
-        if self.wanted.contains(&series) {
-            match self.series.get_mut(series) {
-                Some(samples) => samples.push((timestamp, value, row)),
-                None => {
-                    self.series.insert(series.to_string(), vec![(timestamp, value, row)]);
-                }
-            }
+        let i = self.series_index(series);
+        if let Some(samples) = &mut self.series[i].1 {
+            samples.push((timestamp, value, row));
         }
         Ok(())
+    }
+
+    /// The index of `series` among those met, adding it when new.
+    fn series_index(&mut self, series: &str) -> usize {
+        let guess = self.last.map(|last| self.next[last]);
+        let i = match guess.filter(|&g| self.series[g].0 == series) {
+            Some(g) => g,
+            None => match self.index.get(series) {
+                Some(&i) => i,
+                None => {
+                    let i = self.series.len();
+                    let samples = self.wanted.contains(&series).then(Vec::new);
+                    self.series.push((series.to_string(), samples));
+                    self.index.insert(series.to_string(), i);
+                    self.next.push(i);
+                    i
+                }
+            },
+        };
+        if let Some(last) = self.last {
+            self.next[last] = i;
+        }
+        self.last = Some(i);
+        i
     }
 
     /// Parses a timestamp text, reusing the previous answer when the text repeats.
@@ -138,7 +166,20 @@ impl<'a> Collector<'a> {
 
     fn finish(self) -> Result<RawSeries> {
         let mut out = BTreeMap::new();
-        for (name, mut samples) in self.series {
+        // Series present in the file but not wanted are listed by `source::load` when the
+        // target is missing; keep their names visible.
+        let mut wanted = Vec::new();
+        for (name, samples) in self.series {
+            match samples {
+                Some(samples) => wanted.push((name, samples)),
+                None => {
+                    out.insert(name, Vec::new());
+                }
+            }
+        }
+        // In name order, as the report of a duplicate always was.
+        wanted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, mut samples) in wanted {
             samples.sort_by_key(|s| (s.0, s.2));
             for pair in samples.windows(2) {
                 if pair[0].0 == pair[1].0 {
@@ -155,11 +196,6 @@ impl<'a> Collector<'a> {
             }
             out.insert(name, samples.into_iter().map(|(t, v, _)| (t, v)).collect());
         }
-        // Series present in the file but not wanted are listed by `source::load` when the
-        // target is missing; keep their names visible.
-        for name in self.seen.keys() {
-            out.entry(name.clone()).or_insert_with(Vec::new);
-        }
         Ok(RawSeries {
             origin: self.origin,
             series: out,
@@ -167,7 +203,7 @@ impl<'a> Collector<'a> {
     }
 }
 
-fn read_csv(input: impl std::io::Read, collector: &mut Collector) -> Result<()> {
+fn read_csv(input: impl std::io::Read + Send, collector: &mut Collector) -> Result<()> {
     let origin = collector.origin.clone();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -190,36 +226,73 @@ fn read_csv(input: impl std::io::Read, collector: &mut Collector) -> Result<()> 
         })
     };
     let (ti, si, vi) = (column("timestamp")?, column("series")?, column("value")?);
-    let mut record = csv::StringRecord::new();
-    let mut row = 1usize; // the header is row 1
-    loop {
-        row += 1;
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                return Err(Error::invalid(
-                    &origin,
-                    format!("row {row}"),
-                    format!("not readable CSV: {e}"),
-                ))
+    // Two stages on two threads, in order: this one's reader splits the text into records, a
+    // batch at a time; the caller's thread checks and gathers them. Batches go back to the
+    // reader to be filled again.
+    let (full, filled) = std::sync::mpsc::sync_channel::<Result<(Vec<csv::StringRecord>, usize)>>(2);
+    let (empty, emptied) = std::sync::mpsc::sync_channel::<Vec<csv::StringRecord>>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut row = 1usize; // the header is row 1
+            loop {
+                let mut batch = emptied
+                    .try_recv()
+                    .unwrap_or_else(|_| vec![csv::StringRecord::new(); RECORDS_A_BATCH]);
+                let mut len = 0;
+                let mut failed = None;
+                while len < RECORDS_A_BATCH {
+                    match reader.read_record(&mut batch[len]) {
+                        Ok(true) => len += 1,
+                        Ok(false) => break,
+                        Err(e) => {
+                            let row = row + len + 1;
+                            failed = Some(Error::invalid(
+                                &origin,
+                                format!("row {row}"),
+                                format!("not readable CSV: {e}"),
+                            ));
+                            break;
+                        }
+                    }
+                }
+                row += len;
+                let last = len < RECORDS_A_BATCH;
+                // A receiver gone has met a bad row and stopped: so does this reader.
+                if full.send(Ok((batch, len))).is_err() || last {
+                    if let Some(e) = failed {
+                        let _ = full.send(Err(e));
+                    }
+                    return;
+                }
             }
+        });
+        let mut row = 1usize;
+        for batch in filled {
+            let (batch, len) = batch?;
+            for record in &batch[..len] {
+                row += 1;
+                let field = |i: usize| record.get(i).unwrap_or("");
+                let ts_text = field(ti);
+                let value_text = field(vi).trim();
+                let series = field(si).trim();
+                let timestamp = collector.timestamp(ts_text);
+                collector.push(
+                    row,
+                    timestamp,
+                    ts_text,
+                    series,
+                    value_text.parse::<f64>().ok(),
+                    value_text,
+                )?;
+            }
+            let _ = empty.send(batch);
         }
-        let field = |i: usize| record.get(i).unwrap_or("");
-        let ts_text = field(ti);
-        let value_text = field(vi).trim();
-        let timestamp = collector.timestamp(ts_text);
-        collector.push(
-            row,
-            timestamp,
-            ts_text,
-            field(si).trim(),
-            value_text.parse::<f64>().ok(),
-            value_text,
-        )?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
+
+/// Records a CSV reader hands over at a time.
+const RECORDS_A_BATCH: usize = 4096;
 
 fn read_parquet(bytes: &[u8], collector: &mut Collector) -> Result<()> {
     let origin = collector.origin.clone();
@@ -279,4 +352,65 @@ fn read_parquet(bytes: &[u8], collector: &mut Collector) -> Result<()> {
         collector.push(i + 1, *ts, ts_text, s.unwrap_or(""), v, &v_text)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long export: `rows` rows of one series a minute, the row numbered `bad` (the header is
+    /// row 1) replaced by `line`.
+    fn export(rows: usize, bad: usize, line: &str) -> Vec<u8> {
+        let mut csv = String::from("timestamp,series,value\n");
+        for row in 2..rows + 2 {
+            match row == bad {
+                true => csv.push_str(line),
+                false => csv.push_str(&format!("{},rps,{}", 1_767_225_600 + row * 60, row)),
+            }
+            csv.push('\n');
+        }
+        csv.into_bytes()
+    }
+
+    fn read(csv: &[u8]) -> Result<RawSeries> {
+        let mut collector = Collector::new(Path::new("d.csv"), &["rps"]);
+        read_csv(csv, &mut collector)?;
+        collector.finish()
+    }
+
+    /// Rows are handed over in batches: every row is read once, in order, and a bad row far
+    /// past the first batch is reported with its own row number, whether its value is bad or
+    /// the CSV itself (an earlier bad value in the same batch coming first).
+    #[test]
+    fn rows_past_the_first_batch_keep_their_numbers() {
+        let rows = 3 * RECORDS_A_BATCH + 17;
+        let raw = read(&export(rows, 0, "")).unwrap();
+        let samples = &raw.series["rps"];
+        assert_eq!(samples.len(), rows);
+        assert!(samples.iter().enumerate().all(|(i, s)| s.1 == (i + 2) as f64));
+        let bad = 2 * RECORDS_A_BATCH + 5;
+        let why = read(&export(rows, bad, "2026-01-01T00:00:00Z,rps,lots"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            why,
+            format!("d.csv: row {bad}, column `value`: `lots` is not a finite number")
+        );
+        let why = read(&export(rows, bad, "2026-01-01T00:00:00Z,rps"))
+            .unwrap_err()
+            .to_string();
+        assert!(why.starts_with(&format!("d.csv: row {bad}: not readable CSV")), "{why}");
+        let mut both = export(rows, bad, "2026-01-01T00:00:00Z,rps");
+        let earlier = format!("{},rps,{}\n", 1_767_225_600 + (bad - 3) * 60, bad - 3);
+        let at = String::from_utf8(both.clone()).unwrap().find(&earlier).unwrap();
+        both.splice(
+            at..at + earlier.len(),
+            b"2026-01-01T00:00:00Z,rps,NaN\n".iter().copied(),
+        );
+        let why = read(&both).unwrap_err().to_string();
+        assert!(
+            why.starts_with(&format!("d.csv: row {}, column `value`", bad - 3)),
+            "{why}"
+        );
+    }
 }
