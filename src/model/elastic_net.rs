@@ -657,11 +657,15 @@ fn soft_threshold(x: f64, t: f64) -> f64 {
 /// at the processor's throughput rather than at the latency of one addition after another.
 const LANES: usize = 8;
 
-/// Adds every value (multiplied by its row's `inverse` divisor when given) to the lanes — value i
-/// to lane i mod [`LANES`] — or, when `SQUARED`, its squared deviation from `mean`.
+/// Adds every value's deviation from `shift` (the value multiplied by its row's `inverse` divisor
+/// when given) to `sums`, and its square to `squares` — value i to lane i mod [`LANES`].
 #[inline(always)]
-fn add_lanes<const SQUARED: bool>(lanes: &mut [f64; LANES], values: &[f64], inverse: Option<&[f64]>, mean: f64) {
-    let term = |v: f64| if SQUARED { (v - mean) * (v - mean) } else { v };
+fn add_lanes(sums: &mut [f64; LANES], squares: &mut [f64; LANES], values: &[f64], inverse: Option<&[f64]>, shift: f64) {
+    let mut add = |l: usize, v: f64| {
+        let d = v - shift;
+        sums[l] += d;
+        squares[l] += d * d;
+    };
     let whole = values.len() / LANES * LANES;
     match inverse {
         Some(inverse) => {
@@ -671,21 +675,21 @@ fn add_lanes<const SQUARED: bool>(lanes: &mut [f64; LANES], values: &[f64], inve
                 .zip(inverse[..whole].chunks_exact(LANES))
             {
                 for l in 0..LANES {
-                    lanes[l] += term(x[l] * s[l]);
+                    add(l, x[l] * s[l]);
                 }
             }
             for (l, (x, s)) in values[whole..].iter().zip(&inverse[whole..]).enumerate() {
-                lanes[l] += term(x * s);
+                add(l, x * s);
             }
         }
         None => {
             for x in values[..whole].chunks_exact(LANES) {
-                for l in 0..LANES {
-                    lanes[l] += term(x[l]);
+                for (l, &v) in x.iter().enumerate() {
+                    add(l, v);
                 }
             }
             for (l, x) in values[whole..].iter().enumerate() {
-                lanes[l] += term(*x);
+                add(l, *x);
             }
         }
     }
@@ -698,8 +702,9 @@ fn lanes_total(lanes: &[f64; LANES]) -> f64 {
 
 /// Mean and population standard deviation of each of the problem's columns and of its label,
 /// divided row by row where the problem divides (by the divisor's inverse, as the fit reads
-/// them): two passes over the rows in blocks, the means and then the squared deviations from
-/// them, each column's sums in [`LANES`] chains.
+/// them): one pass over the rows in blocks, each column's deviations from its first value and
+/// their squares summed in [`LANES`] chains (the first value as the origin keeps the squares'
+/// sum from cancelling away the variance of a column far from zero).
 fn moments(problem: &Problem) -> (Vec<(f64, f64)>, (f64, f64)) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
@@ -718,19 +723,24 @@ fn moments_avx2(problem: &Problem) -> (Vec<(f64, f64)>, (f64, f64)) {
 
 #[inline(always)]
 fn moments_portable(problem: &Problem) -> (Vec<(f64, f64)>, (f64, f64)) {
-    let means = sweep::<false>(problem, &vec![0.0; problem.columns.len() + 1]);
-    let variances = sweep::<true>(problem, &means);
-    let mut moments: Vec<(f64, f64)> = means.into_iter().zip(variances).map(|(m, v)| (m, v.sqrt())).collect();
-    let label = moments.pop().expect("the label's moments");
-    (moments, label)
-}
-
-/// The mean over the rows of every column and of the label (the last), divided where the
-/// problem divides — or, when `SQUARED`, the mean squared deviation from `means`.
-#[inline(always)]
-fn sweep<const SQUARED: bool>(problem: &Problem, means: &[f64]) -> Vec<f64> {
     let (n, k) = (problem.rows(), problem.columns.len());
-    let mut lanes = vec![[0.0; LANES]; k + 1];
+    // Column j (the label is k) and whether it is divided.
+    let column = |j: usize| match j == k {
+        true => (problem.label, problem.divide.is_some()),
+        false => (
+            problem.columns[j],
+            problem.divide.as_ref().is_some_and(|d| d.columns[j]),
+        ),
+    };
+    let shifts: Vec<f64> = (0..=k)
+        .map(|j| match (column(j), &problem.divide) {
+            _ if n == 0 => 0.0,
+            ((values, true), Some(d)) => values[0] * (1.0 / d.scale(0)),
+            ((values, _), _) => values[0],
+        })
+        .collect();
+    let mut sums = vec![[0.0; LANES]; k + 1];
+    let mut squares = vec![[0.0; LANES]; k + 1];
     let mut inverse = vec![0.0; BLOCK];
     for start in (0..n).step_by(BLOCK) {
         let rows = start..BLOCK.min(n - start) + start;
@@ -740,19 +750,21 @@ fn sweep<const SQUARED: bool>(problem: &Problem, means: &[f64]) -> Vec<f64> {
                 *out = 1.0 / d.scale(i);
             }
         }
-        for (j, lanes) in lanes.iter_mut().enumerate() {
-            let (values, divided) = match j == k {
-                true => (problem.label, problem.divide.is_some()),
-                false => (
-                    problem.columns[j],
-                    problem.divide.as_ref().is_some_and(|d| d.columns[j]),
-                ),
-            };
+        for (j, (sums, squares)) in sums.iter_mut().zip(&mut squares).enumerate() {
+            let (values, divided) = column(j);
             let inverse = divided.then_some(&*inverse);
-            add_lanes::<SQUARED>(lanes, &values[rows.clone()], inverse, means[j]);
+            add_lanes(sums, squares, &values[rows.clone()], inverse, shifts[j]);
         }
     }
-    lanes.iter().map(|l| lanes_total(l) / n as f64).collect()
+    let mut moments: Vec<(f64, f64)> = (0..=k)
+        .map(|j| {
+            let deviation = lanes_total(&sums[j]) / n as f64;
+            let variance = lanes_total(&squares[j]) / n as f64 - deviation * deviation;
+            (shifts[j] + deviation, variance.max(0.0).sqrt())
+        })
+        .collect();
+    let label = moments.pop().expect("the label's moments");
+    (moments, label)
 }
 
 #[cfg(test)]
