@@ -56,6 +56,14 @@ impl Divide<'_> {
         self.floored(self.by[i])
     }
 
+    /// 1 / the divisor of each row of `rows`, into `out`: the fit multiplies by these (a
+    /// division per value would bound its passes).
+    fn inverses(&self, rows: Range<usize>, out: &mut [f64]) {
+        for (out, i) in out.iter_mut().zip(rows) {
+            *out = 1.0 / self.scale(i);
+        }
+    }
+
     /// The divisor a row whose scale feature is `by` gets.
     fn floored(&self, by: f64) -> f64 {
         by.abs().max(self.floor)
@@ -166,17 +174,22 @@ pub fn fit(problem: &Problem, params: &ModelConfig, start: Option<Start>) -> Res
     })
 }
 
-/// Dot product in [`DOT_LANES`] lanes, so that it vectorises.
+/// Dot product in [`LANES`] lanes, so that it vectorises.
 #[inline(always)]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     dots(a, [b])[0]
 }
 
-/// Lanes of a dot product: row r is added to lane r mod 8, each lane in row order; then the
-/// lanes in a fixed tree and the tail (the rows past the last whole eight) in order. Eight
-/// independent chains of additions a product: one AVX-512 register, two AVX2 ones, eight
-/// scalars — the same bits on each.
-const DOT_LANES: usize = 8;
+/// Lanes of a sum: value i is added to lane i mod 8, each lane in order; then the lanes in a
+/// fixed tree ([`lanes_total`]). Eight independent chains of additions, so that a sum runs at
+/// the processor's throughput rather than at the latency of one addition after another; for a
+/// dot product, one AVX-512 register, two AVX2 ones or eight scalars — the same bits on each.
+const LANES: usize = 8;
+
+/// The lanes added in a fixed order: pairs, then pairs of pairs.
+fn lanes_total(lanes: &[f64; LANES]) -> f64 {
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+}
 
 /// `M` dot products of `a` with each of `bs` in one pass over `a`, each summed exactly as
 /// [`dot`] sums it. `M` interleaved keep the processor busy while each chain waits, and `a` is
@@ -202,12 +215,12 @@ fn dots<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
 fn dots_portable<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
     let n = a.len();
     let bs = bs.map(|b| &b[..n]);
-    let whole = n / DOT_LANES * DOT_LANES;
-    let mut acc = [[0.0f64; DOT_LANES]; M];
-    for (i, x) in a[..whole].chunks_exact(DOT_LANES).enumerate() {
+    let whole = n / LANES * LANES;
+    let mut acc = [[0.0f64; LANES]; M];
+    for (i, x) in a[..whole].chunks_exact(LANES).enumerate() {
         for (acc, b) in acc.iter_mut().zip(&bs) {
-            let y = &b[i * DOT_LANES..(i + 1) * DOT_LANES];
-            for l in 0..DOT_LANES {
+            let y = &b[i * LANES..(i + 1) * LANES];
+            for l in 0..LANES {
                 acc[l] += x[l] * y[l];
             }
         }
@@ -215,13 +228,13 @@ fn dots_portable<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
     finish_dots(a, bs, whole, acc)
 }
 
-/// The lanes of each dot product added in a fixed tree, then its tail.
+/// The lanes of each dot product added in their fixed tree, then its tail (the values past the
+/// last whole eight, in order).
 #[inline(always)]
-fn finish_dots<const M: usize>(a: &[f64], bs: [&[f64]; M], whole: usize, acc: [[f64; DOT_LANES]; M]) -> [f64; M] {
+fn finish_dots<const M: usize>(a: &[f64], bs: [&[f64]; M], whole: usize, acc: [[f64; LANES]; M]) -> [f64; M] {
     std::array::from_fn(|m| {
         let tail: f64 = a[whole..].iter().zip(&bs[m][whole..]).map(|(x, y)| x * y).sum();
-        let l = &acc[m];
-        (((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))) + tail
+        lanes_total(&acc[m]) + tail
     })
 }
 
@@ -233,10 +246,10 @@ fn dots_avx2<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
     use std::arch::x86_64::{_mm256_add_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_setzero_pd, _mm256_storeu_pd};
     let n = a.len();
     let bs = bs.map(|b| &b[..n]);
-    let whole = n / DOT_LANES * DOT_LANES;
+    let whole = n / LANES * LANES;
     let mut low = [_mm256_setzero_pd(); M];
     let mut high = [_mm256_setzero_pd(); M];
-    for i in (0..whole).step_by(DOT_LANES) {
+    for i in (0..whole).step_by(LANES) {
         // SAFETY: i + 8 <= whole <= n, the length of `a` and of every `bs[m]`.
         unsafe {
             let (xl, xh) = (
@@ -251,7 +264,7 @@ fn dots_avx2<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
         }
     }
     let lanes = std::array::from_fn(|m| {
-        let mut out = [0.0f64; DOT_LANES];
+        let mut out = [0.0f64; LANES];
         // SAFETY: `out` holds eight f64.
         unsafe {
             _mm256_storeu_pd(out.as_mut_ptr(), low[m]);
@@ -269,9 +282,9 @@ fn dots_avx512<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
     use std::arch::x86_64::{_mm512_add_pd, _mm512_loadu_pd, _mm512_mul_pd, _mm512_setzero_pd, _mm512_storeu_pd};
     let n = a.len();
     let bs = bs.map(|b| &b[..n]);
-    let whole = n / DOT_LANES * DOT_LANES;
+    let whole = n / LANES * LANES;
     let mut acc = [_mm512_setzero_pd(); M];
-    for i in (0..whole).step_by(DOT_LANES) {
+    for i in (0..whole).step_by(LANES) {
         // SAFETY: i + 8 <= whole <= n, the length of `a` and of every `bs[m]`.
         unsafe {
             let x = _mm512_loadu_pd(a.as_ptr().add(i));
@@ -281,7 +294,7 @@ fn dots_avx512<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
         }
     }
     let lanes = acc.map(|v| {
-        let mut out = [0.0f64; DOT_LANES];
+        let mut out = [0.0f64; LANES];
         // SAFETY: `out` holds eight f64.
         unsafe { _mm512_storeu_pd(out.as_mut_ptr(), v) };
         out
@@ -289,10 +302,27 @@ fn dots_avx512<const M: usize>(a: &[f64], bs: [&[f64]; M]) -> [f64; M] {
     finish_dots(a, bs, whole, lanes)
 }
 
+/// Adds to each `out[b]` the dot product of `x` with `column(b)`, four columns at a time (one
+/// pass over `x` for four products).
+#[inline(always)]
+fn add_dots<'a>(out: &mut [f64], x: &[f64], column: impl Fn(usize) -> &'a [f64]) {
+    let mut b = 0;
+    while b + 4 <= out.len() {
+        let d = dots(x, [column(b), column(b + 1), column(b + 2), column(b + 3)]);
+        for (s, d) in out[b..b + 4].iter_mut().zip(d) {
+            *s += d;
+        }
+        b += 4;
+    }
+    for (s, b) in out[b..].iter_mut().zip(b..) {
+        *s += dot(x, column(b));
+    }
+}
+
 /// Ones, for sums taken as dot products (in lanes, as [`dots`] adds).
 static ONES: [f64; BLOCK] = [1.0; BLOCK];
 
-/// The sum of at most [`BLOCK`] values, in four lanes as [`dots`] adds.
+/// The sum of at most [`BLOCK`] values, in lanes as [`dots`] adds.
 #[inline(always)]
 fn total(values: &[f64]) -> f64 {
     dot(values, &ONES[..values.len()])
@@ -484,18 +514,8 @@ impl Standardised<'_> {
             sw += total(weights);
             sy += dot(weights, yb);
             let column = |b: usize| &z[b * BLOCK..b * BLOCK + len];
-            // Each column's (weighted) sum, four columns at a time.
-            let mut a = 0;
-            while a + 4 <= k {
-                let sums = dots(weights, [column(a), column(a + 1), column(a + 2), column(a + 3)]);
-                for (s, v) in sx[a..a + 4].iter_mut().zip(sums) {
-                    *s += v;
-                }
-                a += 4;
-            }
-            for (s, a) in sx[a..].iter_mut().zip(a..) {
-                *s += dot(weights, column(a));
-            }
+            // Each column's (weighted) sum.
+            add_dots(&mut sx, weights, column);
             for a in 0..k {
                 let za = column(a);
                 let wza = match wb {
@@ -508,17 +528,7 @@ impl Standardised<'_> {
                     None => za,
                 };
                 sxy[a] += dot(wza, yb);
-                let mut b = 0;
-                while b + 4 <= a + 1 {
-                    let d = dots(wza, [column(b), column(b + 1), column(b + 2), column(b + 3)]);
-                    for (s, d) in sxx[a * k + b..a * k + b + 4].iter_mut().zip(d) {
-                        *s += d;
-                    }
-                    b += 4;
-                }
-                for b in b..=a {
-                    sxx[a * k + b] += dot(wza, column(b));
-                }
+                add_dots(&mut sxx[a * k..=a * k + a], wza, column);
             }
         }
         Totals {
@@ -578,9 +588,7 @@ impl Standardised<'_> {
         let len = rows.len();
         let inverse = &mut block.inverse[..len];
         if let Some(d) = &self.problem.divide {
-            for (out, i) in inverse.iter_mut().zip(rows.clone()) {
-                *out = 1.0 / d.scale(i);
-            }
+            d.inverses(rows.clone(), inverse);
         }
         let standardise = |out: &mut [f64], values: &[f64], divided: bool, m: f64, sc: f64| {
             let inverse_scale = 1.0 / sc;
@@ -653,10 +661,6 @@ fn soft_threshold(x: f64, t: f64) -> f64 {
     x.signum() * (x.abs() - t).max(0.0)
 }
 
-/// Partial sums a column's moments are added in: eight independent chains, so that the sums run
-/// at the processor's throughput rather than at the latency of one addition after another.
-const LANES: usize = 8;
-
 /// Adds every value's deviation from `shift` (the value multiplied by its row's `inverse` divisor
 /// when given) to `sums`, and its square to `squares` — value i to lane i mod [`LANES`].
 #[inline(always)]
@@ -693,11 +697,6 @@ fn add_lanes(sums: &mut [f64; LANES], squares: &mut [f64; LANES], values: &[f64]
             }
         }
     }
-}
-
-/// The lanes added in a fixed order: pairs, then pairs of pairs.
-fn lanes_total(lanes: &[f64; LANES]) -> f64 {
-    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
 }
 
 /// Mean and population standard deviation of each of the problem's columns and of its label,
@@ -746,9 +745,7 @@ fn moments_portable(problem: &Problem) -> (Vec<(f64, f64)>, (f64, f64)) {
         let rows = start..BLOCK.min(n - start) + start;
         let inverse = &mut inverse[..rows.len()];
         if let Some(d) = &problem.divide {
-            for (out, i) in inverse.iter_mut().zip(rows.clone()) {
-                *out = 1.0 / d.scale(i);
-            }
+            d.inverses(rows.clone(), inverse);
         }
         for (j, (sums, squares)) in sums.iter_mut().zip(&mut squares).enumerate() {
             let (values, divided) = column(j);
