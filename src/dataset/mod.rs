@@ -114,11 +114,12 @@ impl Dataset {
     pub fn write_parquet(self, out: impl std::io::Write, origin: &str) -> Result<()> {
         let rows = self.rows();
         let mut columns = Vec::with_capacity(self.columns.len() + 2);
-        columns.push(Column::new("timestamp".into(), self.timestamps));
+        // `from_vec` takes each column's buffer as it is (`Column::new` would copy it).
+        columns.push(Int64Chunked::from_vec("timestamp".into(), self.timestamps).into_column());
         for (name, values) in self.columns {
-            columns.push(Column::new(name.as_str().into(), values));
+            columns.push(Float64Chunked::from_vec(name.as_str().into(), values).into_column());
         }
-        columns.push(Column::new("label".into(), self.label));
+        columns.push(Float64Chunked::from_vec("label".into(), self.label).into_column());
         let mut df =
             DataFrame::new(rows, columns).map_err(|e| Error::Internal(format!("building the dataset table: {e}")))?;
         // A row group of at most polars' default size, and no larger than the table: a table
