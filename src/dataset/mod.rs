@@ -147,37 +147,34 @@ impl Dataset {
 
     pub fn from_parquet(bytes: &[u8], origin: &str) -> Result<Dataset> {
         let df = read_parquet(bytes, origin)?;
-        // Each Parquet column is dropped once copied, so the whole table is never held twice.
+        // Each Parquet column is taken (or copied and dropped), so the whole table is never held twice.
         Dataset::from_columns(df.into_columns().into_iter().map(Ok), origin)
     }
 
-    /// The dataset from its Parquet columns, taken one at a time (each dropped once copied):
+    /// The dataset from its Parquet columns, taken one at a time (each column's values taken
+    /// from polars, or copied and the column dropped):
     /// `timestamp` (Int64), the features in order, `label`; every value present and finite.
     fn from_columns(columns: impl IntoIterator<Item = Result<Column>>, origin: &str) -> Result<Dataset> {
-        let floats = |c: &Column| -> Result<Vec<f64>> {
-            let ca = c.f64().map_err(|_| {
-                Error::invalid(
-                    origin,
-                    format!("column `{}`", c.name()),
-                    format!("has type {}, expected f64", c.dtype()),
-                )
-            })?;
+        let floats = |c: Column| -> Result<Vec<f64>> {
+            let name = c.name().clone();
             let bad = |i: usize| {
                 Error::invalid(
                     origin,
-                    format!("row {}, column `{}`", i + 1, c.name()),
+                    format!("row {}, column `{name}`", i + 1),
                     "missing or not finite",
                 )
             };
+            let ca = c.f64().map_err(|_| {
+                Error::invalid(
+                    origin,
+                    format!("column `{name}`"),
+                    format!("has type {}, expected f64", c.dtype()),
+                )
+            })?;
             if ca.null_count() > 0 {
                 return Err(bad(ca.iter().position(|v| v.is_none()).unwrap_or(0)));
             }
-            // Copied slice by slice (sized once: a year of minutes grown by doubling would leave
-            // freed halves behind), then checked in one pass.
-            let mut values = Vec::with_capacity(ca.len());
-            for chunk in ca.downcast_iter() {
-                values.extend_from_slice(chunk.values());
-            }
+            let values = owned_values(c.take_materialized_series().take_inner::<Float64Type>());
             match values.iter().position(|v| !v.is_finite()) {
                 Some(i) => Err(bad(i)),
                 None => Ok(values),
@@ -191,18 +188,14 @@ impl Dataset {
                     let ts = c
                         .i64()
                         .map_err(|_| Error::invalid(origin, "column `timestamp`", "expected Int64 Unix seconds"))?;
-                    let mut values = Vec::with_capacity(ts.len());
-                    if ts.null_count() == 0 {
-                        for chunk in ts.downcast_iter() {
-                            values.extend_from_slice(chunk.values());
-                        }
+                    timestamps = Some(if ts.null_count() == 0 {
+                        owned_values(c.take_materialized_series().take_inner::<Int64Type>())
                     } else {
-                        values.extend(ts.iter().map(|v| v.unwrap_or(i64::MIN)));
-                    }
-                    timestamps = Some(values);
+                        ts.iter().map(|v| v.unwrap_or(i64::MIN)).collect()
+                    });
                 }
-                "label" => label = Some(floats(&c)?),
-                name => features.push((name.to_string(), floats(&c)?)),
+                "label" => label = Some(floats(c)?),
+                _ => features.push((c.name().to_string(), floats(c)?)),
             }
         }
         Ok(Dataset {
@@ -211,6 +204,24 @@ impl Dataset {
             label: label.ok_or_else(|| Error::invalid(origin, "column `label`", "missing"))?,
         })
     }
+}
+
+/// A column's values without nulls, taken from polars as they were decoded when polars holds
+/// them alone in one piece (a year of minutes is then neither copied nor faulted in twice), else
+/// copied.
+fn owned_values<T: PolarsNumericType>(ca: ChunkedArray<T>) -> Vec<T::Native> {
+    if ca.chunks().len() == 1 {
+        let array = ca.downcast_into_iter().next().expect("one chunk");
+        let (_, values, _) = array.into_inner();
+        return values.into_mut().either(|shared| shared.to_vec(), |owned| owned);
+    }
+    // Copied slice by slice, sized once (a year of minutes grown by doubling would leave freed
+    // halves behind).
+    let mut values = Vec::with_capacity(ca.len());
+    for chunk in ca.downcast_iter() {
+        values.extend_from_slice(chunk.values());
+    }
+    values
 }
 
 /// Some consecutive rows of a [`Dataset`], borrowed (and copied as freely as a reference).
@@ -320,6 +331,25 @@ mod tests {
         let (decoded, sha256) = read_file(&path).unwrap();
         assert_eq!(sha256.unwrap(), written);
         assert_eq!(decoded.unwrap(), dataset());
+    }
+
+    /// A column's values are taken from polars when it holds them alone in one piece (the same
+    /// buffer, no copy), and copied when they are shared or in pieces: the same values either way.
+    #[test]
+    fn column_values_are_taken_when_polars_holds_them_alone() {
+        let alone = Float64Chunked::from_vec("a".into(), vec![1.0, 2.0, 3.0]);
+        let buffer = alone.cont_slice().unwrap().as_ptr();
+        let taken = owned_values(alone);
+        assert_eq!((taken.as_slice(), taken.as_ptr()), ([1.0, 2.0, 3.0].as_slice(), buffer));
+        let shared = Float64Chunked::from_vec("b".into(), vec![4.0, 5.0]);
+        let other = shared.clone();
+        let copied = owned_values(shared);
+        assert_eq!(copied, [4.0, 5.0]);
+        assert_ne!(copied.as_ptr(), other.cont_slice().unwrap().as_ptr());
+        let mut pieces = Int64Chunked::from_vec("c".into(), vec![6, 7]);
+        pieces.append(&Int64Chunked::from_vec("c".into(), vec![8])).unwrap();
+        assert_eq!(pieces.chunks().len(), 2);
+        assert_eq!(owned_values(pieces), [6, 7, 8]);
     }
 
     /// A value that is not finite is refused with its row and column, in memory and from a file.
