@@ -4,10 +4,12 @@
 # proxies are what is measured); wrk (Debian's) loads, in turn (each round in an order rotated by
 # one) and for ROUNDS rounds: the app
 # directly, the app through mttd-sidecar, the app through nginx configured as a production
-# reverse proxy (HTTP/1.1 and a keep-alive pool to the app, access log off — as the sidecar
-# keeps no log per request) — the anchor the target is judged against — and, for context,
-# nginx with a bare `proxy_pass` (its defaults: HTTP/1.0 and a new connection to the app per
-# request). Every side gets the same worker count (WORKERS: nginx worker
+# reverse proxy doing the sidecar's work (HTTP/1.1 and a keep-alive pool to the app; the
+# client's Host passed on and its address appended to X-Forwarded-For, as the sidecar does;
+# access log off — as the sidecar keeps no log per request) — the anchor the target is judged
+# against — and, for context, the same nginx without the forwarding headers (the anchor before
+# 2026-12-01: it did less than the sidecar) and nginx with a bare `proxy_pass` (its defaults:
+# HTTP/1.0 and a new connection to the app per request). Every side gets the same worker count (WORKERS: nginx worker
 # processes, sidecar runtime threads). Reported per side: the median of the rounds' requests/s
 # and p99, the p99 added over the direct one, errors (non-2xx + socket errors), the serving
 # process's CPU time (user + system, with nginx's workers) per request — the proxies' own cost,
@@ -42,6 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 app_port=18180 sidecar_port=18181 nginx_port=18182 metrics_port=18183 plain_port=18184 baseline_port=18185
+lean_port=18187
 body=$(head -c 1024 /dev/zero | tr '\0' 'x')
 nginx_conf() { # $1: name, $2: workers, $3: server block
   mkdir -p "$work/$1"
@@ -62,16 +65,23 @@ CONF
 }
 # The app: one worker, so that it is the same for every side.
 nginx_conf app 1 "server { listen 127.0.0.1:$app_port; location / { default_type text/plain; return 200 \"$body\"; } }"
+# The anchor does what mttd-sidecar does to a request: HTTP/1.1 over kept-alive connections,
+# the client's Host kept, its address appended to X-Forwarded-For (src/sidecar/proxy.rs).
 nginx_conf proxy "$workers" "upstream app { server 127.0.0.1:$app_port; keepalive 64; }
-  server { listen 127.0.0.1:$nginx_port; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+  server { listen 127.0.0.1:$nginx_port; location / { proxy_pass http://app; proxy_http_version 1.1;
+    proxy_set_header Connection \"\"; proxy_set_header Host \$http_host;
+    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } }"
+nginx_conf lean "$workers" "upstream app { server 127.0.0.1:$app_port; keepalive 64; }
+  server { listen 127.0.0.1:$lean_port; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 nginx_conf plain "$workers" "server { listen 127.0.0.1:$plain_port; location / { proxy_pass http://127.0.0.1:$app_port; } }"
 nginx -e "$work/app/error.log" -c "$work/app/nginx.conf" & app=$!; pids+=($app)
 nginx -e "$work/plain/error.log" -c "$work/plain/nginx.conf" & plain=$!; pids+=($plain)
 nginx -e "$work/proxy/error.log" -c "$work/proxy/nginx.conf" & proxy=$!; pids+=($proxy)
+nginx -e "$work/lean/error.log" -c "$work/lean/nginx.conf" & lean=$!; pids+=($lean)
 MTTD_SIDECAR_THREADS=$workers MTTD_LOG=warn "$bin/mttd-sidecar" --listen "127.0.0.1:$sidecar_port" \
   --metrics-listen "127.0.0.1:$metrics_port" --target-port "$app_port" --route '/{page}' \
   2>"$work/sidecar.log" & sidecar=$!; pids+=($sidecar)
-sides="direct:$app_port:$app mttd-sidecar:$sidecar_port:$sidecar nginx:$nginx_port:$proxy nginx-default:$plain_port:$plain"
+sides="direct:$app_port:$app mttd-sidecar:$sidecar_port:$sidecar nginx:$nginx_port:$proxy nginx-no-forwarding:$lean_port:$lean nginx-default:$plain_port:$plain"
 if [ -n "$baseline" ]; then
   MTTD_SIDECAR_THREADS=$workers MTTD_LOG=warn "$baseline" --listen "127.0.0.1:$baseline_port" \
     --metrics-listen "127.0.0.1:18186" --target-port "$app_port" --route '/{page}' \
@@ -135,7 +145,7 @@ med = {s: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v
 print(f"wrk -t2 -c{connections} -d{duration}, {rounds} rounds, {workers} workers per proxy, medians")
 print("| side | requests/s | p99 ms | added p99 ms | errors | CPU µs a request |")
 print("| --- | --- | --- | --- | --- | --- |")
-for side in ("direct", "mttd-sidecar", "nginx", "nginx-default", "baseline"):
+for side in ("direct", "mttd-sidecar", "nginx", "nginx-no-forwarding", "nginx-default", "baseline"):
     if side not in med:
         continue
     rps, p99, errors, cpu = med[side]
@@ -145,6 +155,9 @@ s, n = med["mttd-sidecar"], med["nginx"]
 print(f"\nmttd-sidecar / nginx (the anchor): throughput {s[0] / n[0]:.2f}× (target ≥ 1), "
       f"p99 {s[1]:.2f} vs {n[1]:.2f} ms (target: added p99 no more than nginx's), "
       f"CPU a request {s[3] / n[3]:.2f}×")
+lean = med["nginx-no-forwarding"]
+print(f"mttd-sidecar / nginx without the forwarding headers: throughput {s[0] / lean[0]:.2f}×, "
+      f"CPU a request {s[3] / lean[3]:.2f}×")
 if "baseline" in med:
     b = med["baseline"]
     print(f"mttd-sidecar / baseline: throughput {s[0] / b[0]:.2f}×, CPU a request {s[3] / b[3]:.2f}×")
