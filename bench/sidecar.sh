@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
-# Benchmark: mttd-sidecar against nginx as a reverse proxy (the anchor), side by side in one
-# run. The app is nginx answering a 1 KiB body from its config on 127.0.0.1 (fast, so that the
-# proxies are what is measured); wrk (Debian's) loads, in turn (each round in an order rotated by
-# one) and for ROUNDS rounds: the app
-# directly, the app through mttd-sidecar, the app through nginx configured as a production
-# reverse proxy doing the sidecar's work (HTTP/1.1 and a keep-alive pool to the app; the
-# client's Host passed on and its address appended to X-Forwarded-For, as the sidecar does;
-# access log off — as the sidecar keeps no log per request) — the anchor the target is judged
-# against — and, for context, the same nginx without the forwarding headers (the anchor before
-# 2026-12-01: it did less than the sidecar) and nginx with a bare `proxy_pass` (its defaults:
-# HTTP/1.0 and a new connection to the app per request). Every side gets the same worker count (WORKERS: nginx worker
-# processes, sidecar runtime threads). Reported per side: the median of the rounds' requests/s
-# and p99, the p99 added over the direct one, errors (non-2xx + socket errors), the serving
-# process's CPU time (user + system, with nginx's workers) per request — the proxies' own cost,
-# steadier than requests/s on a shared machine — and the sidecar's peak resident memory (VmHWM)
-# over the whole run.
+# Benchmark: mttd-sidecar against nginx as a reverse proxy (the anchor), side by side in one run.
+# The app is nginx answering a 1 KiB body from its config on 127.0.0.1 (fast, so that the proxies
+# are what is measured); wrk (Debian's) loads, in turn (each round in an order rotated by one) and
+# for ROUNDS rounds: the app directly, the app through mttd-sidecar, the app through nginx
+# configured as a production reverse proxy doing the sidecar's work (HTTP/1.1 and a keep-alive
+# pool to the app; the client's Host passed on and its address appended to X-Forwarded-For, as the
+# sidecar does; access log off — as the sidecar keeps no log per request) — the anchor the target
+# is judged against — and, for context, the same nginx without the forwarding headers (the anchor
+# before 2026-12-01: it did less than the sidecar) and nginx with a bare `proxy_pass` (its
+# defaults: HTTP/1.0 and a new connection to the app per request). Every side gets the same worker
+# count (WORKERS: nginx worker processes, sidecar runtime threads). Reported per side: the median
+# of the rounds' requests/s and p99, the p99 added over the direct one, errors (non-2xx + socket
+# errors), the serving process's CPU time (user + system, with nginx's workers) per request — the
+# proxies' own cost, steadier than requests/s on a shared machine — and the sidecar's peak
+# resident memory (VmHWM) over the whole run; and each side's p99 range over the rounds.
 #
 # usage: bench/sidecar.sh
 # env:   MTTD_BIN_DIR (default target/sidecar: `cargo build --profile sidecar --bin mttd-sidecar`,
@@ -43,8 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-app_port=18180 sidecar_port=18181 nginx_port=18182 metrics_port=18183 plain_port=18184 baseline_port=18185
-lean_port=18187
+app_port=18180 sidecar_port=18181 nginx_port=18182 metrics_port=18183 plain_port=18184 baseline_port=18185 lean_port=18187
 body=$(head -c 1024 /dev/zero | tr '\0' 'x')
 nginx_conf() { # $1: name, $2: workers, $3: server block
   mkdir -p "$work/$1"
@@ -65,14 +63,18 @@ CONF
 }
 # The app: one worker, so that it is the same for every side.
 nginx_conf app 1 "server { listen 127.0.0.1:$app_port; location / { default_type text/plain; return 200 \"$body\"; } }"
-# The anchor does what mttd-sidecar does to a request: HTTP/1.1 over kept-alive connections,
-# the client's Host kept, its address appended to X-Forwarded-For (src/sidecar/proxy.rs).
-nginx_conf proxy "$workers" "upstream app { server 127.0.0.1:$app_port; keepalive 64; }
-  server { listen 127.0.0.1:$nginx_port; location / { proxy_pass http://app; proxy_http_version 1.1;
-    proxy_set_header Connection \"\"; proxy_set_header Host \$http_host;
-    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } }"
-nginx_conf lean "$workers" "upstream app { server 127.0.0.1:$app_port; keepalive 64; }
-  server { listen 127.0.0.1:$lean_port; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+# nginx as a reverse proxy over HTTP/1.1 and a keep-alive pool to the app. $1: name, $2: port,
+# $3: more directives for the location.
+pooled_proxy() {
+  nginx_conf "$1" "$workers" "upstream app { server 127.0.0.1:$app_port; keepalive 64; }
+  server { listen 127.0.0.1:$2; location / { proxy_pass http://app; proxy_http_version 1.1;
+    proxy_set_header Connection \"\"; $3 } }"
+}
+# The anchor does what mttd-sidecar does to a request: the client's Host kept, its address
+# appended to X-Forwarded-For (src/sidecar/proxy.rs).
+pooled_proxy proxy "$nginx_port" "proxy_set_header Host \$http_host;
+    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;"
+pooled_proxy lean "$lean_port" ""
 nginx_conf plain "$workers" "server { listen 127.0.0.1:$plain_port; location / { proxy_pass http://127.0.0.1:$app_port; } }"
 nginx -e "$work/app/error.log" -c "$work/app/nginx.conf" & app=$!; pids+=($app)
 nginx -e "$work/plain/error.log" -c "$work/plain/nginx.conf" & plain=$!; pids+=($plain)
