@@ -136,7 +136,7 @@ hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$sidecar/status")
 sent=$(curl -s "http://127.0.0.1:$metrics_port/metrics" | awk '/^http_requests_total/ {s += $2} END {print s}')
 
 python3 - "$work/results" "$hwm_kib" "$sent" "$connections" "$duration" "$rounds" "$workers" <<'PY'
-import statistics, sys
+import math, statistics, sys
 path, hwm, sent, connections, duration, rounds, workers = sys.argv[1:]
 rows = {}
 for line in open(path):
@@ -160,6 +160,19 @@ s, n = med["mttd-sidecar"], med["nginx"]
 print(f"\nmttd-sidecar / nginx (the anchor): throughput {s[0] / n[0]:.2f}× (target ≥ 1), "
       f"p99 {s[1]:.2f} vs {n[1]:.2f} ms (target: added p99 no more than nginx's), "
       f"CPU a request {s[3] / n[3]:.2f}×")
+# Round by round: the two sides measured in the same round, seconds apart, so that a drift of
+# the machine over the run moves both. With the sign test's two-sided p-value: how likely so
+# lopsided a count of rounds would be if neither side had the lower p99 (or the higher throughput).
+def sign_test(wins, n):
+    tail = sum(math.comb(n, k) for k in range(min(wins, n - wins) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+pairs = list(zip(rows["mttd-sidecar"], rows["nginx"]))
+p99_wins = sum(a[1] <= b[1] for a, b in pairs)
+rps_wins = sum(a[0] >= b[0] for a, b in pairs)
+print(f"round by round: p99 at or below nginx's in {p99_wins} of {len(pairs)} rounds "
+      f"(median difference {statistics.median(a[1] - b[1] for a, b in pairs):+.2f} ms, sign test p = "
+      f"{sign_test(p99_wins, len(pairs)):.2f}); throughput at or above in {rps_wins} of {len(pairs)} "
+      f"(median ratio {statistics.median(a[0] / b[0] for a, b in pairs):.2f}×, p = {sign_test(rps_wins, len(pairs)):.2f})")
 lean = med["nginx-no-forwarding"]
 print(f"mttd-sidecar / nginx without the forwarding headers: throughput {s[0] / lean[0]:.2f}×, "
       f"CPU a request {s[3] / lean[3]:.2f}×")
