@@ -16,18 +16,19 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MTTD_BIN_DIR:-$root/target/release}
 shared=${MTTD_SHARED:-$root/../shared}
 work=${BENCH_DIR:-/tmp/mttd-backtest}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 [ -d "$shared/data/traces" ] || { echo "needs the shared traces in $shared/data/traces (MTTD_SHARED)" >&2; exit 1; }
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 printf '%-22s %-8s %9s %12s %12s %12s %12s %8s %6s %5s %6s %7s %9s\n' trace gate coverage "sat mttd" "sat HPA" "rm mttd" "rm HPA" retrains promo rej drift "time s" "peak MB"
-for spec in nasa_http:nasa_http:1m worldcup98_may:worldcup98_may:1m google2019_cpu:google2019_cpu:5m twitter_stream_2021:twitter_stream:1m; do
+for spec in "${trace_specs[@]}"; do
   IFS=: read -r file series resolution <<<"$spec"
   median=$(python3 -c "
 import csv, statistics, sys
 print(statistics.median(float(r['value']) for r in csv.DictReader(open(sys.argv[1]))))" "$shared/data/traces/$file.csv")
   for gate in default reactive; do
     {
-      printf 'apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: %s\n' "${file//_/-}"
-      printf 'source:\n  file:\n    path: %s\nsignals:\n  target: %s\nresolution: %s\nlabel:\n  horizon: 15m\n' "$shared/data/traces/$file.csv" "$series" "$resolution"
+      trace_config "$shared" "$file" "$series" "$resolution" "${file//_/-}"
       printf 'capacity:\n  per_replica: %s\n  max_replicas: 1000\n  startup_delay: 2m\n  target_utilization: 0.7\n' "$(python3 -c "print($median / 5)")"
       printf '  predictive:\n    adaptive_interval: {rate: 0.05}\n'
       printf 'deploy:\n  max_staleness: 1000d\n  drift_alert:\n    alertmanager_url: http://127.0.0.1:9/\n    runbook_url: https://runbooks.example/drift\n    live_mae_ratio: 1.5\n    live_window: 1d\n'

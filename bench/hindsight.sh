@@ -16,40 +16,23 @@ shared=${MTTD_SHARED:-$root/../shared}
 work=${BENCH_DIR:-/tmp/mttd-bench-hindsight}
 mttd=${MTTD_BIN:-$root/target/release/mttd}
 venv=${REF_VENV:-/tmp/mttd-bench/refenv}
-traces=("$@")
-[ $# -eq 0 ] && traces=(nasa_http worldcup98_may google2019_cpu twitter_stream_2021)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 [ -d "$shared/data/traces" ] || { echo "no traces at $shared/data/traces (set MTTD_SHARED)" >&2; exit 1; }
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q -r "$shared/bench/requirements.txt"
-fi
+py=$(reference_python "$shared" "$venv")
 mkdir -p "$work"
 printf '| trace | mttd holdout MAE | hindsight, relative | hindsight, absolute | mttd / best hindsight | variance ratio over the horizon |\n'
 printf '| --- | --- | --- | --- | --- | --- |\n'
-for trace in "${traces[@]}"; do
-  # The traces test's config: google's trace is at 5 minutes, the others at 1.
-  resolution=1m
-  [ "$trace" = google2019_cpu ] && resolution=5m
-  series=$(sed -n 2p "$shared/data/traces/$trace.csv" | cut -d, -f2)
+for spec in "${trace_specs[@]}"; do
+  IFS=: read -r trace series resolution <<<"$spec"
+  [ $# -eq 0 ] || [[ " $* " == *" $trace "* ]] || continue
   out=$work/$trace
   mkdir -p "$out"
-  cat >"$out/w.yaml" <<YAML
-apiVersion: mttd/v1
-kind: WorkloadConfig
-workload: trace
-source:
-  file:
-    path: $shared/data/traces/$trace.csv
-signals:
-  target: $series
-resolution: $resolution
-label:
-  horizon: 15m
-YAML
+  trace_config "$shared" "$trace" "$series" "$resolution" trace >"$out/w.yaml"
   MTTD_LOG=warn "$mttd" extract-features --config "$out/w.yaml" --out "$out/data" >/dev/null
   MTTD_LOG=warn "$mttd" train --config "$out/w.yaml" --dataset "$out/data" --out "$out/model" >/dev/null
   MTTD_LOG=warn "$mttd" validate --dataset "$out/data" --model "$out/model" --out "$out/validation" >/dev/null
-  "$venv/bin/python" - "$trace" "$out" <<'PY'
+  "$py" - "$trace" "$out" <<'PY'
 import json, sys
 import numpy as np, pandas as pd
 from sklearn.linear_model import QuantileRegressor

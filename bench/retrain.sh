@@ -16,11 +16,9 @@ repeat=${REPEAT:-3}
 days=("${@:-30 365}")
 [ $# -eq 0 ] && days=(30 365)
 mkdir -p "$work"
-if [ ! -x "$work/refenv/bin/python" ]; then
-  python3 -m venv "$work/refenv"
-  "$work/refenv/bin/pip" install -q -r "$shared/bench/requirements.txt"
-fi
-py=$work/refenv/bin/python
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+py=$(reference_python "$shared" "$work/refenv")
 
 # median of REPEAT runs of a command: prints "wall_seconds peak_kib"
 measure() {

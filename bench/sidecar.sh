@@ -173,11 +173,10 @@ print(f"round by round: p99 at or below nginx's in {p99_wins} of {len(pairs)} ro
       f"(median difference {statistics.median(a[1] - b[1] for a, b in pairs):+.2f} ms, sign test p = "
       f"{sign_test(p99_wins, len(pairs)):.2f}); throughput at or above in {rps_wins} of {len(pairs)} "
       f"(median ratio {statistics.median(a[0] / b[0] for a, b in pairs):.2f}×, p = {sign_test(rps_wins, len(pairs)):.2f})")
-lean = med["nginx-no-forwarding"]
-print(f"mttd-sidecar / nginx without the forwarding headers: throughput {s[0] / lean[0]:.2f}×, "
-      f"CPU a request {s[3] / lean[3]:.2f}×")
+def against(other):
+    return f"throughput {s[0] / med[other][0]:.2f}×, CPU a request {s[3] / med[other][3]:.2f}×"
+print(f"mttd-sidecar / nginx without the forwarding headers: {against('nginx-no-forwarding')}")
 if "baseline" in med:
-    b = med["baseline"]
-    print(f"mttd-sidecar / baseline: throughput {s[0] / b[0]:.2f}×, CPU a request {s[3] / b[3]:.2f}×")
+    print(f"mttd-sidecar / baseline: {against('baseline')}")
 print(f"mttd-sidecar peak resident memory: {int(hwm) / 1024:.1f} MiB; requests it counted: {sent}")
 PY

@@ -1,0 +1,24 @@
+# What the bench scripts share (sourced, not run).
+
+# The shared traces as tests/it/traces.rs reads them: file (in shared/data/traces, without .csv),
+# series, resolution.
+trace_specs=(nasa_http:nasa_http:1m worldcup98_may:worldcup98_may:1m google2019_cpu:google2019_cpu:5m
+  twitter_stream_2021:twitter_stream:1m)
+
+# trace_config SHARED FILE SERIES RESOLUTION WORKLOAD: a trace's WorkloadConfig as the traces test
+# writes it (15-minute horizon, defaults otherwise); a caller appends what its run needs.
+trace_config() {
+  printf 'apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: %s\n' "$5"
+  printf 'source:\n  file:\n    path: %s\nsignals:\n  target: %s\nresolution: %s\nlabel:\n  horizon: 15m\n' \
+    "$1/data/traces/$2.csv" "$3" "$4"
+}
+
+# reference_python SHARED VENV: the venv's python, with shared/bench/requirements.txt (pandas,
+# scikit-learn) installed on first use.
+reference_python() {
+  if [ ! -x "$2/bin/python" ]; then
+    python3 -m venv "$2"
+    "$2/bin/pip" install -q -r "$1/bench/requirements.txt"
+  fi
+  echo "$2/bin/python"
+}
