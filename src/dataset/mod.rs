@@ -110,39 +110,43 @@ impl Dataset {
     }
 
     /// Writes the Parquet encoding to `out` (named `origin` in errors), giving the columns to
-    /// polars without copying them: a long history is never held twice, as a table and as bytes.
+    /// the encoder without copying them: a long history is never held twice, as a table and as
+    /// bytes. One row group; the columns required (never null); no statistics (every reader here
+    /// reads whole files). Each column's encoding is chosen for what it holds ([`Encoded`]).
     pub fn write_parquet(self, out: impl std::io::Write, origin: &str) -> Result<()> {
+        use polars_parquet::write::{FileWriter, StatisticsOptions, Version, WriteOptions};
         let rows = self.rows();
         let mut columns = Vec::with_capacity(self.columns.len() + 2);
-        // `from_vec` takes each column's buffer as it is (`Column::new` would copy it).
-        columns.push(Int64Chunked::from_vec("timestamp".into(), self.timestamps).into_column());
+        columns.push(Encoded::timestamps("timestamp", self.timestamps));
         for (name, values) in self.columns {
-            columns.push(Float64Chunked::from_vec(name.as_str().into(), values).into_column());
+            columns.push(Encoded::floats(&name, values));
         }
-        columns.push(Float64Chunked::from_vec("label".into(), self.label).into_column());
-        let mut df =
-            DataFrame::new(rows, columns).map_err(|e| Error::Internal(format!("building the dataset table: {e}")))?;
-        // A row group of at most polars' default size, and no larger than the table: a table
-        // smaller than the row group would otherwise go through polars' chunk accumulation,
-        // whose empty-series step initialises an 8 MB shared zero buffer (memset, ~2,000 page
-        // faults: a third of a small extract-features run). The bytes are the same either way.
-        // LZ4 (Parquet's LZ4_RAW): a dataset is written once and read whole by train and by
-        // validate, and LZ4 decodes in two thirds of zstd's time — on a year of minutes each read
-        // 35 ms less, the write 17 ms less, for a file a third larger (83 MB, zstd's level 2 63 MB,
-        // none 111 MB: then the hash of the larger file bounds the read). No column statistics
-        // (every reader here reads whole files).
-        ParquetWriter::new(out)
-            .with_row_group_size(Some(rows.clamp(1, 512 * 512)))
-            .with_compression(ParquetCompression::Lz4Raw)
-            .with_statistics(StatisticsOptions::empty())
-            .finish(&mut df)
-            .map_err(|e| match e {
-                PolarsError::IO { error, .. } => {
-                    Error::io(origin, std::io::Error::new(error.kind(), error.to_string()))
-                }
-                e => Error::Internal(format!("writing Parquet to {origin}: {e}")),
-            })?;
-        Ok(())
+        columns.push(Encoded::floats("label", self.label));
+        let schema = columns.iter().map(|c| c.field.clone()).collect();
+        let options = WriteOptions {
+            statistics: StatisticsOptions::empty(),
+            version: Version::V1,
+            compression: polars_parquet::write::CompressionOptions::Uncompressed,
+            data_page_size: None,
+        };
+        let written = (|| -> PolarsResult<()> {
+            let mut writer = FileWriter::try_new(out, schema, options)?;
+            if rows > 0 {
+                let group = columns
+                    .into_iter()
+                    .map(|column| column.pages(options))
+                    .collect::<PolarsResult<Vec<_>>>()?;
+                writer.write(
+                    rows as u64,
+                    polars_parquet::write::DynIter::new(group.into_iter().map(Ok)),
+                )?;
+            }
+            writer.end(None).map(drop)
+        })();
+        written.map_err(|e| match e {
+            PolarsError::IO { error, .. } => Error::io(origin, std::io::Error::new(error.kind(), error.to_string())),
+            e => Error::Internal(format!("writing Parquet to {origin}: {e}")),
+        })
     }
 
     pub fn from_parquet(bytes: &[u8], origin: &str) -> Result<Dataset> {
@@ -222,6 +226,113 @@ fn owned_values<T: PolarsNumericType>(ca: ChunkedArray<T>) -> Vec<T::Native> {
         values.extend_from_slice(chunk.values());
     }
     values
+}
+
+/// One column of a dataset's Parquet file, with the encoding chosen for it:
+/// - timestamps: delta-encoded (a grid's times step evenly: a year of minutes in a few KB);
+/// - a float column with few distinct values (at most [`DICTIONARY_VALUES`], and at most a
+///   quarter of the rows): a dictionary of its values and, for each row, its value's index,
+///   LZ4-compressed — the time-of-day and time-of-week columns, whose weekly period (80 KB of
+///   doubles) is beyond LZ4's 64 KB window, so that as plain doubles they did not compress; as
+///   indices the period is 17 KB;
+/// - any other float column: plain and uncompressed. LZ4 found nothing to take out of measured
+///   values and their lags (4.14 MB in, 4.14 MB out, at a year of minutes) and cost the writer
+///   and every reader a pass.
+///
+/// The choice depends only on the values, so the same dataset gives the same bytes.
+struct Encoded {
+    field: polars_arrow::datatypes::Field,
+    array: Box<dyn polars_arrow::array::Array>,
+    encoding: polars_parquet::write::Encoding,
+    compression: polars_parquet::write::CompressionOptions,
+}
+
+/// The most distinct values a float column may have to be written as a dictionary (indices of
+/// at most 14 bits; the dictionary at most 128 KiB).
+const DICTIONARY_VALUES: usize = 1 << 14;
+
+impl Encoded {
+    fn timestamps(name: &str, values: Vec<i64>) -> Encoded {
+        use polars_arrow::datatypes::ArrowDataType;
+        Encoded {
+            field: polars_arrow::datatypes::Field::new(name.into(), ArrowDataType::Int64, false),
+            array: Box::new(polars_arrow::array::PrimitiveArray::from_vec(values)),
+            encoding: polars_parquet::write::Encoding::DeltaBinaryPacked,
+            compression: polars_parquet::write::CompressionOptions::Uncompressed,
+        }
+    }
+
+    fn floats(name: &str, values: Vec<f64>) -> Encoded {
+        use polars_arrow::array::{DictionaryArray, PrimitiveArray};
+        use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+        use polars_parquet::write::{CompressionOptions, Encoding};
+        let field = polars_arrow::datatypes::Field::new(name.into(), ArrowDataType::Float64, false);
+        match dictionary(&values) {
+            Some((keys, distinct)) => {
+                let dtype = ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(ArrowDataType::Float64), false);
+                let array = DictionaryArray::try_new(
+                    dtype,
+                    PrimitiveArray::from_vec(keys),
+                    Box::new(PrimitiveArray::from_vec(distinct)),
+                )
+                .expect("every key indexes the dictionary");
+                Encoded {
+                    field,
+                    array: Box::new(array),
+                    encoding: Encoding::RleDictionary,
+                    compression: CompressionOptions::Lz4Raw,
+                }
+            }
+            None => Encoded {
+                field,
+                array: Box::new(PrimitiveArray::from_vec(values)),
+                encoding: Encoding::Plain,
+                compression: CompressionOptions::Uncompressed,
+            },
+        }
+    }
+
+    /// The column's pages, encoded and compressed as they are written.
+    fn pages(
+        self,
+        options: polars_parquet::write::WriteOptions,
+    ) -> PolarsResult<
+        polars_parquet::write::DynStreamingIterator<'static, polars_parquet::write::CompressedPage, PolarsError>,
+    > {
+        use polars_parquet::parquet::error::ParquetError;
+        use polars_parquet::write::{Compressor, DynStreamingIterator, FallibleStreamingIterator};
+        let type_ = polars_parquet::write::to_parquet_type(&self.field)?;
+        let mut leaves = polars_parquet::write::array_to_columns(self.array, type_, options, &[self.encoding])?;
+        let pages = leaves
+            .pop()
+            .expect("a flat column is one leaf")
+            .map(|page| page.map_err(ParquetError::from));
+        Ok(DynStreamingIterator::new(
+            Compressor::new_from_vec(pages, self.compression, Vec::new()).map_err(PolarsError::from),
+        ))
+    }
+}
+
+/// The column as indices into its distinct values (in the order first met), when it has few
+/// enough of them ([`Encoded`]); found in one pass that stops as soon as there are too many.
+fn dictionary(values: &[f64]) -> Option<(Vec<u32>, Vec<f64>)> {
+    let limit = DICTIONARY_VALUES.min(values.len() / 4);
+    let mut index = polars_utils::aliases::PlHashMap::with_capacity_and_hasher(limit + 1, Default::default());
+    let mut distinct = Vec::new();
+    let mut keys = Vec::with_capacity(values.len());
+    for v in values {
+        // By bits: -0.0 and 0.0 stay what they were.
+        let next = distinct.len() as u32;
+        let key = *index.entry(v.to_bits()).or_insert(next);
+        if key == next {
+            if distinct.len() == limit {
+                return None;
+            }
+            distinct.push(*v);
+        }
+        keys.push(key);
+    }
+    Some((keys, distinct))
 }
 
 /// Some consecutive rows of a [`Dataset`], borrowed (and copied as freely as a reference).
@@ -331,6 +442,93 @@ mod tests {
         let (decoded, sha256) = read_file(&path).unwrap();
         assert_eq!(sha256.unwrap(), written);
         assert_eq!(decoded.unwrap(), dataset());
+    }
+
+    /// Each column is written for what it holds — the timestamps delta-encoded, a column of few
+    /// distinct values as a dictionary (LZ4), any other plain and uncompressed — and every
+    /// column reads back bit for bit (0.0 and -0.0 included); so does a dataset without rows.
+    #[test]
+    fn each_column_is_encoded_for_what_it_holds_and_reads_back_bit_for_bit() {
+        use polars_parquet::parquet::compression::Compression;
+        let n = 4000;
+        let table: Vec<f64> = (0..100).map(|k| (k as f64 * 0.0628).sin()).collect();
+        let dataset = Dataset {
+            timestamps: (0..n as i64).map(|i| 1_700_000_000 + 60 * i).collect(),
+            columns: vec![
+                ("week_sin_1".into(), (0..n).map(|i| table[(i + 7) % 100]).collect()),
+                ("noise".into(), (0..n).map(|i| (i as f64 * 1.7).sin() * 1e3).collect()),
+                (
+                    "zeros".into(),
+                    (0..n).map(|i| if i % 3 == 0 { -0.0 } else { 0.0 }).collect(),
+                ),
+            ],
+            label: (0..n).map(|i| i as f64 / 3.0).collect(),
+        };
+        let bytes = dataset.to_parquet().unwrap();
+        let read = Dataset::from_parquet(&bytes, "d.parquet").unwrap();
+        let bits = |d: &Dataset| -> Vec<Vec<u64>> {
+            let mut columns: Vec<Vec<u64>> = d
+                .columns
+                .iter()
+                .map(|(_, v)| v.iter().map(|x| x.to_bits()).collect())
+                .collect();
+            columns.push(d.label.iter().map(|x| x.to_bits()).collect());
+            columns
+        };
+        assert_eq!(
+            (read.feature_names(), &read.timestamps),
+            (dataset.feature_names(), &dataset.timestamps)
+        );
+        assert_eq!(bits(&read), bits(&dataset));
+        let metadata = polars_parquet::parquet::read::read_metadata(&mut std::io::Cursor::new(&bytes)).unwrap();
+        let chunks = metadata.row_groups[0].parquet_columns();
+        let written: Vec<(bool, Compression)> = chunks
+            .iter()
+            .map(|c| (c.dictionary_page_offset().is_some(), c.compression()))
+            .collect();
+        let (plain, dictionary) = ((false, Compression::Uncompressed), (true, Compression::Lz4Raw));
+        assert_eq!(written, [plain, dictionary, plain, dictionary, plain]);
+        assert!(
+            chunks[0].compressed_size() < 200,
+            "a grid's timestamps take a few bytes"
+        );
+        let empty = Dataset {
+            timestamps: vec![],
+            columns: vec![("a".into(), vec![])],
+            label: vec![],
+        };
+        assert_eq!(
+            Dataset::from_parquet(&empty.to_parquet().unwrap(), "e.parquet").unwrap(),
+            empty
+        );
+    }
+
+    /// The dictionary is taken only for few distinct values: at most a quarter of the rows, at most
+    /// [`DICTIONARY_VALUES`]; the indices follow the values in the order first met.
+    #[test]
+    fn a_dictionary_is_taken_only_for_few_distinct_values() {
+        assert_eq!(
+            dictionary(&[2.0, 1.0, 2.0, 2.0, 1.0, 2.0, 1.0, 1.0]),
+            Some((vec![0, 1, 0, 0, 1, 0, 1, 1], vec![2.0, 1.0]))
+        );
+        assert_eq!(
+            dictionary(&[1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0]),
+            None,
+            "3 distinct in 8 rows"
+        );
+        assert_eq!(
+            dictionary(&[1.0, 1.0, 1.0]),
+            None,
+            "too few rows to pay for a dictionary"
+        );
+        let many: Vec<f64> = (0..4 * (DICTIONARY_VALUES + 1))
+            .map(|i| (i % (DICTIONARY_VALUES + 1)) as f64)
+            .collect();
+        assert_eq!(dictionary(&many), None);
+        let most: Vec<f64> = (0..4 * DICTIONARY_VALUES)
+            .map(|i| (i % DICTIONARY_VALUES) as f64)
+            .collect();
+        assert_eq!(dictionary(&most).map(|(_, d)| d.len()), Some(DICTIONARY_VALUES));
     }
 
     /// A column's values are taken from polars when it holds them alone in one piece (the same
