@@ -5,8 +5,8 @@
 //! The crate is layered; each layer imports only the layers below it (a test checks that the
 //! import graph has no cycle and that `contract` imports nothing above it):
 //!
-//! 1. [`error`], [`time`], [`parallel`]: the error type; durations and timestamps; work spread
-//!    over a few threads.
+//! 1. [`error`], [`time`], [`parallel`], [`memory`]: the error type; durations and timestamps;
+//!    work spread over a few threads; the programs' allocator (large blocks in huge pages).
 //! 2. [`contract`]: every type that appears in `schemas/` — the workload config and its parts,
 //!    every document a step writes — the document machinery, and [`contract::layout`], the name
 //!    of every file and store key a step uses. *A change to `schemas/` is made here.*
@@ -24,6 +24,7 @@
 //! 5. [`cli`]: the `mttd` program — every step as a subcommand, `mttd run`, `mttd registry`.
 
 pub mod error;
+pub mod memory;
 pub mod parallel;
 pub mod time;
 
@@ -55,3 +56,7 @@ pub mod train;
 pub mod steps;
 
 pub mod cli;
+
+/// Every program of the crate (the step programs, `mttd`, `mttd-sidecar`) and its tests.
+#[global_allocator]
+static ALLOCATOR: memory::HugePages = memory::HugePages;
