@@ -315,24 +315,36 @@ impl Encoded {
 
 /// The column as indices into its distinct values (in the order first met), when it has few
 /// enough of them ([`Encoded`]); found in one pass that stops as soon as there are too many.
+/// Each row first tries the value after the previous row's (a time-of-day or time-of-week column
+/// steps through its table: one comparison a row instead of a hash look-up).
 fn dictionary(values: &[f64]) -> Option<(Vec<u32>, Vec<f64>)> {
     let limit = DICTIONARY_VALUES.min(values.len() / 4);
     let mut index = polars_utils::aliases::PlHashMap::with_capacity_and_hasher(limit + 1, Default::default());
-    let mut distinct = Vec::new();
-    let mut keys = Vec::with_capacity(values.len());
+    // By bits: -0.0 and 0.0 stay what they were.
+    let mut distinct: Vec<u64> = Vec::new();
+    // Grown as it fills: a column with too many values stops early, having touched little.
+    let mut keys = Vec::with_capacity(4 * limit);
+    let mut guess = 0;
     for v in values {
-        // By bits: -0.0 and 0.0 stay what they were.
-        let next = distinct.len() as u32;
-        let key = *index.entry(v.to_bits()).or_insert(next);
-        if key == next {
-            if distinct.len() == limit {
-                return None;
+        let bits = v.to_bits();
+        let key = match distinct.get(guess) {
+            Some(&b) if b == bits => guess as u32,
+            _ => {
+                let next = distinct.len() as u32;
+                let key = *index.entry(bits).or_insert(next);
+                if key == next {
+                    if distinct.len() == limit {
+                        return None;
+                    }
+                    distinct.push(bits);
+                }
+                key
             }
-            distinct.push(*v);
-        }
+        };
         keys.push(key);
+        guess = key as usize + 1;
     }
-    Some((keys, distinct))
+    Some((keys, distinct.into_iter().map(f64::from_bits).collect()))
 }
 
 /// Some consecutive rows of a [`Dataset`], borrowed (and copied as freely as a reference).
