@@ -129,8 +129,14 @@ impl Dataset {
             compression: polars_parquet::write::CompressionOptions::Uncompressed,
             data_page_size: None,
         };
+        // The Parquet writer turns an I/O error into text: the first one `out` gave is kept,
+        // so that a full disk is reported as what it is, naming the file.
+        let mut out = KeepingError {
+            inner: out,
+            error: None,
+        };
         let written = (|| -> PolarsResult<()> {
-            let mut writer = FileWriter::try_new(out, schema, options)?;
+            let mut writer = FileWriter::try_new(&mut out, schema, options)?;
             if rows > 0 {
                 let group = columns
                     .into_iter()
@@ -143,9 +149,9 @@ impl Dataset {
             }
             writer.end(None).map(drop)
         })();
-        written.map_err(|e| match e {
-            PolarsError::IO { error, .. } => Error::io(origin, std::io::Error::new(error.kind(), error.to_string())),
-            e => Error::Internal(format!("writing Parquet to {origin}: {e}")),
+        written.map_err(|e| match out.error.take() {
+            Some(error) => Error::io(origin, error),
+            None => Error::Internal(format!("writing Parquet to {origin}: {e}")),
         })
     }
 
@@ -226,6 +232,34 @@ fn owned_values<T: PolarsNumericType>(ca: ChunkedArray<T>) -> Vec<T::Native> {
         values.extend_from_slice(chunk.values());
     }
     values
+}
+
+/// A writer that keeps the first I/O error its inner writer gave.
+struct KeepingError<W> {
+    inner: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W> KeepingError<W> {
+    fn keep<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        result.inspect_err(|e| {
+            if self.error.is_none() {
+                self.error = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for KeepingError<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(bytes);
+        self.keep(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.keep(result)
+    }
 }
 
 /// One column of a dataset's Parquet file, with the encoding chosen for it:
@@ -513,6 +547,33 @@ mod tests {
             Dataset::from_parquet(&empty.to_parquet().unwrap(), "e.parquet").unwrap(),
             empty
         );
+    }
+
+    /// A write that fails (a full disk) is reported as that I/O error, naming the file.
+    #[test]
+    fn a_failed_write_is_reported_as_its_io_error_naming_the_file() {
+        struct Full(usize);
+        impl std::io::Write for Full {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                if self.0 < bytes.len() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::StorageFull,
+                        "no space left on device",
+                    ));
+                }
+                self.0 -= bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let why = dataset().write_parquet(Full(64), "out/dataset.parquet").unwrap_err();
+        assert!(
+            matches!(&why, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
+            "{why:?}"
+        );
+        assert!(why.to_string().starts_with("out/dataset.parquet"), "{why}");
     }
 
     /// The dictionary is taken only for few distinct values: at most a quarter of the rows, at most
