@@ -7,7 +7,8 @@
 //! each (~27,000 faults a step); on a virtual machine a fault is dear. Where the kernel's THP
 //! mode is `madvise` (Debian's default) the advice lets one fault map 2 MiB. The advice never
 //! changes what a program computes, only how the kernel backs the memory; with THP off it is a
-//! no-op, and a kernel that refuses it leaves the block as it was.
+//! no-op, and a kernel that refuses it leaves the block as it was; on other systems (a laptop's
+//! macOS) nothing is advised.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -37,24 +38,34 @@ unsafe impl GlobalAlloc for HugePages {
     }
 }
 
-/// Advises the whole pages that hold `block` (its usable size, so that a block malloc mapped on
-/// its own is advised whole and its mapping is not split), when it is large; returns `block`.
+/// Advises the pages that hold `block` as huge when it is large; returns `block`.
 fn advise(block: *mut u8, size: usize) -> *mut u8 {
     if size >= LARGE && !block.is_null() {
-        let page = 4096;
-        // SAFETY: `block` is a live block of malloc's.
-        let usable = unsafe { libc::malloc_usable_size(block.cast()) };
-        let start = block as usize & !(page - 1);
-        let end = (block as usize + usable).next_multiple_of(page);
-        // SAFETY: the range is whole pages of this process's mapped memory around the block;
-        // MADV_HUGEPAGE changes how they are backed, not what they hold. A refusal (THP off, an
-        // old kernel) leaves them as they were: the result is not needed.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        advise_pages(block);
     }
     block
 }
 
-#[cfg(test)]
+/// Advises the whole pages that hold the live block `block` — its usable size, so that a block
+/// malloc mapped on its own is advised whole and its mapping is not split.
+#[cfg(target_os = "linux")]
+fn advise_pages(block: *mut u8) {
+    let page = 4096;
+    // SAFETY: `block` is a live block of malloc's.
+    let usable = unsafe { libc::malloc_usable_size(block.cast()) };
+    let start = block as usize & !(page - 1);
+    let end = (block as usize + usable).next_multiple_of(page);
+    // SAFETY: the range is whole pages of this process's mapped memory around the block;
+    // MADV_HUGEPAGE changes how they are backed, not what they hold. A refusal (THP off, an old
+    // kernel) leaves them as they were: the result is not needed.
+    unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+}
+
+/// Transparent huge pages are Linux's: elsewhere the blocks are left as they are.
+#[cfg(not(target_os = "linux"))]
+fn advise_pages(_block: *mut u8) {}
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     /// The flags of the mapping that holds `address`, from /proc/self/smaps.
     fn flags_of_mapping_at(address: usize) -> String {
