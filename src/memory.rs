@@ -50,7 +50,11 @@ fn advise(block: *mut u8, size: usize) -> *mut u8 {
 /// malloc mapped on its own is advised whole and its mapping is not split.
 #[cfg(target_os = "linux")]
 fn advise_pages(block: *mut u8) {
-    let page = 4096;
+    // SAFETY: sysconf has no preconditions (and glibc answers the page size from memory).
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        size if size > 0 => size as usize,
+        _ => return,
+    };
     // SAFETY: `block` is a live block of malloc's.
     let usable = unsafe { libc::malloc_usable_size(block.cast()) };
     let start = block as usize & !(page - 1);
