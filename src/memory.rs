@@ -5,10 +5,10 @@
 //! Why: a year of minutes is ~110 MB of columns, decoded or computed into fresh memory by every
 //! step. Fresh memory comes from the kernel a 4 KiB page at a time, one fault and one zeroing
 //! each (~27,000 faults a step); on a virtual machine a fault is dear. Where the kernel's THP
-//! mode is `madvise` (Debian's default) the advice lets one fault map 2 MiB. The advice never
-//! changes what a program computes, only how the kernel backs the memory; with THP off it is a
-//! no-op, and a kernel that refuses it leaves the block as it was; on other systems (a laptop's
-//! macOS) nothing is advised.
+//! mode is `madvise` (a common default, and this machine's) the advice lets one fault map 2 MiB.
+//! The advice never changes what a program computes, only how the kernel backs the memory; with
+//! THP off it is a no-op, and a kernel that refuses it leaves the block as it was; on other
+//! systems (a laptop's macOS) nothing is advised.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
