@@ -22,3 +22,21 @@ reference_python() {
   fi
   echo "$2/bin/python"
 }
+
+# retrain_config CSV: the WorkloadConfig of the generated workload (shared/bench/gen_workload.py)
+# that bench/retrain.sh and bench/pass.sh run mttd's pass with.
+retrain_config() {
+  cat <<YAML
+apiVersion: mttd/v1
+kind: WorkloadConfig
+workload: bench
+source:
+  file:
+    path: $1
+signals:
+  target: requests_per_second
+  features: [cpu_cores, p95_latency_seconds]
+label:
+  horizon: 15m
+YAML
+}

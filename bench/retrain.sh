@@ -30,14 +30,6 @@ measure() {
   printf '%s\n' "${out[@]}" | sort -n | sed -n "$(( (repeat + 1) / 2 ))p"
 }
 
-mttd_pass() {
-  local csv=$1 out=$2
-  "$mttd" extract-features --config "$out/w.yaml" --out "$out/data" &&
-    "$mttd" train --config "$out/w.yaml" --dataset "$out/data" --out "$out/model" &&
-    "$mttd" validate --dataset "$out/data" --model "$out/model" --out "$out/validation"
-}
-export -f mttd_pass
-export mttd
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 echo "mttd: $("$mttd" --version); reference: pandas $("$py" -c 'import pandas; print(pandas.__version__)'), scikit-learn $("$py" -c 'import sklearn; print(sklearn.__version__)')"
@@ -47,21 +39,9 @@ for d in "${days[@]}"; do
   [ -f "$csv" ] || "$py" "$shared/bench/gen_workload.py" "$d" "$csv"
   out=$work/mttd$d
   mkdir -p "$out"
-  cat > "$out/w.yaml" <<YAML
-apiVersion: mttd/v1
-kind: WorkloadConfig
-workload: bench
-source:
-  file:
-    path: $csv
-signals:
-  target: requests_per_second
-  features: [cpu_cores, p95_latency_seconds]
-label:
-  horizon: 15m
-YAML
+  retrain_config "$csv" > "$out/w.yaml"
   read -r rw rm < <(measure "$py" "$shared/bench/ref_pipeline.py" "$csv" "$work/ref$d")
-  read -r mw mm < <(measure bash -c "mttd_pass '$csv' '$out'")
+  read -r mw mm < <(measure "$root/bench/pass.sh" "$mttd" "$out")
   printf '%-6s %-10s %10s %12.0f\n' "$d" reference "$rw" "$(echo "$rm / 1024" | bc -l)"
   printf '%-6s %-10s %10s %12.0f\n' "$d" mttd "$mw" "$(echo "$mm / 1024" | bc -l)"
   printf '%-6s %-10s %10.1fx %11.2fx\n' "$d" ratio "$(echo "$rw / $mw" | bc -l)" "$(echo "$mm / $rm" | bc -l)"

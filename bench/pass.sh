@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# One retrain pass of mttd as Argo runs it: extract-features, train and validate as three
+# processes, on DIR/w.yaml, writing DIR/data, DIR/model and DIR/validation (output discarded).
+#
+# usage: bench/pass.sh MTTD_BINARY DIR
+set -euo pipefail
+mttd=$1 out=$2
+"$mttd" extract-features --config "$out/w.yaml" --out "$out/data" >/dev/null 2>&1
+"$mttd" train --config "$out/w.yaml" --dataset "$out/data" --out "$out/model" >/dev/null 2>&1
+"$mttd" validate --dataset "$out/data" --model "$out/model" --out "$out/validation" >/dev/null 2>&1
