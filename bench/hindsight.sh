@@ -29,9 +29,7 @@ for spec in "${trace_specs[@]}"; do
   out=$work/$trace
   mkdir -p "$out"
   trace_config "$shared" "$trace" "$series" "$resolution" trace >"$out/w.yaml"
-  MTTD_LOG=warn "$mttd" extract-features --config "$out/w.yaml" --out "$out/data" >/dev/null
-  MTTD_LOG=warn "$mttd" train --config "$out/w.yaml" --dataset "$out/data" --out "$out/model" >/dev/null
-  MTTD_LOG=warn "$mttd" validate --dataset "$out/data" --model "$out/model" --out "$out/validation" >/dev/null
+  "$root/bench/pass.sh" "$mttd" "$out"
   "$py" - "$trace" "$out" <<'PY'
 import json, sys
 import numpy as np, pandas as pd

@@ -30,7 +30,6 @@ measure() {
   printf '%s\n' "${out[@]}" | sort -n | sed -n "$(( (repeat + 1) / 2 ))p"
 }
 
-
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 echo "mttd: $("$mttd" --version); reference: pandas $("$py" -c 'import pandas; print(pandas.__version__)'), scikit-learn $("$py" -c 'import sklearn; print(sklearn.__version__)')"
 printf '%-6s %-10s %10s %12s\n' days side wall_s peak_MiB

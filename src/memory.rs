@@ -71,23 +71,20 @@ fn advise_pages(_block: *mut u8) {}
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    /// The flags of the mapping that holds `address`, from /proc/self/smaps.
+    /// The flags of the mapping that holds `address`, from /proc/self/smaps: each mapping's
+    /// lines begin with its `start-end` range and end with its `VmFlags`.
     fn flags_of_mapping_at(address: usize) -> String {
+        let range = |line: &str| -> Option<std::ops::Range<usize>> {
+            let (start, end) = line.split_once(' ')?.0.split_once('-')?;
+            Some(usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?)
+        };
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
         let mut inside = false;
         for line in smaps.lines() {
-            if let Some((range, _)) = line.split_once(' ') {
-                if let Some((start, end)) = range.split_once('-') {
-                    if let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
-                        inside = (start..end).contains(&address);
-                        continue;
-                    }
-                }
-            }
-            if inside {
-                if let Some(flags) = line.strip_prefix("VmFlags:") {
-                    return flags.trim().to_string();
-                }
+            match (range(line), line.strip_prefix("VmFlags:")) {
+                (Some(range), _) => inside = range.contains(&address),
+                (None, Some(flags)) if inside => return flags.trim().to_string(),
+                _ => {}
             }
         }
         panic!("no mapping holds {address:#x}")
