@@ -12,7 +12,7 @@
 //! ones, no jump at midnight, and a linear model can still shape a daily and weekly profile.
 
 use std::f64::consts::TAU;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::contract::capacity::SettingSource;
 use crate::contract::dataset::{DatasetManifest, FeatureDefinition, Gap, GapReport, LabelDefinition, LabelKind};
@@ -110,7 +110,7 @@ struct Feature {
 enum Values {
     /// The target `back` steps before index i + `ahead`: missing before the grid or where the
     /// target is missing. Holds the target's grid, which is freed with its last reader.
-    Shifted { y: Rc<[f64]>, back: usize, ahead: usize },
+    Shifted { y: Arc<[f64]>, back: usize, ahead: usize },
     /// One value an index, `None` where missing (rolling statistics: a window of huge values
     /// can overflow to NaN, which must reach the model, and fail the forecast as invalid,
     /// rather than pass for a gap).
@@ -121,7 +121,7 @@ enum Values {
     /// length. Never missing.
     Periodic { table: Vec<f64>, base: usize },
     /// Computed at each index, never missing.
-    Always(Box<dyn Fn(usize) -> f64>),
+    Always(Box<dyn Fn(usize) -> f64 + Send + Sync>),
 }
 
 impl Values {
@@ -178,16 +178,17 @@ pub fn extract(
     raw: &RawSeries,
     source: &SourceDescription,
 ) -> Result<(Dataset, DatasetManifest)> {
-    extract_rows(config, on_grid(config, raw)?, source, true)
+    extract_rows(config, on_grid(config, raw)?, source, true).map(|(table, manifest)| (table.into_dataset(), manifest))
 }
 
-/// [`extract`], dropping the raw samples once they are on the grid: a year of minutes is then
-/// never held as samples, grid and feature columns at once.
+/// [`extract`], dropping the raw samples once they are on the grid, and leaving the feature
+/// columns to be built as they are written ([`Table`]): a year of minutes is then never held as
+/// samples, grid and feature columns at once.
 pub fn extract_owned(
     config: &WorkloadConfig,
     raw: RawSeries,
     source: &SourceDescription,
-) -> Result<(Dataset, DatasetManifest)> {
+) -> Result<(Table, DatasetManifest)> {
     let grid = on_grid(config, &raw)?;
     drop(raw);
     extract_rows(config, grid, source, true)
@@ -200,7 +201,7 @@ pub(crate) fn extract_unlabelled(
     raw: &RawSeries,
     source: &SourceDescription,
 ) -> Result<Dataset> {
-    extract_rows(config, on_grid(config, raw)?, source, false).map(|(dataset, _)| dataset)
+    extract_rows(config, on_grid(config, raw)?, source, false).map(|(table, _)| table.into_dataset())
 }
 
 /// The target and the signals on one grid, from the target's first to its last sample, and
@@ -290,7 +291,7 @@ fn extract_rows(
     grid: Grid,
     source: &SourceDescription,
     require_label: bool,
-) -> Result<(Dataset, DatasetManifest)> {
+) -> Result<(Table, DatasetManifest)> {
     let Grid {
         origin,
         start,
@@ -305,7 +306,7 @@ fn extract_rows(
     let horizon = config.label.horizon();
     let h = config.steps(&horizon);
     // Shared by the features that read the target; freed when the last of them is dropped.
-    let y: Rc<[f64]> = y_grid.into();
+    let y: Arc<[f64]> = y_grid.into();
     let shifted = |back: usize, ahead: usize| Values::Shifted {
         y: y.clone(),
         back,
@@ -479,20 +480,11 @@ fn extract_rows(
         .collect();
     let label: Vec<f64> = keep.iter().map(|&i| label_grid[i as usize]).collect();
     drop(label_grid);
-    let timestamps = keep.iter().map(|&i| start + i as i64 * step).collect();
-    // One column at a time, each feature dropped once its column is built: a rolling window's
-    // statistics, the target's grid (with its last reader) and each signal's grid are freed as
-    // the columns fill, so the grids and the whole table are never held together.
-    let columns = features
-        .into_iter()
-        .map(|f| {
-            let values = f.values.column(&keep);
-            (f.name, values)
-        })
-        .collect();
-    let dataset = Dataset {
+    let timestamps: Vec<i64> = keep.iter().map(|&i| start + i as i64 * step).collect();
+    let table = Table {
         timestamps,
-        columns,
+        features,
+        keep,
         label,
     };
 
@@ -510,7 +502,7 @@ fn extract_rows(
         filled_intervals: intervals(true),
         unfilled_gaps: count(false),
         unfilled_intervals: intervals(false),
-        dropped_rows: (n - keep.len()) as u64,
+        dropped_rows: (n - table.rows()) as u64,
         fill_limit: config.features.fill_limit.to_string(),
         list: gaps.into_iter().take(MAX_LISTED_GAPS).collect(),
     };
@@ -519,7 +511,7 @@ fn extract_rows(
         kind: Default::default(),
         workload: config.workload.clone(),
         dataset_sha256: String::new(),
-        rows: dataset.rows() as u64,
+        rows: table.rows() as u64,
         source: SourceRecord {
             kind: source.kind.to_string(),
             location: source.location.clone(),
@@ -527,8 +519,8 @@ fn extract_rows(
             prometheus: source.prometheus.clone(),
         },
         interval: Interval {
-            start: rfc3339(dataset.timestamps[0]),
-            end: rfc3339(*dataset.timestamps.last().expect("non-empty")),
+            start: rfc3339(table.timestamps[0]),
+            end: rfc3339(*table.timestamps.last().expect("non-empty")),
         },
         resolution: config.resolution.to_string(),
         target: target.clone(),
@@ -548,7 +540,70 @@ fn extract_rows(
         dropped_features: dropped,
         gaps: gap_report,
     };
-    Ok((dataset, manifest))
+    Ok((table, manifest))
+}
+
+/// A dataset whose feature columns are not built yet: its rows' times and labels, and each
+/// feature's way to find its values at the kept grid rows. Built one column at a time, each
+/// feature dropped once its column is built: a rolling window's statistics, the target's grid
+/// (with its last reader) and each signal's grid are freed as the columns fill, so the grids and
+/// the whole table are never held together.
+pub struct Table {
+    timestamps: Vec<i64>,
+    features: Vec<Feature>,
+    /// The grid rows kept (every feature and, when required, the label present).
+    keep: Vec<u32>,
+    label: Vec<f64>,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    /// The dataset, every column built.
+    pub fn into_dataset(self) -> Dataset {
+        let keep = self.keep;
+        Dataset {
+            timestamps: self.timestamps,
+            columns: self
+                .features
+                .into_iter()
+                .map(|f| {
+                    let values = f.values.column(&keep);
+                    (f.name, values)
+                })
+                .collect(),
+            label: self.label,
+        }
+    }
+
+    /// Writes the dataset's Parquet encoding to `out` (named `origin` in errors), the same bytes
+    /// as [`Dataset::write_parquet`] of [`Table::into_dataset`]: the columns are built on a
+    /// thread of their own, one ahead of the writer, which drops each once written — the
+    /// building and the writing share the two cores, and at most three columns are held.
+    pub fn write_parquet(self, out: impl std::io::Write, origin: &str) -> Result<()> {
+        let Table {
+            timestamps,
+            features,
+            keep,
+            label,
+        } = self;
+        let names: Vec<String> = features.iter().map(|f| f.name.clone()).collect();
+        std::thread::scope(|scope| {
+            let (built, columns) = std::sync::mpsc::sync_channel(1);
+            let keep = &keep;
+            scope.spawn(move || {
+                for feature in features {
+                    // The writer gone (it failed) stops the building.
+                    if built.send(feature.values.column(keep)).is_err() {
+                        return;
+                    }
+                }
+            });
+            crate::dataset::write_columns(timestamps, &names, columns, label, out, origin)
+        })
+    }
 }
 
 /// Mean and sample standard deviation over the trailing `w` grid points ending at each index;
@@ -588,6 +643,54 @@ fn rolling_mean_std(y: &[f64], w: usize) -> (Vec<Option<f64>>, Vec<Option<f64>>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A table written as its columns are built gives the bytes of the whole dataset built
+    /// first; a write that fails (a full disk) stops the building and is reported as that error.
+    #[test]
+    fn a_table_written_as_it_is_built_gives_the_dataset_s_bytes() {
+        use crate::contract::document::Document;
+        let config = WorkloadConfig::from_bytes(
+            b"apiVersion: mttd/v1\nkind: WorkloadConfig\nworkload: w\nsource:\n  file:\n    path: x.csv\nsignals:\n  target: rps\n  features: [cpu]\nresolution: 1m\n",
+            "w.yaml",
+        )
+        .unwrap();
+        let minutes: Vec<i64> = (0..3 * 1440)
+            .filter(|m| m % 97 != 5)
+            .map(|m| 1_767_225_600 + m * 60)
+            .collect();
+        let series = |f: fn(f64) -> f64| minutes.iter().map(|&t| (t, f(t as f64 / 3600.0))).collect::<Vec<_>>();
+        let raw = RawSeries {
+            origin: "x.csv".into(),
+            series: [
+                ("rps".to_string(), series(|h| 100.0 + 40.0 * h.sin())),
+                ("cpu".to_string(), series(|h| 2.0 + h.cos())),
+            ]
+            .into(),
+        };
+        let source = SourceDescription {
+            kind: "csv",
+            location: "x.csv".into(),
+            sha256: None,
+            prometheus: None,
+        };
+        let table = || {
+            extract_rows(&config, on_grid(&config, &raw).unwrap(), &source, true)
+                .unwrap()
+                .0
+        };
+        let mut written = Vec::new();
+        table().write_parquet(&mut written, "d.parquet").unwrap();
+        let dataset = table().into_dataset();
+        assert!(dataset.rows() > 1000 && dataset.columns.len() > 10);
+        assert_eq!(written, dataset.into_parquet().unwrap());
+        let why = table()
+            .write_parquet(crate::dataset::tests::Full(200_000), "out/d.parquet")
+            .unwrap_err();
+        assert!(
+            matches!(&why, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
+            "{why:?}"
+        );
+    }
 
     /// A periodic feature's column follows its position in the period across gaps in the rows,
     /// as a remainder per row would.

@@ -29,6 +29,7 @@ impl AssessArgs {
         let config = WorkloadConfig::load(&self.config)?;
         let origin = config.origin.clone();
         let (data, mut meta) = extract_features::extract(&config, self.end)?;
+        let data = data.into_dataset();
         meta.rows = data.rows() as u64;
         meta.dataset_sha256 = sha256_hex(&data.to_parquet()?);
         let (model, manifest) = train::train(&config, &data, &meta)?;

@@ -111,48 +111,10 @@ impl Dataset {
 
     /// Writes the Parquet encoding to `out` (named `origin` in errors), giving the columns to
     /// the encoder without copying them: a long history is never held twice, as a table and as
-    /// bytes. One row group; the columns required (never null); no statistics (every reader here
-    /// reads whole files). Each column's encoding is chosen for what it holds ([`Encoded`]).
+    /// bytes ([`write_columns`]).
     pub fn write_parquet(self, out: impl std::io::Write, origin: &str) -> Result<()> {
-        use polars_parquet::write::{FileWriter, StatisticsOptions, Version, WriteOptions};
-        let rows = self.rows();
-        let mut columns = Vec::with_capacity(self.columns.len() + 2);
-        columns.push(Encoded::timestamps("timestamp", self.timestamps));
-        for (name, values) in self.columns {
-            columns.push(Encoded::floats(&name, values));
-        }
-        columns.push(Encoded::floats("label", self.label));
-        let schema = columns.iter().map(|c| c.field.clone()).collect();
-        let options = WriteOptions {
-            statistics: StatisticsOptions::empty(),
-            version: Version::V1,
-            compression: polars_parquet::write::CompressionOptions::Uncompressed,
-            data_page_size: None,
-        };
-        // The Parquet writer turns an I/O error into text: the first one `out` gave is kept,
-        // so that a full disk is reported as what it is, naming the file.
-        let mut out = KeepingError {
-            inner: out,
-            error: None,
-        };
-        let written = (|| -> PolarsResult<()> {
-            let mut writer = FileWriter::try_new(&mut out, schema, options)?;
-            if rows > 0 {
-                let group = columns
-                    .into_iter()
-                    .map(|column| column.pages(options))
-                    .collect::<PolarsResult<Vec<_>>>()?;
-                writer.write(
-                    rows as u64,
-                    polars_parquet::write::DynIter::new(group.into_iter().map(Ok)),
-                )?;
-            }
-            writer.end(None).map(drop)
-        })();
-        written.map_err(|e| match out.error.take() {
-            Some(error) => Error::io(origin, error),
-            None => Error::Internal(format!("writing Parquet to {origin}: {e}")),
-        })
+        let (names, columns): (Vec<String>, Vec<Vec<f64>>) = self.columns.into_iter().unzip();
+        write_columns(self.timestamps, &names, columns, self.label, out, origin)
     }
 
     pub fn from_parquet(bytes: &[u8], origin: &str) -> Result<Dataset> {
@@ -214,6 +176,71 @@ impl Dataset {
             label: label.ok_or_else(|| Error::invalid(origin, "column `label`", "missing"))?,
         })
     }
+}
+
+/// Writes a dataset's Parquet encoding to `out` (named `origin` in errors): `timestamp`, the
+/// feature columns `names` in order, taken from `columns` one at a time as they are written (each
+/// dropped once written: whoever builds them may build the next meanwhile), and `label`. One row
+/// group; the columns required (never null); no statistics (every reader here reads whole
+/// files). Each column's encoding is chosen for what it holds ([`Encoded`]).
+pub fn write_columns(
+    timestamps: Vec<i64>,
+    names: &[String],
+    columns: impl IntoIterator<Item = Vec<f64>, IntoIter: Send>,
+    label: Vec<f64>,
+    out: impl std::io::Write,
+    origin: &str,
+) -> Result<()> {
+    use polars_arrow::datatypes::{ArrowDataType, Field};
+    use polars_parquet::write::{FileWriter, StatisticsOptions, Version, WriteOptions};
+    let rows = timestamps.len();
+    let float = |name: &str| Field::new(name.into(), ArrowDataType::Float64, false);
+    let schema = std::iter::once(Field::new("timestamp".into(), ArrowDataType::Int64, false))
+        .chain(names.iter().map(|name| float(name)))
+        .chain(std::iter::once(float("label")))
+        .collect();
+    let options = WriteOptions {
+        statistics: StatisticsOptions::empty(),
+        version: Version::V1,
+        compression: polars_parquet::write::CompressionOptions::Uncompressed,
+        data_page_size: None,
+    };
+    // The Parquet writer turns an I/O error into text: the first one `out` gave is kept, so
+    // that a full disk is reported as what it is, naming the file.
+    let mut out = KeepingError {
+        inner: out,
+        error: None,
+    };
+    // Behind a lock only because the encoder asks for an iterator it could share between threads.
+    let columns = std::sync::Mutex::new(columns.into_iter());
+    let missing = std::sync::Mutex::new(None);
+    let written = (|| -> PolarsResult<()> {
+        let mut writer = FileWriter::try_new(&mut out, schema, options)?;
+        if rows > 0 {
+            let features = names.iter().map_while(|name| {
+                let values = columns.lock().expect("not poisoned").next();
+                if values.is_none() {
+                    *missing.lock().expect("not poisoned") = Some(name.clone());
+                }
+                Some(Encoded::floats(name, values?))
+            });
+            let group = std::iter::once(Encoded::timestamps("timestamp", timestamps))
+                .chain(features)
+                .chain(std::iter::once(Encoded::floats("label", label)))
+                .map(move |column| column.pages(options));
+            writer.write(rows as u64, polars_parquet::write::DynIter::new(group))?;
+        }
+        writer.end(None).map(drop)
+    })();
+    if let Some(name) = missing.into_inner().expect("not poisoned") {
+        return Err(Error::Internal(format!(
+            "writing {origin}: no values for column `{name}`"
+        )));
+    }
+    written.map_err(|e| match out.error.take() {
+        Some(error) => Error::io(origin, error),
+        None => Error::Internal(format!("writing Parquet to {origin}: {e}")),
+    })
 }
 
 /// A column's values without nulls, taken from polars as they were decoded when polars holds
@@ -456,8 +483,27 @@ fn decode(mut file: std::fs::File, origin: &str) -> Result<Dataset> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A disk with room for so many bytes more.
+    pub(crate) struct Full(pub usize);
+
+    impl std::io::Write for Full {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.0 < bytes.len() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "no space left on device",
+                ));
+            }
+            self.0 -= bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 
     fn dataset() -> Dataset {
         Dataset {
@@ -552,28 +598,30 @@ mod tests {
     /// A write that fails (a full disk) is reported as that I/O error, naming the file.
     #[test]
     fn a_failed_write_is_reported_as_its_io_error_naming_the_file() {
-        struct Full(usize);
-        impl std::io::Write for Full {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                if self.0 < bytes.len() {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::StorageFull,
-                        "no space left on device",
-                    ));
-                }
-                self.0 -= bytes.len();
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let why = dataset().write_parquet(Full(64), "out/dataset.parquet").unwrap_err();
         assert!(
             matches!(&why, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
             "{why:?}"
         );
         assert!(why.to_string().starts_with("out/dataset.parquet"), "{why}");
+    }
+
+    /// Columns fewer than their names are refused, naming the first without values, not written
+    /// as a file whose footer and schema disagree.
+    #[test]
+    fn columns_fewer_than_their_names_are_refused() {
+        let names = ["a".to_string(), "b".to_string()];
+        let why = write_columns(
+            vec![0, 60],
+            &names,
+            vec![vec![1.0, 2.0]],
+            vec![3.0, 4.0],
+            Vec::new(),
+            "d",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(why.contains("no values for column `b`"), "{why}");
     }
 
     /// The dictionary is taken only for few distinct values: at most a quarter of the rows, at most

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::{parse_time, write_dataset, Step};
 use crate::contract::dataset::DatasetManifest;
 use crate::contract::workload::WorkloadConfig;
-use crate::dataset::Dataset;
+use crate::features::Table;
 use crate::{features, source};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -38,7 +38,7 @@ impl Step for Args {
 /// The dataset of `config`'s source over the window ending at `end` (default now), with the
 /// pods' start-up time measured over the same window when the source has a `startup_query`.
 /// The manifest's sha256 and row count are filled in when the dataset is written.
-pub fn extract(config: &WorkloadConfig, end: Option<i64>) -> crate::error::Result<(Dataset, DatasetManifest)> {
+pub fn extract(config: &WorkloadConfig, end: Option<i64>) -> crate::error::Result<(Table, DatasetManifest)> {
     // One "now" for the signals and the start-up measurement: the same window.
     let end = end.unwrap_or_else(|| chrono::Utc::now().timestamp());
     let (raw, mut description) = source::load(config, Some(end))?;

@@ -24,6 +24,7 @@ use crate::contract::model::{Model, ModelManifest};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::evaluate;
+use crate::features::Table;
 
 /// A step program: its name, what it does with its arguments, and what it returns.
 pub trait Step: clap::Args {
@@ -102,7 +103,7 @@ pub fn parse_time(text: &str) -> std::result::Result<i64, String> {
 
 /// Writes `dataset.parquet` and `dataset.manifest.json` into `dir`; the manifest's sha256 is set
 /// from the bytes written, hashed as they are written (the encoding is never held whole).
-pub fn write_dataset(dir: &Path, dataset: Dataset, manifest: &mut DatasetManifest) -> Result<()> {
+pub fn write_dataset(dir: &Path, dataset: Table, manifest: &mut DatasetManifest) -> Result<()> {
     manifest.rows = dataset.rows() as u64;
     let path = dir.join(DATASET_FILE);
     manifest.dataset_sha256 = write_atomic_with(&path, |out| {
