@@ -104,14 +104,18 @@ pub fn validate(
     let holdout_rows = rows_of(data, &model_manifest.split.holdout, origin)?;
     let calibration_rows = rows_of(data, &model_manifest.split.calibration, origin)?;
     let holdout = data.view(holdout_rows.clone());
-    let predictions = model.predict(holdout)?;
     let level = model.interval.level;
-    let last_value = calibrated_baseline(ModelKind::LastValue, data, meta, level, &calibration_rows)?
-        .expect("last-value always exists")
-        .predict(holdout)?;
-    let seasonal = match calibrated_baseline(ModelKind::SeasonalNaive, data, meta, level, &calibration_rows)? {
-        Some(m) => Some(m.predict(holdout)?),
-        None => None,
+    // The model and the baselines on the holdout, beside the folds below.
+    let on_the_holdout = || -> Result<_> {
+        let predictions = model.predict(holdout)?;
+        let last_value = calibrated_baseline(ModelKind::LastValue, data, meta, level, &calibration_rows)?
+            .expect("last-value always exists")
+            .predict(holdout)?;
+        let seasonal = match calibrated_baseline(ModelKind::SeasonalNaive, data, meta, level, &calibration_rows)? {
+            Some(m) => Some(m.predict(holdout)?),
+            None => None,
+        };
+        Ok((predictions, last_value, seasonal))
     };
 
     // Rolling origin: the holdout cut into `folds` blocks; fold j is the same model fitted again
@@ -131,8 +135,10 @@ pub fn validate(
         .filter(|(_, test)| !test.is_empty())
         .collect();
     // The folds are independent (each starts from the model's own coefficients): they share
-    // the cores, at most one fit's working set per core.
-    let folds = crate::parallel::map(&tests, crate::parallel::cores(), |(j, test)| -> Result<Fold> {
+    // the cores, at most one fit's working set per core. This thread meanwhile predicts the
+    // holdout (it would otherwise wait for the folds, and a core would idle through the last
+    // fold: three folds on two cores). Its errors come first, as when it ran before the folds.
+    let fold = |(j, test): &(usize, Range<usize>)| -> Result<Fold> {
         let rows = train::rows_before(data, test.start, horizon.seconds());
         let refitted = match model.algorithm {
             ModelKind::ElasticNet => train::refit(model, data, rows.clone(), meta)?.0,
@@ -145,9 +151,13 @@ pub fn validate(
             test: interval_of(data, test),
             metrics: metrics(&refitted.predict(test_data)?, test_data.label()),
         })
-    })
-    .into_iter()
-    .collect::<Result<Vec<Fold>>>()?;
+    };
+    let (on_the_holdout, folds) = std::thread::scope(|scope| {
+        let folds = scope.spawn(|| crate::parallel::map(&tests, crate::parallel::cores(), fold));
+        (on_the_holdout(), folds.join().expect("a fold does not panic"))
+    });
+    let (predictions, last_value, seasonal) = on_the_holdout?;
+    let folds = folds.into_iter().collect::<Result<Vec<Fold>>>()?;
     let validation = Validation {
         api_version: ApiVersion::V1,
         kind: ValidationKind::Kind,
