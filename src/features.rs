@@ -121,7 +121,7 @@ enum Values {
     /// length. Never missing.
     Periodic { table: Vec<f64>, base: usize },
     /// Computed at each index, never missing.
-    Always(Box<dyn Fn(usize) -> f64 + Send + Sync>),
+    Always(Box<dyn Fn(usize) -> f64 + Send>),
 }
 
 impl Values {

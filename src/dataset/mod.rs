@@ -183,7 +183,7 @@ impl Dataset {
 /// dropped once written: whoever builds them may build the next meanwhile), and `label`. One row
 /// group; the columns required (never null); no statistics (every reader here reads whole
 /// files). Each column's encoding is chosen for what it holds ([`Encoded`]).
-pub fn write_columns(
+pub(crate) fn write_columns(
     timestamps: Vec<i64>,
     names: &[String],
     columns: impl IntoIterator<Item = Vec<f64>, IntoIter: Send>,
