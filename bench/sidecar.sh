@@ -19,7 +19,9 @@
 # env:   MTTD_BIN_DIR (default target/sidecar: `cargo build --profile sidecar --bin mttd-sidecar`,
 #        the whole-program optimised build the image ships), BASELINE (another mttd-sidecar binary,
 #        measured beside it as `baseline`: a change's effect side by side), CONNECTIONS (default
-#        64), DURATION (default 10s), ROUNDS (default 3), WORKERS (default 2)
+#        64), DURATION (default 10s), ROUNDS (default 3), WORKERS (default 2), PODS (default 0;
+#        1: as in a pod, the app, the proxies and wrk each in a CPU cgroup of their own — needs
+#        root and cgroup v1's or v2's cpu controller)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MTTD_BIN_DIR:-$root/target/sidecar}
@@ -28,6 +30,7 @@ connections=${CONNECTIONS:-64}
 duration=${DURATION:-10s}
 rounds=${ROUNDS:-3}
 workers=${WORKERS:-2}
+pods=${PODS:-0}
 for program in nginx wrk; do
   command -v "$program" >/dev/null || { echo "needs $program (apt-get install nginx-light wrk)" >&2; exit 1; }
 done
@@ -39,7 +42,9 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
+  for group in "${groups[@]}"; do rmdir "$group" 2>/dev/null || true; done
 }
+groups=()
 trap cleanup EXIT
 
 app_port=18180 sidecar_port=18181 nginx_port=18182 metrics_port=18183 plain_port=18184 baseline_port=18185 lean_port=18187
@@ -96,6 +101,35 @@ for side in $sides; do
   curl -sf -o /dev/null "http://127.0.0.1:$port/index" || { echo "port $port does not answer" >&2; exit 1; }
 done
 
+# PODS=1: each part in a CPU cgroup of its own, as the containers of a pod are (the app and the
+# proxy beside it) and as a client elsewhere is — the scheduler then shares a core between
+# groups first and between a group's threads second.
+wrap=()
+if [ "$pods" = 1 ]; then
+  if [ -f /sys/fs/cgroup/cpu/cgroup.procs ]; then
+    cgroups=/sys/fs/cgroup/cpu
+  elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    cgroups=/sys/fs/cgroup
+    echo +cpu >"$cgroups/cgroup.subtree_control"
+  else
+    echo "PODS=1 needs cgroup v1's or v2's cpu controller" >&2
+    exit 1
+  fi
+  for part in app proxy client; do
+    groups+=("$cgroups/mttd-bench-$part")
+    mkdir -p "$cgroups/mttd-bench-$part"
+  done
+  place() { # $1: a process (its children follow), $2: part
+    for process in "$1" $(pgrep -P "$1"); do echo "$process" >"$cgroups/mttd-bench-$2/cgroup.procs"; done
+  }
+  place "$app" app
+  for side in $sides; do
+    IFS=: read -r name _ pid <<<"$side"
+    [ "$name" = direct ] || place "$pid" proxy
+  done
+  wrap=(sh -c "echo \$\$ >$cgroups/mttd-bench-client/cgroup.procs && exec \"\$@\"" wrk)
+fi
+
 # CPU time (user + system, clock ticks) of a process and its children (nginx's workers).
 cpu_ticks() {
   { cat "/proc/$1/stat"; for child in $(pgrep -P "$1"); do cat "/proc/$child/stat"; done; } |
@@ -105,7 +139,7 @@ cpu_ticks() {
 run() { # $1: port, $2: the serving process → "requests/s p99_ms errors µs_cpu_per_request"
   local before after
   before=$(cpu_ticks "$2")
-  wrk -t2 -c"$connections" -d"$duration" --latency "http://127.0.0.1:$1/index" >"$work/wrk.txt"
+  "${wrap[@]}" wrk -t2 -c"$connections" -d"$duration" --latency "http://127.0.0.1:$1/index" >"$work/wrk.txt"
   after=$(cpu_ticks "$2")
   python3 - "$work/wrk.txt" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
