@@ -103,7 +103,9 @@ done
 
 # PODS=1: each part in a CPU cgroup of its own, as the containers of a pod are (the app and the
 # proxy beside it) and as a client elsewhere is — the scheduler then shares a core between
-# groups first and between a group's threads second.
+# groups first and between a group's threads second. Measured on cgroup v1 (this machine's); the
+# v2 branch follows the kernel's cgroup-v2 interface (cgroup.controllers, subtree_control) and
+# has not been run here.
 wrap=()
 if [ "$pods" = 1 ]; then
   if [ -f /sys/fs/cgroup/cpu/cgroup.procs ]; then
