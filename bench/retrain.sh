@@ -6,7 +6,9 @@
 # usage: bench/retrain.sh [DAYS...]         (default: 30 365)
 # env:   MTTD_SHARED (default ../shared), BENCH_DIR (default /tmp/mttd-bench),
 #        MTTD_BIN (default target/release/mttd; build it with cargo build --release),
-#        REPEAT (default 3: each measurement is the median of REPEAT runs)
+#        REPEAT (default 3: the sides run in REPEAT pairs, the reference then mttd, so that both
+#        meet the same state of the machine; each figure is the median of its side's runs, and
+#        each pair's speed ratio is printed too)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${MTTD_SHARED:-$root/../shared}
@@ -20,15 +22,13 @@ mkdir -p "$work"
 . "$root/bench/lib.sh"
 py=$(reference_python "$shared" "$work/refenv")
 
-# median of REPEAT runs of a command: prints "wall_seconds peak_kib"
-measure() {
-  local out=() i
-  for ((i = 0; i < repeat; i++)); do
-    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >/dev/null 2>&1
-    out+=("$(tail -1 "$work/time.txt")")
-  done
-  printf '%s\n' "${out[@]}" | sort -n | sed -n "$(( (repeat + 1) / 2 ))p"
+# one run of a command: prints "wall_seconds peak_kib"
+timed() {
+  /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >/dev/null 2>&1
+  tail -1 "$work/time.txt"
 }
+# the median run (by wall time) of the "wall_seconds peak_kib" lines on stdin
+median() { sort -n | sed -n "$(( (repeat + 1) / 2 ))p"; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 echo "mttd: $("$mttd" --version); reference: pandas $("$py" -c 'import pandas; print(pandas.__version__)'), scikit-learn $("$py" -c 'import sklearn; print(sklearn.__version__)')"
@@ -39,9 +39,16 @@ for d in "${days[@]}"; do
   out=$work/mttd$d
   mkdir -p "$out"
   retrain_config "$csv" > "$out/w.yaml"
-  read -r rw rm < <(measure "$py" "$shared/bench/ref_pipeline.py" "$csv" "$work/ref$d")
-  read -r mw mm < <(measure "$root/bench/pass.sh" "$mttd" "$out")
+  refs=() passes=() ratios=()
+  for ((i = 0; i < repeat; i++)); do
+    refs+=("$(timed "$py" "$shared/bench/ref_pipeline.py" "$csv" "$work/ref$d")")
+    passes+=("$(timed "$root/bench/pass.sh" "$mttd" "$out")")
+    ratios+=("$(printf '%.1fx' "$(echo "${refs[i]%% *} / ${passes[i]%% *}" | bc -l)")")
+  done
+  read -r rw rm < <(printf '%s\n' "${refs[@]}" | median)
+  read -r mw mm < <(printf '%s\n' "${passes[@]}" | median)
   printf '%-6s %-10s %10s %12.0f\n' "$d" reference "$rw" "$(echo "$rm / 1024" | bc -l)"
   printf '%-6s %-10s %10s %12.0f\n' "$d" mttd "$mw" "$(echo "$mm / 1024" | bc -l)"
   printf '%-6s %-10s %10.1fx %11.2fx\n' "$d" ratio "$(echo "$rw / $mw" | bc -l)" "$(echo "$mm / $rm" | bc -l)"
+  printf '%-6s %-10s %s\n' "$d" "each pair" "${ratios[*]}"
 done
