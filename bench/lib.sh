@@ -40,3 +40,7 @@ label:
   horizon: 15m
 YAML
 }
+
+# median VALUE...: the middle one (the lower middle of an even count), by number; a value may be
+# a line "number more…", then the whole line of the median number is printed.
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }

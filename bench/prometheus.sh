@@ -16,6 +16,8 @@ mttd=${MTTD_BIN:-$root/target/release/mttd}
 repeat=${REPEAT:-5}
 chunk=${CHUNK:-10000}
 concurrency=${CONCURRENCY:-4}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 start=1767225600             # 2026-01-01T00:00:00Z
 minutes=$((30 * 1440))
 end=$((start + (minutes - 1) * 60))
@@ -98,7 +100,6 @@ for ((i = 0; i < repeat; i++)); do
   curl_times+=("$(echo "$t1 - $t0" | bc)")
   mttd_times+=("$(echo "$t2 - $t1" | bc)")
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 m=$(median "${mttd_times[@]}") c=$(median "${curl_times[@]}")
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(prometheus --version 2>&1 | head -1)"
 echo "requests: ${#urls[@]} (3 signals × $(( ${#urls[@]} / 3 )) chunks of ≤ $chunk points), median of $repeat"

@@ -27,8 +27,6 @@ timed() {
   /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >/dev/null 2>&1
   tail -1 "$work/time.txt"
 }
-# the median run (by wall time) of the "wall_seconds peak_kib" lines on stdin
-median() { sort -n | sed -n "$(( (repeat + 1) / 2 ))p"; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 echo "mttd: $("$mttd" --version); reference: pandas $("$py" -c 'import pandas; print(pandas.__version__)'), scikit-learn $("$py" -c 'import sklearn; print(sklearn.__version__)')"
@@ -45,8 +43,8 @@ for d in "${days[@]}"; do
     passes+=("$(timed "$root/bench/pass.sh" "$mttd" "$out")")
     ratios+=("$(printf '%.1fx' "$(echo "${refs[i]%% *} / ${passes[i]%% *}" | bc -l)")")
   done
-  read -r rw rm < <(printf '%s\n' "${refs[@]}" | median)
-  read -r mw mm < <(printf '%s\n' "${passes[@]}" | median)
+  read -r rw rm < <(median "${refs[@]}")
+  read -r mw mm < <(median "${passes[@]}")
   printf '%-6s %-10s %10s %12.0f\n' "$d" reference "$rw" "$(echo "$rm / 1024" | bc -l)"
   printf '%-6s %-10s %10s %12.0f\n' "$d" mttd "$mw" "$(echo "$mm / 1024" | bc -l)"
   printf '%-6s %-10s %10.1fx %11.2fx\n' "$d" ratio "$(echo "$rw / $mw" | bc -l)" "$(echo "$mm / $rm" | bc -l)"
