@@ -571,10 +571,10 @@ impl Table {
                 .into_iter()
                 .map(|f| {
                     let values = f.values.column(&keep);
-                    (f.name, values)
+                    (f.name, values.into())
                 })
                 .collect(),
-            label: self.label,
+            label: self.label.into(),
         }
     }
 

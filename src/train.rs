@@ -406,8 +406,8 @@ mod tests {
         let n = timestamps.len();
         Dataset {
             timestamps,
-            columns: vec![("target".into(), vec![1.0; n])],
-            label: vec![1.0; n],
+            columns: vec![("target".into(), vec![1.0; n].into())],
+            label: vec![1.0; n].into(),
         }
     }
 
@@ -437,7 +437,7 @@ mod tests {
         let mut d = data((0..100).map(|i| i * 60).collect());
         d.columns = ["target", "target_mean_15m", "target_mean_1h", "hour_sin_1"]
             .iter()
-            .map(|n| (n.to_string(), vec![2.0; 100]))
+            .map(|n| (n.to_string(), vec![2.0; 100].into()))
             .collect();
         let features = names(&["target", "target_mean_15m", "target_mean_1h", "hour_sin_1"]);
         let auto = candidate_scales(ScaleMode::Auto, &features, &d, &(0..50)).unwrap();

@@ -353,8 +353,8 @@ mod tests {
     fn a_footer_mttd_writes_passes() {
         let dataset = crate::dataset::Dataset {
             timestamps: vec![0, 60, 120],
-            columns: vec![("cpu".into(), vec![1.0, 2.0, 3.0])],
-            label: vec![4.0, 5.0, 6.0],
+            columns: vec![("cpu".into(), vec![1.0, 2.0, 3.0].into())],
+            label: vec![4.0, 5.0, 6.0].into(),
         };
         check(&dataset.to_parquet().unwrap()).unwrap();
     }

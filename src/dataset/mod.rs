@@ -8,13 +8,16 @@ use polars::prelude::*;
 use crate::error::{Error, Result};
 
 mod footer;
+mod in_place;
+
+pub use in_place::Values;
 
 /// Rows in time order: timestamp (Unix seconds), feature columns, label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub timestamps: Vec<i64>,
-    pub columns: Vec<(String, Vec<f64>)>,
-    pub label: Vec<f64>,
+    pub columns: Vec<(String, Values)>,
+    pub label: Values,
 }
 
 /// Reads Parquet bytes into a table. A malformed file is an error, never a crash: polars'
@@ -62,7 +65,7 @@ impl Dataset {
     }
 
     pub fn column(&self, name: &str) -> Option<&[f64]> {
-        self.columns.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
     }
 
     /// The rows in `range`, all columns.
@@ -72,9 +75,9 @@ impl Dataset {
             columns: self
                 .columns
                 .iter()
-                .map(|(n, v)| (n.clone(), v[range.clone()].to_vec()))
+                .map(|(n, v)| (n.clone(), v[range.clone()].to_vec().into()))
                 .collect(),
-            label: self.label[range].to_vec(),
+            label: self.label[range].to_vec().into(),
         }
     }
 
@@ -113,29 +116,29 @@ impl Dataset {
     /// the encoder without copying them: a long history is never held twice, as a table and as
     /// bytes ([`write_columns`]).
     pub fn write_parquet(self, out: impl std::io::Write, origin: &str) -> Result<()> {
-        let (names, columns): (Vec<String>, Vec<Vec<f64>>) = self.columns.into_iter().unzip();
-        write_columns(self.timestamps, &names, columns, self.label, out, origin)
+        let (names, columns): (Vec<String>, Vec<Values>) = self.columns.into_iter().unzip();
+        let columns = columns.into_iter().map(Values::into_vec);
+        write_columns(self.timestamps, &names, columns, self.label.into_vec(), out, origin)
     }
 
     pub fn from_parquet(bytes: &[u8], origin: &str) -> Result<Dataset> {
         let df = read_parquet(bytes, origin)?;
         // Each Parquet column is taken (or copied and dropped), so the whole table is never held twice.
-        Dataset::from_columns(df.into_columns().into_iter().map(Ok), origin)
+        Dataset::from_columns(df.into_columns().into_iter().map(|c| Ok(Read::Decoded(c))), origin)
     }
 
     /// The dataset from its Parquet columns, taken one at a time (each column's values taken
-    /// from polars, or copied and the column dropped):
+    /// from polars, or copied and the column dropped, or in place in the file):
     /// `timestamp` (Int64), the features in order, `label`; every value present and finite.
-    fn from_columns(columns: impl IntoIterator<Item = Result<Column>>, origin: &str) -> Result<Dataset> {
-        let floats = |c: Column| -> Result<Vec<f64>> {
+    fn from_columns(columns: impl IntoIterator<Item = Result<Read>>, origin: &str) -> Result<Dataset> {
+        let finite = |name: &str, values: Values| -> Result<Values> {
+            match values.iter().position(|v| !v.is_finite()) {
+                Some(i) => Err(not_finite(origin, i, name)),
+                None => Ok(values),
+            }
+        };
+        let floats = |c: Column| -> Result<Values> {
             let name = c.name().clone();
-            let bad = |i: usize| {
-                Error::invalid(
-                    origin,
-                    format!("row {}, column `{name}`", i + 1),
-                    "missing or not finite",
-                )
-            };
             let ca = c.f64().map_err(|_| {
                 Error::invalid(
                     origin,
@@ -144,30 +147,38 @@ impl Dataset {
                 )
             })?;
             if ca.null_count() > 0 {
-                return Err(bad(ca.iter().position(|v| v.is_none()).unwrap_or(0)));
+                return Err(not_finite(
+                    origin,
+                    ca.iter().position(|v| v.is_none()).unwrap_or(0),
+                    &name,
+                ));
             }
             let values = owned_values(c.take_materialized_series().take_inner::<Float64Type>());
-            match values.iter().position(|v| !v.is_finite()) {
-                Some(i) => Err(bad(i)),
-                None => Ok(values),
-            }
+            finite(&name, values.into())
         };
+        let not_seconds = || Error::invalid(origin, "column `timestamp`", "expected Int64 Unix seconds");
         let (mut timestamps, mut label, mut features) = (None, None, Vec::new());
         for c in columns {
-            let c = c?;
-            match c.name().as_str() {
-                "timestamp" => {
-                    let ts = c
-                        .i64()
-                        .map_err(|_| Error::invalid(origin, "column `timestamp`", "expected Int64 Unix seconds"))?;
+            let (name, values) = match c? {
+                Read::InPlace(name, _) if name == "timestamp" => return Err(not_seconds()),
+                Read::InPlace(name, values) => {
+                    let values = finite(&name, values)?;
+                    (name, values)
+                }
+                Read::Decoded(c) if c.name().as_str() == "timestamp" => {
+                    let ts = c.i64().map_err(|_| not_seconds())?;
                     timestamps = Some(if ts.null_count() == 0 {
                         owned_values(c.take_materialized_series().take_inner::<Int64Type>())
                     } else {
                         ts.iter().map(|v| v.unwrap_or(i64::MIN)).collect()
                     });
+                    continue;
                 }
-                "label" => label = Some(floats(c)?),
-                _ => features.push((c.name().to_string(), floats(c)?)),
+                Read::Decoded(c) => (c.name().to_string(), floats(c)?),
+            };
+            match name.as_str() {
+                "label" => label = Some(values),
+                _ => features.push((name, values)),
             }
         }
         Ok(Dataset {
@@ -178,11 +189,28 @@ impl Dataset {
     }
 }
 
+/// A value of the dataset's file missing or not finite: row `i` (from 0) of column `name`.
+fn not_finite(origin: &str, i: usize, name: &str) -> Error {
+    Error::invalid(
+        origin,
+        format!("row {}, column `{name}`", i + 1),
+        "missing or not finite",
+    )
+}
+
+/// A column as read from a dataset's file: decoded by polars, or (a plain column of doubles)
+/// used in place from the mapped file ([`in_place`]).
+enum Read {
+    Decoded(Column),
+    InPlace(String, Values),
+}
+
 /// Writes a dataset's Parquet encoding to `out` (named `origin` in errors): `timestamp`, the
 /// feature columns `names` in order, taken from `columns` one at a time as they are written (each
 /// dropped once written: whoever builds them may build the next meanwhile), and `label`. One row
 /// group; the columns required (never null); no statistics (every reader here reads whole
-/// files). Each column's encoding is chosen for what it holds ([`Encoded`]).
+/// files) but those that align a plain float column's values in the file ([`in_place`]). Each
+/// column's encoding is chosen for what it holds ([`Encoded`]).
 pub(crate) fn write_columns(
     timestamps: Vec<i64>,
     names: &[String],
@@ -207,9 +235,13 @@ pub(crate) fn write_columns(
     };
     // The Parquet writer turns an I/O error into text: the first one `out` gave is kept, so
     // that a full disk is reported as what it is, naming the file.
-    let mut out = KeepingError {
-        inner: out,
-        error: None,
+    let position = in_place::Position::default();
+    let mut out = in_place::Counting {
+        inner: KeepingError {
+            inner: out,
+            error: None,
+        },
+        position: position.clone(),
     };
     // Behind a lock only because the encoder asks for an iterator it could share between threads.
     let columns = std::sync::Mutex::new(columns.into_iter());
@@ -227,7 +259,7 @@ pub(crate) fn write_columns(
             let group = std::iter::once(Encoded::timestamps("timestamp", timestamps))
                 .chain(features)
                 .chain(std::iter::once(Encoded::floats("label", label)))
-                .map(move |column| column.pages(options));
+                .map(move |column| column.pages(options, &position));
             writer.write(rows as u64, polars_parquet::write::DynIter::new(group))?;
         }
         writer.end(None).map(drop)
@@ -237,7 +269,7 @@ pub(crate) fn write_columns(
             "writing {origin}: no values for column `{name}`"
         )));
     }
-    written.map_err(|e| match out.error.take() {
+    written.map_err(|e| match out.inner.error.take() {
         Some(error) => Error::io(origin, error),
         None => Error::Internal(format!("writing Parquet to {origin}: {e}")),
     })
@@ -353,21 +385,37 @@ impl Encoded {
         }
     }
 
-    /// The column's pages, encoded and compressed as they are written.
+    /// The column's pages, encoded and compressed as they are written at `position`. A plain
+    /// float column is one page, its values 8-byte aligned in the file: a reader may use it in
+    /// place ([`in_place`]).
     fn pages(
         self,
-        options: polars_parquet::write::WriteOptions,
+        mut options: polars_parquet::write::WriteOptions,
+        position: &in_place::Position,
     ) -> PolarsResult<
         polars_parquet::write::DynStreamingIterator<'static, polars_parquet::write::CompressedPage, PolarsError>,
     > {
         use polars_parquet::parquet::error::ParquetError;
-        use polars_parquet::write::{Compressor, DynStreamingIterator, FallibleStreamingIterator};
+        use polars_parquet::parquet::page::Page;
+        use polars_parquet::write::FallibleStreamingIterator;
+        use polars_parquet::write::{CompressionOptions, Compressor, DynStreamingIterator, Encoding};
+        let in_place = self.encoding == Encoding::Plain
+            && self.compression == CompressionOptions::Uncompressed
+            && *self.field.dtype() == polars_arrow::datatypes::ArrowDataType::Float64;
+        if in_place {
+            // Pages are cut at this many bytes, counting 9 a row (`row_slice_ranges`).
+            options.data_page_size = Some(self.array.len().saturating_mul(9).max(1));
+        }
         let type_ = polars_parquet::write::to_parquet_type(&self.field)?;
         let mut leaves = polars_parquet::write::array_to_columns(self.array, type_, options, &[self.encoding])?;
+        let position = position.clone();
         let pages = leaves
             .pop()
             .expect("a flat column is one leaf")
-            .map(|page| page.map_err(ParquetError::from));
+            .map(move |page| match page {
+                Ok(Page::Data(page)) if in_place => Ok(Page::Data(in_place::align(page, &position))),
+                page => page.map_err(ParquetError::from),
+            });
         Ok(DynStreamingIterator::new(
             Compressor::new_from_vec(pages, self.compression, Vec::new()).map_err(PolarsError::from),
         ))
@@ -460,23 +508,42 @@ pub fn read_file(path: &std::path::Path) -> Result<(Result<Dataset>, Result<Stri
     Ok((dataset, sha256))
 }
 
-/// The dataset, one column at a time: polars maps the file for each column and unmaps it
-/// after, so what is resident is the dataset decoded so far and one column's pages — not the
-/// file's bytes and the whole decoded table besides. The footer is checked first, as for
-/// bytes ([`read_parquet`]), and the reading runs behind the same panic boundary.
+/// The dataset, one column at a time. The file is mapped once ([`in_place::map`]): each plain
+/// column of doubles the writer laid out for it is used in place from the mapping (no copy, no
+/// fresh memory); any other column polars decodes from the file, column by column (polars maps
+/// the file for each column and unmaps it after), so what is resident is the dataset decoded so
+/// far and the mapping — not the file's bytes and the whole decoded table besides. The footer is
+/// checked first, as for bytes ([`read_parquet`]), and the reading runs behind the same panic
+/// boundary.
 fn decode(mut file: std::fs::File, origin: &str) -> Result<Dataset> {
     footer::check_file(&file).map_err(|why| not_readable(origin, why))?;
+    let mapped = in_place::map(&file);
     let file = &mut file;
     guarded(origin, || {
         let polars = |e: PolarsError| not_readable(origin, e);
         let mut reader = ParquetReader::new(&mut *file);
         let metadata = reader.get_metadata().map_err(polars)?.clone();
         let width = reader.schema().map_err(polars)?.len();
+        // Only a flat table of one row group: column `i` of the schema is the row group's `i`th.
+        let chunks = match (&mapped, metadata.row_groups.as_slice()) {
+            (Some(mapped), [group]) if group.parquet_columns().len() == width => {
+                Some((mapped, group.parquet_columns(), group.num_rows()))
+            }
+            _ => None,
+        };
         let columns = (0..width).map(|i| {
+            if let Some((mapped, chunks, rows)) = chunks {
+                if let Some(values) = in_place::plain_doubles(mapped, &chunks[i], rows) {
+                    return Ok(Read::InPlace(
+                        chunks[i].descriptor().path_in_schema[0].to_string(),
+                        values,
+                    ));
+                }
+            }
             let mut reader = ParquetReader::new(&mut *file).with_projection(Some(vec![i]));
             reader.set_metadata(metadata.clone());
             let mut columns = reader.finish().map_err(polars)?.into_columns();
-            Ok(columns.pop().expect("one column projected"))
+            Ok(Read::Decoded(columns.pop().expect("one column projected")))
         });
         Dataset::from_columns(columns, origin)
     })
@@ -509,10 +576,10 @@ pub(crate) mod tests {
         Dataset {
             timestamps: vec![0, 60, 120, 180],
             columns: vec![
-                ("target".into(), vec![1.0, 2.0, 3.0, 4.0]),
-                ("cpu".into(), vec![0.5, 0.25, 0.125, 1.0]),
+                ("target".into(), vec![1.0, 2.0, 3.0, 4.0].into()),
+                ("cpu".into(), vec![0.5, 0.25, 0.125, 1.0].into()),
             ],
-            label: vec![4.0, 5.0, 6.0, 7.0],
+            label: vec![4.0, 5.0, 6.0, 7.0].into(),
         }
     }
 
@@ -534,6 +601,54 @@ pub(crate) mod tests {
         let (decoded, sha256) = read_file(&path).unwrap();
         assert_eq!(sha256.unwrap(), written);
         assert_eq!(decoded.unwrap(), dataset());
+    }
+
+    /// A dataset's plain float columns are read in place from its file (one page each, the
+    /// values 8-byte aligned wherever the columns before them ended); its other columns are
+    /// decoded; every value reads back bit for bit, and polars' own reader reads the same file.
+    /// A Parquet file polars wrote its own way (pages of 1 MiB, statistics) reads the same,
+    /// decoded.
+    #[test]
+    fn plain_float_columns_are_read_in_place_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in [3000, 4001, 4103, 5009, 6011, 7013, 8017, 9029] {
+            let few: Vec<f64> = (0..7 + n % 13).map(|k| k as f64 * 0.5).collect();
+            let dataset = Dataset {
+                timestamps: (0..n as i64).map(|i| 1_700_000_000 + 60 * i).collect(),
+                columns: (0..6)
+                    .map(|c| {
+                        let values: Vec<f64> = match c % 2 {
+                            0 => (0..n).map(|i| ((i * (c + 3)) as f64 * 0.37).sin() * 1e3).collect(),
+                            _ => (0..n).map(|i| few[(i * (c + 1)) % few.len()]).collect(),
+                        };
+                        (format!("c{c}"), values.into())
+                    })
+                    .collect(),
+                label: (0..n).map(|i| i as f64 / 7.0).collect(),
+            };
+            let path = dir.path().join(format!("d{n}.parquet"));
+            std::fs::write(&path, dataset.to_parquet().unwrap()).unwrap();
+            let (read, _) = read_file(&path).unwrap();
+            let read = read.unwrap();
+            assert_eq!(read, dataset, "{n} rows");
+            for (name, values) in &read.columns {
+                let plain = name == "c0" || name == "c2" || name == "c4";
+                assert_eq!(values.is_mapped(), plain, "{n} rows, column {name}");
+            }
+            assert!(read.label.is_mapped(), "{n} rows, label");
+            let decoded = Dataset::from_parquet(&std::fs::read(&path).unwrap(), "d.parquet").unwrap();
+            assert_eq!(decoded, dataset);
+        }
+
+        let mut df = df!("timestamp" => [0i64, 60, 120], "x" => [1.0, 2.5, -3.0], "label" => [1.0, 2.0, 3.0]).unwrap();
+        let path = dir.path().join("polars.parquet");
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let (read, _) = read_file(&path).unwrap();
+        let read = read.unwrap();
+        assert_eq!(&*read.label, [1.0, 2.0, 3.0]);
+        assert_eq!(read.column("x").unwrap(), [1.0, 2.5, -3.0]);
     }
 
     /// Each column is written for what it holds — the timestamps delta-encoded, a column of few
@@ -586,8 +701,8 @@ pub(crate) mod tests {
         );
         let empty = Dataset {
             timestamps: vec![],
-            columns: vec![("a".into(), vec![])],
-            label: vec![],
+            columns: vec![("a".into(), Vec::new().into())],
+            label: Vec::new().into(),
         };
         assert_eq!(
             Dataset::from_parquet(&empty.to_parquet().unwrap(), "e.parquet").unwrap(),
@@ -675,7 +790,7 @@ pub(crate) mod tests {
     #[test]
     fn a_value_that_is_not_finite_is_refused_with_its_row_and_column() {
         let mut bad = dataset();
-        bad.columns[1].1[2] = f64::INFINITY;
+        bad.columns[1].1.to_mut()[2] = f64::INFINITY;
         let why = Dataset::from_parquet(&bad.to_parquet().unwrap(), "d.parquet")
             .unwrap_err()
             .to_string();

@@ -81,7 +81,7 @@ fn a_growing_workload_is_learnt_relative_to_its_level() {
     let mut scaled = rows.clone();
     for (name, column) in scaled.columns.iter_mut() {
         if relative.divided.contains(name) {
-            column.iter_mut().for_each(|v| *v *= 10.0);
+            column.to_mut().iter_mut().for_each(|v| *v *= 10.0);
         }
     }
     let (a, b) = (
