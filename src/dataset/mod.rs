@@ -651,6 +651,47 @@ pub(crate) mod tests {
         assert_eq!(read.column("x").unwrap(), [1.0, 2.5, -3.0]);
     }
 
+    /// A page header damaged in any byte (its statistics, sizes, encoding) gives an error or a
+    /// decoded read, never a crash, and never values from outside the column's bytes: the
+    /// mapped read trusts nothing the header says that the footer does not bound.
+    #[test]
+    fn a_damaged_page_header_is_an_error_or_a_read_never_a_crash() {
+        let n = 4000;
+        let dataset = Dataset {
+            timestamps: (0..n as i64).map(|i| 1_700_000_000 + 60 * i).collect(),
+            columns: vec![("noise".into(), (0..n).map(|i| (i as f64 * 1.7).sin()).collect())],
+            label: (0..n).map(|i| i as f64).collect(),
+        };
+        let bytes = dataset.to_parquet().unwrap();
+        let metadata = polars_parquet::parquet::read::read_metadata(&mut std::io::Cursor::new(&bytes)).unwrap();
+        let chunk = &metadata.row_groups[0].parquet_columns()[1];
+        let start = chunk.data_page_offset() as usize;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.parquet");
+        let mut outcomes = (0, 0);
+        for at in start..start + 48 {
+            for damage in [0x00, 0xff, bytes[at].wrapping_add(1)] {
+                let mut damaged = bytes.clone();
+                damaged[at] = damage;
+                std::fs::write(&path, &damaged).unwrap();
+                match read_file(&path).unwrap().0 {
+                    Ok(read) => {
+                        assert_eq!(read.rows(), n, "byte {at} set to {damage:#x}");
+                        outcomes.0 += 1;
+                    }
+                    Err(e) => {
+                        assert!(e.to_string().starts_with(&path.display().to_string()), "{e}");
+                        outcomes.1 += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            outcomes.0 > 0 && outcomes.1 > 0,
+            "some damage is harmless, some is refused: {outcomes:?}"
+        );
+    }
+
     /// Each column is written for what it holds — the timestamps delta-encoded, a column of few
     /// distinct values as a dictionary (LZ4), any other plain and uncompressed — and every
     /// column reads back bit for bit (0.0 and -0.0 included); so does a dataset without rows.
