@@ -216,13 +216,13 @@ pub fn align(page: DataPage, at: &Position) -> DataPage {
     if header.encoding != Encoding::PLAIN || header.statistics.is_some() {
         return page;
     }
+    // Only a page of values alone (a required column: no levels before them).
+    if usize::try_from(header.num_values).ok().and_then(|n| n.checked_mul(8)) != Some(page.buffer().len()) {
+        return page;
+    }
     let at = at.get();
     let size = i32::try_from(page.buffer().len()).unwrap_or(i32::MAX);
-    let values = page
-        .buffer()
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")));
-    let Some(statistics) = choices(values).find(|statistics| {
+    let Some(statistics) = choices(page.buffer()).find(|statistics| {
         header.statistics = statistics.clone();
         (at + header_length(&header, size)).is_multiple_of(8)
     }) else {
@@ -260,21 +260,9 @@ fn header_length(page: &polars_parquet_format::DataPageHeader, size: i32) -> u64
 
 /// The truthful statistics a page of `values` may carry, in the order tried: their encoded
 /// lengths step by 1, 2 and 10 bytes, which together reach every remainder modulo 8.
-fn choices(values: impl Iterator<Item = f64>) -> impl Iterator<Item = Option<Statistics>> {
-    // The minimum and maximum as Parquet writes them for floating point: a zero minimum as
-    // -0.0, a zero maximum as +0.0; none when a value is NaN (then only the null count is
-    // offered).
-    let (mut min, mut max, mut nan) = (f64::INFINITY, f64::NEG_INFINITY, false);
-    for v in values {
-        nan |= v.is_nan();
-        min = min.min(v);
-        max = max.max(v);
-    }
-    let bounds = (!nan && min <= max).then(|| {
-        let min = if min == 0.0 { -0.0 } else { min };
-        let max = if max == 0.0 { 0.0 } else { max };
-        (min.to_le_bytes().to_vec(), max.to_le_bytes().to_vec())
-    });
+fn choices(values: &[u8]) -> impl Iterator<Item = Option<Statistics>> + '_ {
+    // Found only when a choice needs them (three remainders of eight do not).
+    let bounds = std::cell::OnceCell::new();
     // Bits: 0 any statistics, 1 null count, 2 min_value/max_value, 3 both exact, 4 max exact
     // only, 5 the older min/max fields.
     (0u32..64).filter_map(move |bits| {
@@ -283,10 +271,15 @@ fn choices(values: impl Iterator<Item = f64>) -> impl Iterator<Item = Option<Sta
         if (bits != 0 && !has(0)) || (has(3) && has(4)) || ((has(3) || has(4)) && !has(2)) {
             return None;
         }
-        let (min, max) = match (&bounds, valued) {
-            (Some((min, max)), true) => (Some(min.clone()), Some(max.clone())),
-            (None, true) => return None,
-            (_, false) => (None, None),
+        let (min, max) = match valued {
+            true => {
+                let (min, max) = bounds.get_or_init(|| bounds_of(values)).as_ref()?;
+                (
+                    Some(f64::to_le_bytes(*min).to_vec()),
+                    Some(f64::to_le_bytes(*max).to_vec()),
+                )
+            }
+            false => (None, None),
         };
         Some(has(0).then(|| Statistics {
             null_count: has(1).then_some(0),
@@ -299,6 +292,33 @@ fn choices(values: impl Iterator<Item = f64>) -> impl Iterator<Item = Option<Sta
             min: if has(5) { min } else { None },
         }))
     })
+}
+
+/// The minimum and maximum of little-endian doubles as Parquet writes them for floating point
+/// (a zero minimum as -0.0, a zero maximum as +0.0); none when a value is NaN, or there is none.
+/// Four lanes, compared as the processor's min and max instructions compare (vectorised).
+fn bounds_of(values: &[u8]) -> Option<(f64, f64)> {
+    let (mut lo, mut hi, mut nan) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4], false);
+    let mut lanes = values.chunks_exact(32);
+    for chunk in &mut lanes {
+        for j in 0..4 {
+            let v = f64::from_le_bytes(chunk[8 * j..8 * j + 8].try_into().expect("8 bytes"));
+            nan |= v.is_nan();
+            lo[j] = if v < lo[j] { v } else { lo[j] };
+            hi[j] = if v > hi[j] { v } else { hi[j] };
+        }
+    }
+    for b in lanes.remainder().chunks_exact(8) {
+        let v = f64::from_le_bytes(b.try_into().expect("8 bytes"));
+        nan |= v.is_nan();
+        lo[0] = if v < lo[0] { v } else { lo[0] };
+        hi[0] = if v > hi[0] { v } else { hi[0] };
+    }
+    let (min, max) = (
+        lo.into_iter().fold(f64::INFINITY, f64::min),
+        hi.into_iter().fold(f64::NEG_INFINITY, f64::max),
+    );
+    (!nan && min <= max).then_some((if min == 0.0 { -0.0 } else { min }, if max == 0.0 { 0.0 } else { max }))
 }
 
 #[cfg(test)]
@@ -353,11 +373,21 @@ mod tests {
                 }
             }
         }
-        let offered: Vec<_> = choices([1.0, f64::NAN].into_iter()).collect();
+        let bytes = |values: &[f64]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+        let with_nan = bytes(&[1.0, f64::NAN, 2.0, 3.0, 4.0, 5.0]);
+        let offered: Vec<_> = choices(&with_nan).collect();
         assert!(offered
             .iter()
             .flatten()
             .all(|s| s.max_value.is_none() && s.max.is_none()));
-        assert!(offered.len() < choices([1.0].into_iter()).count());
+        assert!(offered.len() < choices(&bytes(&[1.0])).count());
+        let values = [3.0, -7.5, 0.25, 9.0, -0.0, 4.0, 8.5, -2.0, 11.0];
+        assert_eq!(
+            bounds_of(&bytes(&values)),
+            Some((-7.5, 11.0)),
+            "the remainder's lanes too"
+        );
+        let zeros = bounds_of(&bytes(&[0.0, 0.0, -0.0, 0.0, 0.0])).map(|(a, b)| (a.to_bits(), b.to_bits()));
+        assert_eq!(zeros, Some(((-0.0f64).to_bits(), 0.0f64.to_bits())));
     }
 }
