@@ -131,8 +131,8 @@ pub fn map(file: &std::fs::File) -> Option<Arc<memmap2::Mmap>> {
         .map(Arc::new)
 }
 
-/// Column `column`'s values in place in `file` (the mapped Parquet file whose footer is `chunk`'s),
-/// when they lie there as an aligned array of every row's double: one row group of `rows` rows,
+/// A column's values in place in `file` (the mapped Parquet file; `chunk`: the column's entry in
+/// its footer), when they lie there as an aligned array of every row's double: one row group of `rows` rows,
 /// a required DOUBLE column, uncompressed, without a dictionary, one PLAIN data page (V1) with
 /// every row. `None` otherwise — the caller decodes the column.
 pub fn plain_doubles(file: &Arc<memmap2::Mmap>, chunk: &ColumnChunkMetadata, rows: usize) -> Option<Values> {
