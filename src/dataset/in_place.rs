@@ -65,7 +65,8 @@ impl Values {
     }
 
     /// Whether the values are used in place from a file.
-    pub fn is_mapped(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_mapped(&self) -> bool {
         matches!(self.0, Storage::Mapped { .. })
     }
 }
@@ -299,20 +300,22 @@ fn choices(values: &[u8]) -> impl Iterator<Item = Option<Statistics>> + '_ {
 /// Four lanes, compared as the processor's min and max instructions compare (vectorised).
 fn bounds_of(values: &[u8]) -> Option<(f64, f64)> {
     let (mut lo, mut hi, mut nan) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4], false);
+    /// One value into a lane's minimum and maximum.
+    #[inline(always)]
+    fn take(bytes: &[u8], lo: &mut f64, hi: &mut f64, nan: &mut bool) {
+        let v = f64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+        *nan |= v.is_nan();
+        *lo = if v < *lo { v } else { *lo };
+        *hi = if v > *hi { v } else { *hi };
+    }
     let mut lanes = values.chunks_exact(32);
     for chunk in &mut lanes {
         for j in 0..4 {
-            let v = f64::from_le_bytes(chunk[8 * j..8 * j + 8].try_into().expect("8 bytes"));
-            nan |= v.is_nan();
-            lo[j] = if v < lo[j] { v } else { lo[j] };
-            hi[j] = if v > hi[j] { v } else { hi[j] };
+            take(&chunk[8 * j..8 * j + 8], &mut lo[j], &mut hi[j], &mut nan);
         }
     }
-    for b in lanes.remainder().chunks_exact(8) {
-        let v = f64::from_le_bytes(b.try_into().expect("8 bytes"));
-        nan |= v.is_nan();
-        lo[0] = if v < lo[0] { v } else { lo[0] };
-        hi[0] = if v > hi[0] { v } else { hi[0] };
+    for bytes in lanes.remainder().chunks_exact(8) {
+        take(bytes, &mut lo[0], &mut hi[0], &mut nan);
     }
     let (min, max) = (
         lo.into_iter().fold(f64::INFINITY, f64::min),
