@@ -111,10 +111,14 @@ enum Values {
     /// The target `back` steps before index i + `ahead`: missing before the grid or where the
     /// target is missing. Holds the target's grid, which is freed with its last reader.
     Shifted { y: Arc<[f64]>, back: usize, ahead: usize },
-    /// One value an index, `None` where missing (rolling statistics: a window of huge values
-    /// can overflow to NaN, which must reach the model, and fail the forecast as invalid,
-    /// rather than pass for a gap).
-    Computed(Vec<Option<f64>>),
+    /// A statistic of the target's trailing window of `w` grid points ending at each index,
+    /// computed as the column is built (never held for the whole grid); missing where the
+    /// window misses a point. Holds the target's grid, as `Shifted` does.
+    Rolling {
+        y: Arc<[f64]>,
+        w: usize,
+        statistic: Statistic,
+    },
     /// A series on the grid, NaN where missing.
     Grid(Vec<f64>),
     /// One value a position in a period: index i is at position (`base` + i) mod the table's
@@ -133,9 +137,9 @@ impl Values {
                     *c &= (i + ahead).checked_sub(*back).is_some_and(|j| !y[j].is_nan());
                 }
             }
-            Values::Computed(values) => {
-                for (c, v) in complete.iter_mut().zip(values) {
-                    *c &= v.is_some();
+            Values::Rolling { y, w, .. } => {
+                for (c, window) in complete.iter_mut().zip(Windows::new(y, *w)) {
+                    *c &= window.is_some();
                 }
             }
             Values::Grid(values) => {
@@ -152,7 +156,18 @@ impl Values {
         let rows = rows.iter().map(|&i| i as usize);
         match self {
             Values::Shifted { y, back, ahead } => rows.map(|i| y[i + ahead - back]).collect(),
-            Values::Computed(values) => rows.map(|i| values[i].unwrap_or(f64::NAN)).collect(),
+            Values::Rolling { y, w, statistic } => {
+                let (mut windows, mut at) = (Windows::new(y, *w), 0);
+                rows.map(|i| {
+                    let window = windows.nth(i - at).flatten();
+                    at = i + 1;
+                    window.map_or(f64::NAN, |(mean, std)| match statistic {
+                        Statistic::Mean => mean,
+                        Statistic::Std => std,
+                    })
+                })
+                .collect()
+            }
             Values::Grid(values) => rows.map(|i| values[i]).collect(),
             Values::Periodic { table, base } => {
                 // The position moves with the index: one remainder a gap, not one a row.
@@ -330,16 +345,20 @@ fn extract_rows(
     }
     for window in &config.features.rolling_windows {
         let w = config.steps(window);
-        let (mean, std) = rolling_mean_std(&y, w);
+        let rolling = |statistic| Values::Rolling {
+            y: y.clone(),
+            w,
+            statistic,
+        };
         features.push(Feature {
             name: format!("target_mean_{window}"),
             definition: format!("mean of {target} over (t - {window}, t]"),
-            values: Values::Computed(mean),
+            values: rolling(Statistic::Mean),
         });
         features.push(Feature {
             name: format!("target_std_{window}"),
             definition: format!("sample standard deviation of {target} over (t - {window}, t]"),
-            values: Values::Computed(std),
+            values: rolling(Statistic::Std),
         });
     }
     for lag in &config.features.seasonal_lags {
@@ -606,38 +625,67 @@ impl Table {
     }
 }
 
-/// Mean and sample standard deviation over the trailing `w` grid points ending at each index;
-/// `None` unless all `w` points are present. Sums are taken around a reference value so that
-/// large levels do not cancel away the variance.
-fn rolling_mean_std(y: &[f64], w: usize) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
-    let n = y.len();
-    let reference = y.iter().copied().find(|v| !v.is_nan()).unwrap_or(0.0);
-    let mut sum = vec![0.0; n + 1];
-    let mut sum_sq = vec![0.0; n + 1];
-    // The grid has at most MAX_GRID_ROWS rows: counts fit in 32 bits.
-    let mut missing = vec![0u32; n + 1];
-    for i in 0..n {
-        let d = present(y[i]).map(|v| v - reference).unwrap_or(0.0);
-        sum[i + 1] = sum[i] + d;
-        sum_sq[i + 1] = sum_sq[i] + d * d;
-        missing[i + 1] = missing[i] + u32::from(y[i].is_nan());
-    }
-    // `Option`, not NaN, for missing: a window of huge values can overflow to NaN, which must
-    // reach the model (and fail the forecast as invalid) rather than pass for a gap.
-    let mut mean = vec![None; n];
-    let mut std = vec![None; n];
-    for i in (w - 1)..n {
-        let (a, b) = (i + 1 - w, i + 1);
-        if missing[b] - missing[a] > 0 {
-            continue;
+/// Which statistic of a trailing window a rolling feature is.
+#[derive(Clone, Copy)]
+enum Statistic {
+    Mean,
+    Std,
+}
+
+/// The mean and sample standard deviation over the trailing `w` grid points ending at each
+/// index, index by index; `None` unless all `w` points are present. Sums are running sums taken
+/// around a reference value (so that large levels do not cancel away the variance), differenced
+/// `w` steps apart: the last `w` of them are all that is kept. A window of huge values can
+/// overflow to NaN, which must reach the model (and fail the forecast as invalid) rather than
+/// pass for a gap: hence `Option`, not NaN, for missing.
+struct Windows<'a> {
+    y: &'a [f64],
+    w: usize,
+    reference: f64,
+    /// The index of the window's last point next.
+    i: usize,
+    /// The sums of the points before index `i`: deviations, their squares, missing points.
+    sums: (f64, f64, u32),
+    /// The sums before each of the last `w` indices i + 1 - w … i, the one before index j
+    /// written at step j - 1 into slot (j - 1) mod `w` (all zero before the first point).
+    ring: Vec<(f64, f64, u32)>,
+}
+
+impl<'a> Windows<'a> {
+    fn new(y: &'a [f64], w: usize) -> Self {
+        Windows {
+            y,
+            w,
+            reference: y.iter().copied().find(|v| !v.is_nan()).unwrap_or(0.0),
+            i: 0,
+            sums: (0.0, 0.0, 0),
+            ring: vec![(0.0, 0.0, 0); w],
         }
-        let s = sum[b] - sum[a];
-        let m = s / w as f64;
-        let var = ((sum_sq[b] - sum_sq[a]) - s * m) / (w as f64 - 1.0);
-        mean[i] = Some(m + reference);
-        std[i] = Some(var.max(0.0).sqrt());
     }
-    (mean, std)
+}
+
+impl Iterator for Windows<'_> {
+    type Item = Option<(f64, f64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (i, w) = (self.i, self.w);
+        let v = *self.y.get(i)?;
+        let d = present(v).map(|v| v - self.reference).unwrap_or(0.0);
+        let (sum, sum_sq, missing) = self.sums;
+        let after = (sum + d, sum_sq + d * d, missing + u32::from(v.is_nan()));
+        // The sums before index i + 1 - w (written at step i - w), replaced by those before
+        // index i + 1.
+        let before = std::mem::replace(&mut self.ring[i % w], after);
+        self.sums = after;
+        self.i += 1;
+        if i + 1 < w || after.2 - before.2 > 0 {
+            return Some(None);
+        }
+        let s = after.0 - before.0;
+        let m = s / w as f64;
+        let var = ((after.1 - before.1) - s * m) / (w as f64 - 1.0);
+        Some(Some((m + self.reference, var.max(0.0).sqrt())))
+    }
 }
 
 #[cfg(test)]
@@ -706,7 +754,7 @@ mod tests {
     #[test]
     fn rolling_matches_direct_computation_and_skips_windows_with_gaps() {
         let y = vec![1.0, 2.0, 4.0, f64::NAN, 5.0, 7.0, 9.0];
-        let (mean, std) = rolling_mean_std(&y, 3);
+        let (mean, std): (Vec<_>, Vec<_>) = Windows::new(&y, 3).map(|w| (w.map(|w| w.0), w.map(|w| w.1))).unzip();
         assert_eq!(mean[0], None);
         assert!((mean[2].unwrap() - 7.0 / 3.0).abs() < 1e-12);
         let m = 7.0 / 3.0;
@@ -715,6 +763,30 @@ mod tests {
         assert_eq!((mean[3], std[3]), (None, None));
         assert_eq!(mean[5], None);
         assert!((mean[6].unwrap() - 7.0).abs() < 1e-12);
+        // Past the first laps of the kept sums, with gaps of every length: each window against
+        // its own direct computation.
+        let y: Vec<f64> = (0..500)
+            .map(|i| match i % 37 {
+                3 | 20..=22 => f64::NAN,
+                _ => 1e6 + ((i * 7919) % 101) as f64,
+            })
+            .collect();
+        for w in [2, 5, 37, 60] {
+            for (i, window) in Windows::new(&y, w).enumerate() {
+                let points = &y[(i + 1).saturating_sub(w)..=i];
+                if i + 1 < w || points.iter().any(|v| v.is_nan()) {
+                    assert_eq!(window, None, "w {w}, index {i}");
+                    continue;
+                }
+                let m = points.iter().sum::<f64>() / w as f64;
+                let var = points.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (w as f64 - 1.0);
+                let (mean, std) = window.unwrap_or_else(|| panic!("w {w}, index {i}: no window"));
+                assert!(
+                    (mean - m).abs() < 1e-6 && (std - var.sqrt()).abs() < 1e-6,
+                    "w {w}, index {i}"
+                );
+            }
+        }
     }
 
     #[test]
