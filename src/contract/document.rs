@@ -337,7 +337,7 @@ pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&mut dyn std::io::Wr
     let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
     let written = (|| {
         let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut out = std::io::BufWriter::with_capacity(WRITE, AtMost(file));
         let value = write(&mut out)?;
         out.flush().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
@@ -347,6 +347,28 @@ pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&mut dyn std::io::Wr
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// The most bytes handed to the kernel in one write of a file: 64 KiB. A larger write lets the
+/// kernel put the file's new bytes in large page-cache folios (one per write, up to 2 MiB), and
+/// on a virtual machine whose balloon reports free memory to the host (here from 128 KiB up:
+/// `page_reporting_order` 5) such folios come from memory the host has taken back, each first
+/// touch of which faults at the host: 64 MiB written a MiB at a time took 156–171 ms here after
+/// a large process had exited, 64 KiB at a time 15–17 ms (BENCHMARKS.md, issue 17). Elsewhere it
+/// costs a system call every 64 KiB.
+const WRITE: usize = 64 << 10;
+
+/// A writer that hands its inner one at most [`WRITE`] bytes a call (`write_all` loops).
+struct AtMost<W>(W);
+
+impl<W: std::io::Write> std::io::Write for AtMost<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write(&bytes[..bytes.len().min(WRITE)])
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 #[cfg(test)]
@@ -375,5 +397,33 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"abc");
         assert_eq!(hex, sha256_hex(b"abc"));
         assert_eq!(sha256_file(&path).unwrap(), hex);
+    }
+
+    /// However large the writes it is given, the file is handed at most 64 KiB at a time, and
+    /// every byte in order.
+    #[test]
+    fn a_file_is_written_at_most_64_kib_at_a_time() {
+        struct Calls(Vec<Vec<u8>>);
+        impl std::io::Write for Calls {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.push(bytes.to_vec());
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let bytes: Vec<u8> = (0..(3 << 20) + 5).map(|i| (i % 251) as u8).collect();
+        let mut out = std::io::BufWriter::with_capacity(WRITE, AtMost(Calls(Vec::new())));
+        for part in [&bytes[..10], &bytes[10..(1 << 20) + 3], &bytes[(1 << 20) + 3..]] {
+            std::io::Write::write_all(&mut out, part).unwrap();
+        }
+        let calls = out.into_inner().map_err(|e| e.into_error()).unwrap().0 .0;
+        assert!(
+            calls.iter().all(|c| c.len() <= 64 << 10),
+            "{:?}",
+            calls.iter().map(Vec::len).max()
+        );
+        assert_eq!(calls.concat(), bytes);
     }
 }
