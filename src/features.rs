@@ -642,7 +642,7 @@ struct Windows<'a> {
     y: &'a [f64],
     w: usize,
     reference: f64,
-    /// The index of the window's last point next.
+    /// The index whose window comes next (its last point).
     i: usize,
     /// The sums of the points before index `i`: deviations, their squares, missing points.
     sums: (f64, f64, u32),
