@@ -15,7 +15,7 @@ shared=${MTTD_SHARED:-$root/../shared}
 work=${BENCH_DIR:-/tmp/mttd-bench}
 mttd=${MTTD_BIN:-$root/target/release/mttd}
 repeat=${REPEAT:-3}
-days=("${@:-30 365}")
+days=("$@")
 [ $# -eq 0 ] && days=(30 365)
 mkdir -p "$work"
 # shellcheck source=bench/lib.sh

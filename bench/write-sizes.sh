@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${MTTD_SHARED:-$root/../shared}
 work=${BENCH_DIR:-/tmp/mttd-bench}
 repeat=${REPEAT:-3}
-sizes=("${@:-16384 32768 65536 131072 1048576}")
+sizes=("$@")
 [ $# -eq 0 ] && sizes=(16384 32768 65536 131072 1048576)
 mkdir -p "$work"
 # shellcheck source=bench/lib.sh
