@@ -12,8 +12,11 @@
 # count (WORKERS: nginx worker processes, sidecar runtime threads). Reported per side: the median
 # of the rounds' requests/s and p99, the p99 added over the direct one, errors (non-2xx + socket
 # errors), the serving process's CPU time (user + system, with nginx's workers) per request — the
-# proxies' own cost, steadier than requests/s on a shared machine — and the sidecar's peak
-# resident memory (VmHWM) over the whole run; and each side's p99 range over the rounds.
+# proxies' own cost, steadier than requests/s on a shared machine — beside it the app's and wrk's
+# CPU a request and the three together (on two shared cores the throughput is the cores over all
+# three: what a proxy makes the app and the client spend counts as much as its own cost), the
+# sidecar's peak resident memory (VmHWM) over the whole run, and each side's p99 range over the
+# rounds.
 #
 # usage: bench/sidecar.sh
 # env:   MTTD_BIN_DIR (default target/sidecar: `cargo build --profile sidecar --bin mttd-sidecar`,
@@ -138,12 +141,16 @@ cpu_ticks() {
     awk '{ticks += $14 + $15} END {print ticks}'
 }
 
-run() { # $1: port, $2: the serving process → "requests/s p99_ms errors µs_cpu_per_request"
-  local before after
+run() { # $1: port, $2: the serving process → "requests/s p99_ms errors" and µs of CPU a request of
+  # the serving process, of the app and of wrk (the client)
+  local before after app_before app_after TIMEFORMAT='%U %S'
   before=$(cpu_ticks "$2")
-  "${wrap[@]}" wrk -t2 -c"$connections" -d"$duration" --latency "http://127.0.0.1:$1/index" >"$work/wrk.txt"
+  app_before=$(cpu_ticks "$app")
+  { time "${wrap[@]}" wrk -t2 -c"$connections" -d"$duration" --latency "http://127.0.0.1:$1/index" >"$work/wrk.txt"; } 2>"$work/client-cpu"
   after=$(cpu_ticks "$2")
-  python3 - "$work/wrk.txt" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
+  app_after=$(cpu_ticks "$app")
+  python3 - "$work/wrk.txt" "$((after - before))" "$((app_after - app_before))" "$(getconf CLK_TCK)" \
+    "$(tail -n 1 "$work/client-cpu")" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
@@ -153,8 +160,10 @@ errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)",
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors += int(m.group(1)) if m else 0
 requests = int(re.search(r"(\d+) requests in", text).group(1))
-cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / requests
-print(f"{rps:.0f} {p99:.3f} {errors} {cpu:.2f}")
+cpu = int(sys.argv[2]) / int(sys.argv[4]) * 1e6 / requests
+app = int(sys.argv[3]) / int(sys.argv[4]) * 1e6 / requests
+client = sum(float(t) for t in sys.argv[5].split()) * 1e6 / requests
+print(f"{rps:.0f} {p99:.3f} {errors} {cpu:.2f} {app:.2f} {client:.2f}")
 PY
 }
 
@@ -176,26 +185,32 @@ import math, statistics, sys
 path, hwm, sent, connections, duration, rounds, workers = sys.argv[1:]
 rows = {}
 for line in open(path):
-    side, rps, p99, errors, cpu = line.split()
-    rows.setdefault(side, []).append((float(rps), float(p99), int(errors), float(cpu)))
+    side, rps, p99, errors, cpu, app, client = line.split()
+    rows.setdefault(side, []).append((float(rps), float(p99), int(errors), float(cpu), float(app), float(client)))
 med = {s: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), sum(r[2] for r in v),
-           statistics.median(r[3] for r in v)) for s, v in rows.items()}
+           statistics.median(r[3] for r in v), statistics.median(r[4] for r in v),
+           statistics.median(r[5] for r in v), statistics.median(r[3] + r[4] + r[5] for r in v))
+       for s, v in rows.items()}
 print(f"wrk -t2 -c{connections} -d{duration}, {rounds} rounds, {workers} workers per proxy, medians")
-print("| side | requests/s | p99 ms | added p99 ms | errors | CPU µs a request | p99 ms, rounds' range |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
+print("| side | requests/s | p99 ms | added p99 ms | errors | CPU µs a request | p99 ms, rounds' range "
+      "| the app's CPU µs a request | wrk's | all three |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for side in ("direct", "mttd-sidecar", "nginx", "nginx-no-forwarding", "nginx-default", "baseline"):
     if side not in med:
         continue
-    rps, p99, errors, cpu = med[side]
+    rps, p99, errors, cpu, app, client, machine = med[side]
     added = "" if side == "direct" else f"{p99 - med['direct'][1]:.2f}"
     # p99 moves by a millisecond between rounds of the same binary on two shared cores: the
     # range says how far apart two sides' medians must be to mean anything.
     low, high = min(r[1] for r in rows[side]), max(r[1] for r in rows[side])
-    print(f"| {side} | {rps:,.0f} | {p99:.2f} | {added} | {errors} | {cpu:.2f} | {low:.2f}–{high:.2f} |")
+    # For the direct side the serving process is the app: "all three" counts it once.
+    machine = machine - app if side == "direct" else machine
+    print(f"| {side} | {rps:,.0f} | {p99:.2f} | {added} | {errors} | {cpu:.2f} | {low:.2f}–{high:.2f} "
+          f"| {app:.2f} | {client:.2f} | {machine:.2f} |")
 s, n = med["mttd-sidecar"], med["nginx"]
 print(f"\nmttd-sidecar / nginx (the anchor): throughput {s[0] / n[0]:.2f}× (target ≥ 1), "
       f"p99 {s[1]:.2f} vs {n[1]:.2f} ms (target: added p99 no more than nginx's), "
-      f"CPU a request {s[3] / n[3]:.2f}×")
+      f"CPU a request {s[3] / n[3]:.2f}×, of the proxy, the app and wrk together {s[6] / n[6]:.2f}×")
 # Round by round: the two sides measured in the same round, seconds apart, so that a drift of
 # the machine over the run moves both. With the sign test's two-sided p-value: how likely so
 # lopsided a count of rounds would be if neither side had the lower p99 (or the higher throughput).
