@@ -187,9 +187,11 @@ rows = {}
 for line in open(path):
     side, rps, p99, errors, cpu, app, client = line.split()
     rows.setdefault(side, []).append((float(rps), float(p99), int(errors), float(cpu), float(app), float(client)))
+# All three: for the direct side the serving process is the app, counted once.
 med = {s: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), sum(r[2] for r in v),
            statistics.median(r[3] for r in v), statistics.median(r[4] for r in v),
-           statistics.median(r[5] for r in v), statistics.median(r[3] + r[4] + r[5] for r in v))
+           statistics.median(r[5] for r in v),
+           statistics.median(r[3] + (0 if s == "direct" else r[4]) + r[5] for r in v))
        for s, v in rows.items()}
 print(f"wrk -t2 -c{connections} -d{duration}, {rounds} rounds, {workers} workers per proxy, medians")
 print("| side | requests/s | p99 ms | added p99 ms | errors | CPU µs a request | p99 ms, rounds' range "
@@ -203,8 +205,6 @@ for side in ("direct", "mttd-sidecar", "nginx", "nginx-no-forwarding", "nginx-de
     # p99 moves by a millisecond between rounds of the same binary on two shared cores: the
     # range says how far apart two sides' medians must be to mean anything.
     low, high = min(r[1] for r in rows[side]), max(r[1] for r in rows[side])
-    # For the direct side the serving process is the app: "all three" counts it once.
-    machine = machine - app if side == "direct" else machine
     print(f"| {side} | {rps:,.0f} | {p99:.2f} | {added} | {errors} | {cpu:.2f} | {low:.2f}–{high:.2f} "
           f"| {app:.2f} | {client:.2f} | {machine:.2f} |")
 s, n = med["mttd-sidecar"], med["nginx"]

@@ -644,10 +644,10 @@ struct Windows<'a> {
     reference: f64,
     /// The index whose window comes next (its last point).
     i: usize,
-    /// The sums of the points before index `i`: deviations, their squares, missing points.
-    sums: (f64, f64, u32),
-    /// The sums before each of the last `w` indices i + 1 - w … i, the one before index j
-    /// written at step j - 1 into slot (j - 1) mod `w` (all zero before the first point).
+    /// The sums (deviations, their squares, missing points) of the points before each of the
+    /// last `w` indices i + 1 - w … i, the one before index j written at step j - 1 into slot
+    /// (j - 1) mod `w` (all zero before the first point): the sums before index `i` are in slot
+    /// (i - 1) mod `w`, which for i = 0 is slot w - 1, still zero.
     ring: Vec<(f64, f64, u32)>,
 }
 
@@ -658,7 +658,6 @@ impl<'a> Windows<'a> {
             w,
             reference: y.iter().copied().find(|v| !v.is_nan()).unwrap_or(0.0),
             i: 0,
-            sums: (0.0, 0.0, 0),
             ring: vec![(0.0, 0.0, 0); w],
         }
     }
@@ -671,12 +670,11 @@ impl Iterator for Windows<'_> {
         let (i, w) = (self.i, self.w);
         let v = *self.y.get(i)?;
         let d = present(v).map(|v| v - self.reference).unwrap_or(0.0);
-        let (sum, sum_sq, missing) = self.sums;
+        let (sum, sum_sq, missing) = self.ring[(i + w - 1) % w];
         let after = (sum + d, sum_sq + d * d, missing + u32::from(v.is_nan()));
         // The sums before index i + 1 - w (written at step i - w), replaced by those before
         // index i + 1.
         let before = std::mem::replace(&mut self.ring[i % w], after);
-        self.sums = after;
         self.i += 1;
         if i + 1 < w || after.2 - before.2 > 0 {
             return Some(None);
